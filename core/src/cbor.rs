@@ -329,6 +329,9 @@ mod tests {
         w.int(-1);
         w.int(23);
         w.int(24);
-        assert_eq!(hex::encode(w.into_bytes()), "3b7fffffffffffffff201718 18".replace(' ', ""));
+        assert_eq!(
+            hex::encode(w.into_bytes()),
+            "3b7fffffffffffffff201718 18".replace(' ', "")
+        );
     }
 }

@@ -85,7 +85,7 @@ impl<'a> Graph<'a> {
         if ops.is_empty() {
             return Err(ReduceError::Empty);
         }
-        ops.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        ops.sort_unstable_by_key(|o| o.id);
         if let Some(w) = ops.windows(2).find(|w| w[0].id == w[1].id) {
             return Err(ReduceError::DuplicateOperation(w[0].id));
         }

@@ -18,7 +18,8 @@ pub type SeqNum = u64;
 /// Smallest possible entry (seq 1, small numbers).
 pub const MIN_ENTRY_SIZE: usize = 1 + PUBLIC_KEY_SIZE + 3 + HASH_SIZE + SIGNATURE_SIZE;
 /// Largest possible entry: three 9-byte varu64s and three hashes.
-pub const MAX_ENTRY_SIZE: usize = 1 + PUBLIC_KEY_SIZE + 3 * varu64::MAX_LEN + 3 * HASH_SIZE + SIGNATURE_SIZE;
+pub const MAX_ENTRY_SIZE: usize =
+    1 + PUBLIC_KEY_SIZE + 3 * varu64::MAX_LEN + 3 * HASH_SIZE + SIGNATURE_SIZE;
 
 /// A field of the entry encoding, named in decode errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +191,11 @@ pub struct NextArgs {
 }
 
 /// Signs an entry for `payload` at the position given by `args`.
-pub fn sign_entry(key_pair: &KeyPair, args: &NextArgs, payload: &[u8]) -> Result<EncodedEntry, EntryError> {
+pub fn sign_entry(
+    key_pair: &KeyPair,
+    args: &NextArgs,
+    payload: &[u8],
+) -> Result<EncodedEntry, EntryError> {
     check_link_rules(args.seq_num, args.skiplink.as_ref(), args.backlink.as_ref())?;
     let mut entry = Entry {
         tag: 0,
@@ -226,7 +231,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, field: EntryField) -> Result<&'a [u8], EntryError> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.input.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.input.len());
         let end = end.ok_or(EntryError::UnexpectedEnd(field))?;
         let out = &self.input[self.pos..end];
         self.pos = end;
@@ -254,7 +262,10 @@ impl EncodedEntry {
         if bytes.len() > MAX_ENTRY_SIZE {
             return Err(EntryError::TooLarge(bytes.len()));
         }
-        let mut c = Cursor { input: bytes, pos: 0 };
+        let mut c = Cursor {
+            input: bytes,
+            pos: 0,
+        };
         let tag = c.take(1, EntryField::Tag)?[0];
         let pk_bytes: &[u8; PUBLIC_KEY_SIZE] = c
             .take(PUBLIC_KEY_SIZE, EntryField::PublicKey)?
@@ -318,7 +329,11 @@ impl EncodedEntry {
     /// Verifies the signature over all bytes but the final 64.
     pub fn verify_signature(&self) -> Result<(), EntryError> {
         let (unsigned, _) = self.bytes.split_at(self.bytes.len() - SIGNATURE_SIZE);
-        if self.entry.public_key.verify(unsigned, &self.entry.signature) {
+        if self
+            .entry
+            .public_key
+            .verify(unsigned, &self.entry.signature)
+        {
             Ok(())
         } else {
             Err(EntryError::InvalidSignature)
@@ -460,14 +475,20 @@ pub fn check_log_integrity(
     backlink_entry: Option<&LogPosition>,
     skiplink_entry: Option<&LogPosition>,
 ) -> Result<(), LogIntegrityError> {
-    let check = |kind: LinkKind, claimed: Option<Hash>, target: Option<&LogPosition>, seq: SeqNum| {
-        match (claimed, target) {
+    let check =
+        |kind: LinkKind, claimed: Option<Hash>, target: Option<&LogPosition>, seq: SeqNum| match (
+            claimed, target,
+        ) {
             (None, None) => Ok(()),
             (Some(_), None) => Err(LogIntegrityError::MissingLinkEntry(kind)),
             (None, Some(_)) => Err(LogIntegrityError::UnexpectedLinkEntry(kind)),
             (Some(hash), Some(t)) => {
                 if t.log_id != entry.log_id {
-                    Err(LogIntegrityError::LogIdMismatch(kind, t.log_id, entry.log_id))
+                    Err(LogIntegrityError::LogIdMismatch(
+                        kind,
+                        t.log_id,
+                        entry.log_id,
+                    ))
                 } else if t.public_key != entry.public_key {
                     Err(LogIntegrityError::AuthorMismatch(kind))
                 } else if t.seq_num != seq {
@@ -482,8 +503,7 @@ pub fn check_log_integrity(
                     Ok(())
                 }
             }
-        }
-    };
+        };
     check(
         LinkKind::Skiplink,
         entry.skiplink,

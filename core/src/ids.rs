@@ -320,8 +320,16 @@ mod tests {
 
     #[test]
     fn system_schema_ids() {
-        for id in ["schema_definition_v1", "schema_field_definition_v1", "blob_v1", "blob_piece_v1"] {
-            assert_eq!(id.parse::<SchemaId>().map(|s| s.to_string()), Ok(id.to_string()));
+        for id in [
+            "schema_definition_v1",
+            "schema_field_definition_v1",
+            "blob_v1",
+            "blob_piece_v1",
+        ] {
+            assert_eq!(
+                id.parse::<SchemaId>().map(|s| s.to_string()),
+                Ok(id.to_string())
+            );
         }
         assert!(matches!(
             "schema_definition_v2".parse::<SchemaId>(),

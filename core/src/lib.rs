@@ -4,7 +4,10 @@
 //! Pure logic: no I/O, no async, no global state, so it also builds for
 //! `wasm32-unknown-unknown`. Everything that needs stored state (the publish
 //! checks) takes the facts it needs as arguments.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod cbor;
 pub mod document;
@@ -18,12 +21,21 @@ pub mod publish;
 pub mod schema;
 pub mod varu64;
 
-pub use document::{reduce, reduce_to_view, DocumentOperation, DocumentView, ReduceError, ViewField, ViewFields};
-pub use entry::{sign_entry, verify_batch, EncodedEntry, Entry, EntryError, LogId, LogPosition, NextArgs, SeqNum};
+pub use document::{
+    reduce, reduce_to_view, DocumentOperation, DocumentView, ReduceError, ViewField, ViewFields,
+};
+pub use entry::{
+    sign_entry, verify_batch, EncodedEntry, Entry, EntryError, LogId, LogPosition, NextArgs, SeqNum,
+};
 pub use hash::{Hash, HashError};
-pub use ids::{DocumentId, DocumentViewId, OperationId, SchemaId, SchemaIdError, SystemSchema, ViewIdError};
+pub use ids::{
+    DocumentId, DocumentViewId, OperationId, SchemaId, SchemaIdError, SystemSchema, ViewIdError,
+};
 pub use keys::{KeyError, KeyPair, PublicKey};
 pub use lipmaa::{lipmaa, skiplink_required};
-pub use operation::{Fields, Operation, OperationAction, OperationError, OperationValue, PlainOperation, PlainValue, ValidationError};
+pub use operation::{
+    Fields, Operation, OperationAction, OperationError, OperationValue, PlainOperation, PlainValue,
+    ValidationError,
+};
 pub use publish::PublishError;
 pub use schema::{FieldType, Schema, SchemaError};

@@ -11,7 +11,9 @@ use std::fmt;
 use crate::cbor::{CborError, Header, Reader, Writer};
 use crate::hash::{Hash, HashError};
 use crate::ids::{DocumentId, DocumentViewId, SchemaId, SchemaIdError, SystemSchema, ViewIdError};
-use crate::schema::{FieldType, Schema, MAX_BLOB_PIECE_LENGTH, MAX_DESCRIPTION_LENGTH, MAX_SCHEMA_FIELDS};
+use crate::schema::{
+    FieldType, Schema, MAX_BLOB_PIECE_LENGTH, MAX_DESCRIPTION_LENGTH, MAX_SCHEMA_FIELDS,
+};
 
 /// The only operation format version.
 pub const OPERATION_VERSION: u64 = 1;
@@ -420,7 +422,10 @@ fn decode_value(r: &mut Reader) -> Result<PlainValue, DecodeValueError> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ValidationError {
     #[error("operation schema {operation} does not match schema {schema}")]
-    SchemaMismatch { operation: SchemaId, schema: SchemaId },
+    SchemaMismatch {
+        operation: SchemaId,
+        schema: SchemaId,
+    },
     #[error("missing required field: '{name}' of type {ty}")]
     MissingField { name: String, ty: FieldType },
     #[error("unexpected fields found: {}", .0.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "))]
@@ -453,7 +458,10 @@ pub enum ValidationError {
     },
 }
 
-fn check_create_names(plain: &[(String, PlainValue)], schema: &Schema) -> Result<(), ValidationError> {
+fn check_create_names(
+    plain: &[(String, PlainValue)],
+    schema: &Schema,
+) -> Result<(), ValidationError> {
     let expected = schema.fields();
     if plain.len() == expected.len() {
         for ((found, _), (exp, _)) in plain.iter().zip(expected) {
@@ -485,7 +493,11 @@ fn check_create_names(plain: &[(String, PlainValue)], schema: &Schema) -> Result
     Err(ValidationError::UnexpectedFields(unknown))
 }
 
-fn type_value(name: &str, value: &PlainValue, ty: &FieldType) -> Result<OperationValue, ValidationError> {
+fn type_value(
+    name: &str,
+    value: &PlainValue,
+    ty: &FieldType,
+) -> Result<OperationValue, ValidationError> {
     let wrong = || ValidationError::InvalidFieldType {
         field: name.to_string(),
         found: value.type_name(),
@@ -539,12 +551,17 @@ fn is_valid_mime_type(s: &str) -> bool {
     let Some((top, rest)) = s.split_once('/') else {
         return false;
     };
-    if top.is_empty() || top.len() > 12 || !top.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+    if top.is_empty() || top.len() > 12 || !top.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+    {
         return false;
     }
     let segs: Vec<&str> = rest.split(['.', '|', '+', '-']).collect();
     let alnum = |seg: &str, max: usize| {
-        !seg.is_empty() && seg.len() <= max && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        !seg.is_empty()
+            && seg.len() <= max
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     };
     segs.len() <= 7
         && segs[..segs.len() - 1].iter().all(|s| alnum(s, 18))
@@ -720,10 +737,22 @@ mod tests {
 
     #[test]
     fn mime_types() {
-        for ok in ["image/png", "text/plain", "application/vnd.ms-excel", "image/svg+xml"] {
+        for ok in [
+            "image/png",
+            "text/plain",
+            "application/vnd.ms-excel",
+            "image/svg+xml",
+        ] {
             assert!(is_valid_mime_type(ok), "{ok}");
         }
-        for bad in ["", "image", "Image/png", "image/", "image/png.", "toolongtoplevel/x"] {
+        for bad in [
+            "",
+            "image",
+            "Image/png",
+            "image/",
+            "image/png.",
+            "toolongtoplevel/x",
+        ] {
             assert!(!is_valid_mime_type(bad), "{bad}");
         }
     }

@@ -5,7 +5,9 @@
 //! target present, payload, log integrity, then the document rules and the
 //! log id. Decoding, signature and schema validation come before these.
 
-use crate::entry::{check_log_integrity, Entry, EntryError, LogId, LogIntegrityError, LogPosition, NextArgs, SeqNum};
+use crate::entry::{
+    check_log_integrity, Entry, EntryError, LogId, LogIntegrityError, LogPosition, NextArgs, SeqNum,
+};
 use crate::hash::Hash;
 use crate::ids::{DocumentId, OperationId, SchemaId};
 use crate::keys::PublicKey;
@@ -17,8 +19,14 @@ use crate::operation::{OperationAction, PlainOperation};
 pub enum PublishError {
     #[error("Entry's claimed seq num of {claimed} does not match expected seq num of {expected} for given public key and log")]
     SeqNum { claimed: SeqNum, expected: SeqNum },
-    #[error("log {log_id} of {public_key} is full: no entry may follow seq num {}", u64::MAX)]
-    LogFull { public_key: PublicKey, log_id: LogId },
+    #[error(
+        "log {log_id} of {public_key} is full: no entry may follow seq num {}",
+        u64::MAX
+    )]
+    LogFull {
+        public_key: PublicKey,
+        log_id: LogId,
+    },
     #[error("Expected skiplink entry not found in store: public key {public_key}, log id {log_id}, seq num {seq_num}")]
     SkiplinkEntryMissing {
         public_key: PublicKey,
@@ -33,7 +41,9 @@ pub enum PublishError {
     PreviousNotFound(OperationId),
     #[error("Operations in passed document view id originate from different documents")]
     PreviousFromDifferentDocuments,
-    #[error("Operation {operation} claims incorrect schema {claimed} for document with schema {actual}")]
+    #[error(
+        "Operation {operation} claims incorrect schema {claimed} for document with schema {actual}"
+    )]
     ClaimedSchemaMismatch {
         operation: OperationId,
         claimed: SchemaId,
@@ -43,7 +53,9 @@ pub enum PublishError {
     BuildsOnDelete,
     #[error("Entry's claimed log id of {claimed} does not match existing log id of {existing} for given public key and document id")]
     LogIdMismatch { claimed: LogId, existing: LogId },
-    #[error("Expected log not found in store for: public key {public_key}, document id {document_id}")]
+    #[error(
+        "Expected log not found in store for: public key {public_key}, document id {document_id}"
+    )]
     LogNotFound {
         public_key: PublicKey,
         document_id: DocumentId,
@@ -90,13 +102,19 @@ pub fn check_entry_in_log(
             seq_num: lipmaa(entry.seq_num),
         });
     }
-    entry.check_payload(payload).map_err(PublishError::Payload)?;
+    entry
+        .check_payload(payload)
+        .map_err(PublishError::Payload)?;
     let skiplink_entry = if entry.skiplink.is_some() {
         skiplink_entry
     } else {
         None
     };
-    check_log_integrity(entry, log_head.filter(|_| entry.seq_num > 1), skiplink_entry)?;
+    check_log_integrity(
+        entry,
+        log_head.filter(|_| entry.seq_num > 1),
+        skiplink_entry,
+    )?;
     Ok(())
 }
 
@@ -135,7 +153,9 @@ pub fn document_of(
             });
         }
         match document {
-            Some(d) if d != p.document_id => return Err(PublishError::PreviousFromDifferentDocuments),
+            Some(d) if d != p.document_id => {
+                return Err(PublishError::PreviousFromDifferentDocuments)
+            }
             _ => document = Some(p.document_id),
         }
     }

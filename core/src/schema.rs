@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::document::DocumentView;
-use crate::ids::{is_valid_field_name, is_valid_schema_name, DocumentViewId, SchemaId, SchemaIdError};
+use crate::ids::{
+    is_valid_field_name, is_valid_schema_name, DocumentViewId, SchemaId, SchemaIdError,
+};
 use crate::operation::OperationValue;
 
 /// Most fields a schema may have.
@@ -202,7 +204,10 @@ impl Schema {
                 vec![
                     ("length", FieldType::Int),
                     ("mime_type", FieldType::Str),
-                    ("pieces", FieldType::PinnedRelationList(SchemaId::BLOB_PIECE_V1)),
+                    (
+                        "pieces",
+                        FieldType::PinnedRelationList(SchemaId::BLOB_PIECE_V1),
+                    ),
                 ],
             ),
             S::BlobPiece => (
@@ -213,7 +218,10 @@ impl Schema {
         Some(Schema {
             id: id.clone(),
             description: description.to_string(),
-            fields: fields.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            fields: fields
+                .into_iter()
+                .map(|(n, t)| (n.to_string(), t))
+                .collect(),
         })
     }
 

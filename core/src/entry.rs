@@ -15,6 +15,9 @@ pub type LogId = u64;
 /// Position of an entry in its log. Starts at 1.
 pub type SeqNum = u64;
 
+/// A sane default bound for operations: a maximal blob piece (256 000 data
+/// bytes, about 256 020 operation bytes) must fit, with room to spare.
+pub const DEFAULT_MAX_PAYLOAD_SIZE: u64 = 1024 * 1024;
 /// Smallest possible entry (seq 1, small numbers).
 pub const MIN_ENTRY_SIZE: usize = 1 + PUBLIC_KEY_SIZE + 3 + HASH_SIZE + SIGNATURE_SIZE;
 /// Largest possible entry: three 9-byte varu64s and three hashes.
@@ -124,6 +127,18 @@ impl Entry {
             return Err(EntryError::PayloadSizeMismatch {
                 claimed: self.payload_size,
                 actual: payload.len() as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses entries that announce a payload larger than `max` bytes, so a
+    /// node can bound what it reads and stores before it looks at the payload.
+    pub fn check_payload_limit(&self, max: u64) -> Result<(), EntryError> {
+        if self.payload_size > max {
+            return Err(EntryError::PayloadTooLarge {
+                size: self.payload_size,
+                max,
             });
         }
         Ok(())
@@ -475,35 +490,35 @@ pub fn check_log_integrity(
     backlink_entry: Option<&LogPosition>,
     skiplink_entry: Option<&LogPosition>,
 ) -> Result<(), LogIntegrityError> {
-    let check =
-        |kind: LinkKind, claimed: Option<Hash>, target: Option<&LogPosition>, seq: SeqNum| match (
-            claimed, target,
-        ) {
-            (None, None) => Ok(()),
-            (Some(_), None) => Err(LogIntegrityError::MissingLinkEntry(kind)),
-            (None, Some(_)) => Err(LogIntegrityError::UnexpectedLinkEntry(kind)),
-            (Some(hash), Some(t)) => {
-                if t.log_id != entry.log_id {
-                    Err(LogIntegrityError::LogIdMismatch(
-                        kind,
-                        t.log_id,
-                        entry.log_id,
-                    ))
-                } else if t.public_key != entry.public_key {
-                    Err(LogIntegrityError::AuthorMismatch(kind))
-                } else if t.seq_num != seq {
-                    Err(LogIntegrityError::SeqNumMismatch {
-                        kind,
-                        found: t.seq_num,
-                        expected: seq,
-                    })
-                } else if t.hash != hash {
-                    Err(LogIntegrityError::HashMismatch(kind))
-                } else {
-                    Ok(())
-                }
+    let check = |kind: LinkKind,
+                 claimed: Option<Hash>,
+                 target: Option<&LogPosition>,
+                 seq: SeqNum| match (claimed, target) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(LogIntegrityError::MissingLinkEntry(kind)),
+        (None, Some(_)) => Err(LogIntegrityError::UnexpectedLinkEntry(kind)),
+        (Some(hash), Some(t)) => {
+            if t.log_id != entry.log_id {
+                Err(LogIntegrityError::LogIdMismatch(
+                    kind,
+                    t.log_id,
+                    entry.log_id,
+                ))
+            } else if t.public_key != entry.public_key {
+                Err(LogIntegrityError::AuthorMismatch(kind))
+            } else if t.seq_num != seq {
+                Err(LogIntegrityError::SeqNumMismatch {
+                    kind,
+                    found: t.seq_num,
+                    expected: seq,
+                })
+            } else if t.hash != hash {
+                Err(LogIntegrityError::HashMismatch(kind))
+            } else {
+                Ok(())
             }
-        };
+        }
+    };
     check(
         LinkKind::Skiplink,
         entry.skiplink,

@@ -1,0 +1,576 @@
+#!/usr/bin/env node
+// End-to-end publish client for hoffnung, driven by the real `p2panda-js` 0.8.1
+// package (the library shirokuma 0.1.3 uses). It talks to a node over GraphQL
+// exactly like shirokuma does: `nextArgs` before every entry, then `publish`.
+//
+//   node publish.mjs <graphql-url>      publish a schema and three operations
+//   node publish.mjs --self-check       offline: compare encodings with the vectors
+//
+// Environment:
+//   PRIVATE_KEY   hex Ed25519 private key (32-byte seed); a fresh key if unset
+//   E2E_VERBOSE   set to 1 to log progress on stderr
+//
+// Output (stdout, one JSON line, only on success):
+//   {"publicKey", "schemaId", "documents": [{"id", "viewId", "fields"}, ...],
+//    "entries", "schemaDefinition": {"id", "viewId"},
+//    "fieldDefinitions": [{"id", "viewId", "name", "type"}, ...]}
+// Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import {
+  KeyPair,
+  OperationFields,
+  encodeOperation,
+  signAndEncodeEntry,
+  generateHash,
+  initWebAssembly,
+} from 'p2panda-js';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const SCHEMA_WAIT_MS = 10_000;
+const SCHEMA_RETRY_SLEEP_MS = 250;
+
+const VERBOSE = process.env.E2E_VERBOSE === '1';
+
+const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
+const VECTORS_DIR = path.join(SCRIPT_DIR, '..', 'fixtures', 'vectors');
+
+// GraphQL documents exactly as shirokuma 0.1.3 sends them (SPEC.md 9.2).
+const NEXT_ARGS_QUERY = `query NextArgs($publicKey: String!, $viewId: String) {
+  nextArgs(publicKey: $publicKey, viewId: $viewId) {
+    logId
+    seqNum
+    backlink
+    skiplink
+  }
+}`;
+
+const PUBLISH_MUTATION = `mutation Publish($entry: String!, $operation: String!) {
+  publish(entry: $entry, operation: $operation) {
+    logId
+    seqNum
+    backlink
+    skiplink
+  }
+}`;
+
+class E2EError extends Error {}
+
+class GraphQLError extends E2EError {
+  constructor(label, messages) {
+    super(`${label}: GraphQL error: ${messages.join(' | ')}`);
+    this.messages = messages;
+  }
+}
+
+function log(...args) {
+  if (VERBOSE) console.error('e2e:', ...args);
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------------------
+// Bamboo skiplinks (SPEC.md 3.3)
+
+// lipmaa(n) for n >= 1, BigInt arithmetic.
+function lipmaa(n) {
+  n = BigInt(n);
+  if (n < 1n) throw new E2EError(`lipmaa: invalid seq num ${n}`);
+  const T = (j) => (3n ** BigInt(j) - 1n) / 2n;
+  let k = 1;
+  while (T(k) < n) k += 1;
+  if (T(k) === n) return n - 3n ** BigInt(k - 1);
+  let u = n;
+  for (let j = k - 1; j >= 1; j -= 1) {
+    u %= T(j);
+    if (u === 0n) return n - T(j);
+  }
+  throw new E2EError(`lipmaa: no result for ${n}`);
+}
+
+function skiplinkRequired(seqNum) {
+  const n = BigInt(seqNum);
+  return n > 1n && lipmaa(n) !== n - 1n;
+}
+
+// ---------------------------------------------------------------------------
+// GraphQL over HTTP (Node's built-in fetch)
+
+async function graphql(url, query, variables, label) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  let status;
+  let text;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query, variables }),
+      signal: controller.signal,
+    });
+    status = response.status;
+    text = await response.text();
+  } catch (err) {
+    if (controller.signal.aborted) {
+      throw new E2EError(`${label}: no answer from ${url} within ${REQUEST_TIMEOUT_MS} ms`);
+    }
+    const cause = err.cause ? ` (${err.cause.code || err.cause.message || err.cause})` : '';
+    throw new E2EError(`${label}: request to ${url} failed: ${err.message}${cause}`);
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const snippet = text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  if (status !== 200) {
+    throw new E2EError(`${label}: HTTP ${status} from ${url}: ${snippet}`);
+  }
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new E2EError(`${label}: response is not JSON: ${snippet}`);
+  }
+  if (body === null || typeof body !== 'object') {
+    throw new E2EError(`${label}: response is not a JSON object: ${snippet}`);
+  }
+  if (Array.isArray(body.errors) && body.errors.length > 0) {
+    throw new GraphQLError(
+      label,
+      body.errors.map((e) => (e && typeof e.message === 'string' ? e.message : JSON.stringify(e))),
+    );
+  }
+  if (body.errors !== undefined && !Array.isArray(body.errors)) {
+    throw new E2EError(`${label}: malformed "errors" in response: ${snippet}`);
+  }
+  if (!body.data || typeof body.data !== 'object') {
+    throw new E2EError(`${label}: response has no data: ${snippet}`);
+  }
+  return body.data;
+}
+
+const HASH_RE = /^0020[0-9a-f]{64}$/;
+const DECIMAL_RE = /^(0|[1-9][0-9]*)$/;
+
+// Checks the shape of a NextArguments object and returns it.
+function parseNextArguments(value, label) {
+  if (!value || typeof value !== 'object') {
+    throw new E2EError(`${label}: expected NextArguments object, got ${JSON.stringify(value)}`);
+  }
+  const { logId, seqNum, backlink, skiplink } = value;
+  if (typeof logId !== 'string' || !DECIMAL_RE.test(logId)) {
+    throw new E2EError(`${label}: logId must be a decimal string, got ${JSON.stringify(logId)}`);
+  }
+  if (typeof seqNum !== 'string' || !DECIMAL_RE.test(seqNum) || seqNum === '0') {
+    throw new E2EError(`${label}: seqNum must be a decimal string >= 1, got ${JSON.stringify(seqNum)}`);
+  }
+  for (const [name, link] of [['backlink', backlink], ['skiplink', skiplink]]) {
+    if (link !== null && (typeof link !== 'string' || !HASH_RE.test(link))) {
+      throw new E2EError(`${label}: ${name} must be null or a hash, got ${JSON.stringify(link)}`);
+    }
+  }
+  return { logId, seqNum, backlink, skiplink };
+}
+
+function expectNextArgs(actual, expected, label) {
+  const diffs = [];
+  for (const key of ['logId', 'seqNum', 'backlink', 'skiplink']) {
+    if (actual[key] !== expected[key]) {
+      diffs.push(`${key}: expected ${JSON.stringify(expected[key])}, got ${JSON.stringify(actual[key])}`);
+    }
+  }
+  if (diffs.length > 0) {
+    throw new E2EError(`${label}: inconsistent next args: ${diffs.join('; ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Publishing session (one key pair, shirokuma-style flow)
+
+class Session {
+  constructor(url, keyPair, freshKey) {
+    this.url = url;
+    this.keyPair = keyPair;
+    this.publicKey = keyPair.publicKey();
+    this.freshKey = freshKey;
+    // logId (string) -> array of entry hashes, index = seqNum - 1; only logs this run started.
+    this.logs = new Map();
+    // document id -> logId
+    this.documentLogs = new Map();
+    this.maxLogId = -1n;
+    this.entries = 0;
+  }
+
+  async nextArgs(viewId, label) {
+    const variables = { publicKey: this.publicKey };
+    if (viewId !== undefined) variables.viewId = viewId;
+    const data = await graphql(this.url, NEXT_ARGS_QUERY, variables, `${label}: nextArgs`);
+    return parseNextArguments(data.nextArgs, `${label}: nextArgs`);
+  }
+
+  async publishEntry(entry, operation, label) {
+    const data = await graphql(this.url, PUBLISH_MUTATION, { entry, operation }, `${label}: publish`);
+    return parseNextArguments(data.publish, `${label}: publish`);
+  }
+
+  // What the next entry in `logId` must look like, derived from what we published.
+  expectedInLog(logId) {
+    const hashes = this.logs.get(logId);
+    const seqNum = BigInt(hashes.length) + 1n;
+    return {
+      logId,
+      seqNum: seqNum.toString(),
+      backlink: hashes[hashes.length - 1],
+      skiplink: skiplinkRequired(seqNum) ? hashes[Number(lipmaa(seqNum)) - 1] : null,
+    };
+  }
+
+  // One shirokuma-style publish: nextArgs -> encodeOperation -> signAndEncodeEntry -> publish.
+  // `documentId` is the document an UPDATE belongs to (to know which log to expect).
+  // `fields` may be a function returning the fields: an `OperationFields` instance is
+  // consumed (moved into WebAssembly) by `encodeOperation` and cannot be used twice,
+  // so retries need a fresh one.
+  async publish({ label, schemaId, action = 'create', previous, fields, documentId }) {
+    const viewId = previous ? [...previous].sort().join('_') : undefined;
+    const args = await this.nextArgs(viewId, label);
+
+    // Check the handed-out arguments against what we know.
+    if (action === 'create') {
+      if (args.seqNum !== '1' || args.backlink !== null || args.skiplink !== null) {
+        throw new E2EError(
+          `${label}: nextArgs for a new document must be seqNum "1" without links, got ${JSON.stringify(args)}`,
+        );
+      }
+      const logId = BigInt(args.logId);
+      if (this.freshKey && logId !== this.maxLogId + 1n) {
+        throw new E2EError(
+          `${label}: nextArgs logId for a new document of a fresh key: expected "${this.maxLogId + 1n}", got "${args.logId}"`,
+        );
+      }
+      if (logId <= this.maxLogId) {
+        throw new E2EError(
+          `${label}: nextArgs logId ${args.logId} for a new document is not above the highest log id used (${this.maxLogId})`,
+        );
+      }
+    } else {
+      const logId = this.documentLogs.get(documentId);
+      if (logId === undefined) throw new E2EError(`${label}: unknown document ${documentId}`);
+      expectNextArgs(args, this.expectedInLog(logId), `${label}: nextArgs(viewId=${viewId})`);
+    }
+
+    const operation = encodeOperation({
+      action,
+      schemaId,
+      previous,
+      fields: typeof fields === 'function' ? fields() : fields,
+    });
+    const entry = signAndEncodeEntry(
+      {
+        logId: args.logId,
+        seqNum: args.seqNum,
+        backlink: args.backlink ?? undefined,
+        skiplink: args.skiplink ?? undefined,
+        operation,
+      },
+      this.keyPair,
+    );
+    const entryHash = generateHash(entry);
+
+    const response = await this.publishEntry(entry, operation, label);
+
+    // Record, then check the answer: same log, seq + 1, backlink = this entry.
+    if (!this.logs.has(args.logId)) this.logs.set(args.logId, []);
+    const hashes = this.logs.get(args.logId);
+    if (BigInt(args.seqNum) !== BigInt(hashes.length) + 1n) {
+      throw new E2EError(`${label}: internal: seq ${args.seqNum} does not follow our log ${args.logId}`);
+    }
+    hashes.push(entryHash);
+    const docId = action === 'create' ? entryHash : documentId;
+    this.documentLogs.set(docId, args.logId);
+    if (BigInt(args.logId) > this.maxLogId) this.maxLogId = BigInt(args.logId);
+    this.entries += 1;
+
+    expectNextArgs(response, this.expectedInLog(args.logId), `${label}: publish response`);
+    log(`${label}: log ${args.logId} seq ${args.seqNum} -> ${entryHash}`);
+    return entryHash;
+  }
+
+  // Retries while the node has not built the schema yet ("Schema not found"), bounded.
+  async publishWaitingForSchema(params) {
+    const deadline = Date.now() + SCHEMA_WAIT_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.publish(params);
+      } catch (err) {
+        const notFound =
+          err instanceof GraphQLError && err.messages.some((m) => m.includes('Schema not found'));
+        if (!notFound) throw err;
+        if (Date.now() + SCHEMA_RETRY_SLEEP_MS > deadline) {
+          throw new E2EError(
+            `${params.label}: schema ${params.schemaId} still not found after ${attempt} attempts (${SCHEMA_WAIT_MS} ms): ${err.message}`,
+          );
+        }
+        log(`${params.label}: schema not found yet (attempt ${attempt}), retrying`);
+        await sleep(SCHEMA_RETRY_SLEEP_MS);
+      }
+    }
+  }
+}
+
+function noteFields({ title, count }) {
+  const fields = new OperationFields();
+  if (title !== undefined) fields.insert('title', 'str', title);
+  // `int` values go through BigInt: p2panda-js turns them into decimal strings for
+  // the WebAssembly side, so Numbers beyond 2^53 would silently lose precision.
+  if (count !== undefined) fields.insert('count', 'int', BigInt(count));
+  return fields;
+}
+
+async function run(url) {
+  await initWebAssembly();
+
+  const privateKey = process.env.PRIVATE_KEY;
+  if (privateKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(privateKey)) {
+    throw new E2EError('PRIVATE_KEY must be 64 hex characters (32-byte Ed25519 seed)');
+  }
+  const keyPair = privateKey ? new KeyPair(privateKey.toLowerCase()) : new KeyPair();
+  const session = new Session(url, keyPair, !privateKey);
+  log(`public key ${session.publicKey}, node ${url}`);
+
+  // a) field definitions
+  const fieldSpecs = [
+    { name: 'title', type: 'str' },
+    { name: 'count', type: 'int' },
+  ];
+  const fieldDefinitions = [];
+  for (const spec of fieldSpecs) {
+    const id = await session.publish({
+      label: `field definition '${spec.name}'`,
+      schemaId: 'schema_field_definition_v1',
+      fields: { name: spec.name, type: spec.type },
+    });
+    fieldDefinitions.push({ id, viewId: id, ...spec });
+  }
+
+  // b) schema definition; `fields` is a pinned_relation_list: one view id
+  //    (array of operation ids) per field definition.
+  const definitionFields = new OperationFields();
+  definitionFields.insert('name', 'str', 'e2e_note');
+  definitionFields.insert('description', 'str', 'hoffnung end-to-end test note (p2panda-js 0.8.1)');
+  definitionFields.insert('fields', 'pinned_relation_list', fieldDefinitions.map((f) => [f.viewId]));
+  const definitionId = await session.publish({
+    label: 'schema definition',
+    schemaId: 'schema_definition_v1',
+    fields: definitionFields,
+  });
+  const schemaId = `e2e_note_${definitionId}`;
+
+  // c) application documents, once the node knows the schema
+  const firstFields = { title: 'first note', count: 1 };
+  const firstId = await session.publishWaitingForSchema({
+    label: 'document 1 create',
+    schemaId,
+    fields: () => noteFields(firstFields),
+  });
+  const updateId = await session.publish({
+    label: 'document 1 update',
+    schemaId,
+    action: 'update',
+    previous: [firstId],
+    documentId: firstId,
+    fields: () => noteFields({ count: 2 }),
+  });
+  const secondFields = { title: 'second note', count: 42 };
+  const secondId = await session.publish({
+    label: 'document 2 create',
+    schemaId,
+    fields: () => noteFields(secondFields),
+  });
+
+  const result = {
+    publicKey: session.publicKey,
+    schemaId,
+    documents: [
+      { id: firstId, viewId: updateId, fields: { ...firstFields, count: 2 } },
+      { id: secondId, viewId: secondId, fields: secondFields },
+    ],
+    entries: session.entries,
+    schemaDefinition: { id: definitionId, viewId: definitionId },
+    fieldDefinitions,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// Offline self-check against the test vectors
+
+function readVector(name) {
+  return JSON.parse(fs.readFileSync(path.join(VECTORS_DIR, name), 'utf8'));
+}
+
+async function selfCheck() {
+  await initWebAssembly();
+
+  const keys = readVector('keys.json');
+  const sequence = readVector('publish_sequence.json');
+  const operations = readVector('operations.json');
+  const hashes = readVector('hashes.json');
+
+  let passed = 0;
+  let failed = 0;
+  const check = (name, actual, expected) => {
+    if (actual === expected) {
+      passed += 1;
+      log(`ok   ${name}`);
+    } else {
+      failed += 1;
+      console.error(`FAIL ${name}\n  expected ${expected}\n  actual   ${actual}`);
+    }
+  };
+
+  const keyPairs = new Map();
+  for (const k of keys.key_pairs) {
+    const kp = new KeyPair(k.private_key);
+    check(`key ${k.name}: public key`, kp.publicKey(), k.public_key);
+    keyPairs.set(k.name, kp);
+  }
+
+  const byName = (name) => {
+    const e = sequence.entries.find((x) => x.name === name);
+    if (!e) throw new E2EError(`self-check: vector entry '${name}' missing`);
+    return e;
+  };
+
+  // Sign one vector entry the way `Session.publish` does (nextArgs strings, null links).
+  const signVector = (name, operationArgs, links = {}) => {
+    const v = byName(name);
+    const operation = encodeOperation(operationArgs);
+    check(`${name}: operation_hex`, operation, v.operation_hex);
+    const entry = signAndEncodeEntry(
+      {
+        logId: v.log_id,
+        seqNum: v.seq_num,
+        backlink: links.backlink ?? undefined,
+        skiplink: links.skiplink ?? undefined,
+        operation,
+      },
+      keyPairs.get(v.key),
+    );
+    check(`${name}: entry_hex`, entry, v.entry_hex);
+    check(`${name}: entry_hash`, generateHash(entry), v.entry_hash);
+  };
+
+  // The first entry of the sequence (required check): CREATE of a field definition.
+  signVector('note.field.title', {
+    schemaId: 'schema_field_definition_v1',
+    fields: { name: 'title', type: 'str' },
+  });
+
+  // Schema definition: pinned_relation_list given as [[operation id], ...].
+  {
+    const fields = new OperationFields();
+    fields.insert('name', 'str', 'note');
+    fields.insert('description', 'str', 'A short note');
+    fields.insert('fields', 'pinned_relation_list', [[byName('note.field.title').operation_id]]);
+    signVector('note.schema_definition', { schemaId: 'schema_definition_v1', fields });
+  }
+
+  // UPDATE with previous + backlink (seq 2).
+  {
+    const create = byName('note1.create');
+    signVector(
+      'note1.update.A',
+      {
+        action: 'update',
+        schemaId: create.schema_id,
+        previous: create.operation_id, // view id string, as from GraphQL
+        fields: { title: 'Note one (A)' },
+      },
+      { backlink: create.entry_hash },
+    );
+  }
+
+  // UPDATE at seq 4 of a log: skiplink (to seq 1) and backlink (seq 3).
+  {
+    const seq1 = byName('long.1');
+    const seq3 = byName('long.3');
+    signVector(
+      'long.4',
+      {
+        action: 'update',
+        schemaId: seq1.schema_id,
+        previous: [seq3.operation_id],
+        fields: { title: 'revision 4' },
+      },
+      { backlink: seq3.entry_hash, skiplink: seq1.entry_hash },
+    );
+  }
+
+  // int values, including i64::MIN / i64::MAX, through BigInt.
+  for (const v of operations.value_encodings.filter((x) => x.field === 'int')) {
+    const fields = new OperationFields();
+    fields.insert('int', 'int', BigInt(v.value.value));
+    const op = encodeOperation({
+      action: 'update',
+      schemaId: v.operation.schema_id,
+      previous: v.operation.previous,
+      fields,
+    });
+    check(`operations.json '${v.label}'`, op, v.operation_cbor_hex);
+  }
+
+  // Hashes and the lipmaa function used for skiplink consistency checks.
+  for (const h of hashes.hashes) {
+    if (h.input_hex === '') continue; // p2panda-js rejects empty hex input
+    check(`hashes.json '${h.label}'`, generateHash(h.input_hex), h.hash);
+  }
+  for (const l of hashes.lipmaa) {
+    const actual = `${lipmaa(l.seq_num)}/${skiplinkRequired(l.seq_num)}`;
+    check(`lipmaa(${l.seq_num})`, actual, `${l.lipmaa}/${l.skiplink_required}`);
+  }
+
+  console.log(`self-check: ${passed} passed, ${failed} failed`);
+  if (failed > 0) process.exitCode = 1;
+}
+
+// ---------------------------------------------------------------------------
+
+function usage() {
+  console.error('usage: node publish.mjs <graphql-url>   (e.g. http://127.0.0.1:2020/graphql)');
+  console.error('       node publish.mjs --self-check');
+}
+
+async function main(argv) {
+  if (argv.length !== 1 || argv[0] === '--help' || argv[0] === '-h') {
+    usage();
+    process.exitCode = 2;
+    return;
+  }
+  if (argv[0] === '--self-check') {
+    await selfCheck();
+    return;
+  }
+  let url;
+  try {
+    url = new URL(argv[0]);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    console.error(`publish.mjs: not an http(s) URL: ${argv[0]}`);
+    usage();
+    process.exitCode = 2;
+    return;
+  }
+  await run(url.toString());
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  const message = err instanceof E2EError ? err.message : err && err.stack ? err.stack : String(err);
+  console.error(`publish.mjs: error: ${message}`);
+  process.exitCode = 1;
+});

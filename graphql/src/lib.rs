@@ -1,0 +1,212 @@
+//! The GraphQL API, as p2panda 0.8 clients (p2panda-js, shirokuma) expect
+//! it: `nextArgs(publicKey, viewId)` and `publish(entry, operation)`, with
+//! upstream's type and argument names. Every error carries a stable
+//! `extensions.code`; the mapping from domain errors lives in [`error`].
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod error;
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Scalar, Schema,
+    SchemaError, TypeRef,
+};
+use async_graphql::Value;
+use hoffnung_core::entry::NextArgs;
+use hoffnung_core::{DocumentViewId, PublicKey};
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::Store;
+
+pub use error::{api_error, ApiError};
+
+/// What resolvers need: the store and the registry.
+#[derive(Clone)]
+pub struct Api {
+    pub store: Store,
+    pub registry: Arc<SchemaRegistry>,
+}
+
+const NEXT_ARGUMENTS: &str = "NextArguments";
+
+/// Custom scalars of the p2panda API; all travel as strings.
+const SCALARS: &[(&str, &str)] = &[
+    ("PublicKey", "Ed25519 public key, 64 hex characters."),
+    (
+        "DocumentViewId",
+        "Document view id: sorted operation ids joined by `_`.",
+    ),
+    (
+        "EntryHash",
+        "Hash of a Bamboo entry (an operation id), 68 hex characters.",
+    ),
+    ("EncodedEntry", "A signed Bamboo entry, hex-encoded."),
+    ("EncodedOperation", "A CBOR operation, hex-encoded."),
+    ("LogId", "Log id, a u64 as a decimal string."),
+    ("SeqNum", "Sequence number, a u64 as a decimal string."),
+];
+
+/// Builds the GraphQL schema served by the node.
+pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
+    let next_arguments = Object::new(NEXT_ARGUMENTS)
+        .description("Arguments for the next entry of an author's log.")
+        .field(next_args_field("logId", "LogId", true, |a| {
+            Some(a.log_id.to_string())
+        }))
+        .field(next_args_field("seqNum", "SeqNum", true, |a| {
+            Some(a.seq_num.to_string())
+        }))
+        .field(next_args_field("backlink", "EntryHash", false, |a| {
+            a.backlink.map(|h| h.to_string())
+        }))
+        .field(next_args_field("skiplink", "EntryHash", false, |a| {
+            a.skiplink.map(|h| h.to_string())
+        }));
+
+    let query = Object::new("Query").field(
+        Field::new("nextArgs", TypeRef::named(NEXT_ARGUMENTS), |ctx| {
+            FieldFuture::new(async move {
+                let api = ctx.data::<Api>()?;
+                let public_key: PublicKey = parse_arg(&ctx, "publicKey")?;
+                let view_id: Option<DocumentViewId> = parse_opt_arg(&ctx, "viewId")?;
+                let args = api
+                    .store
+                    .next_args(&public_key, view_id.as_ref())
+                    .await
+                    .map_err(|e| api_error(e.code(), e.to_string()))?;
+                Ok(Some(FieldValue::owned_any(args)))
+            })
+        })
+        .description("Arguments to sign the next entry: for a new document, or (with `viewId`) for an operation on the document that view belongs to.")
+        .argument(InputValue::new("publicKey", TypeRef::named_nn("PublicKey")))
+        .argument(InputValue::new("viewId", TypeRef::named("DocumentViewId"))),
+    );
+
+    let mutation = Object::new("MutationRoot").field(
+        Field::new("publish", TypeRef::named_nn(NEXT_ARGUMENTS), |ctx| {
+            FieldFuture::new(async move {
+                let api = ctx.data::<Api>()?;
+                let entry = hex_arg(&ctx, "entry", "EncodedEntry")?;
+                let operation = hex_arg(&ctx, "operation", "EncodedOperation")?;
+                let ingested = api
+                    .store
+                    .ingest(&entry, &operation, api.registry.as_ref())
+                    .await
+                    .map_err(|e| {
+                        if let hoffnung_store::IngestError::Store(inner) = &e {
+                            tracing::error!(error = %inner, "publish failed in the store");
+                        }
+                        api_error(e.code(), e.to_string())
+                    })?;
+                if let Err(e) = api.registry.on_ingested(&api.store, &ingested).await {
+                    // The entry is stored; the registry catches up at the next change or restart.
+                    tracing::error!(error = %e, "schema registry update failed");
+                }
+                Ok(Some(FieldValue::owned_any(ingested.next_args)))
+            })
+        })
+        .description("Publishes a signed entry and its operation; answers the arguments for the next entry in the same log.")
+        .argument(InputValue::new("entry", TypeRef::named_nn("EncodedEntry")))
+        .argument(InputValue::new("operation", TypeRef::named_nn("EncodedOperation"))),
+    );
+
+    let mut builder = Schema::build("Query", Some("MutationRoot"), None)
+        .register(next_arguments)
+        .register(query)
+        .register(mutation)
+        .data(api);
+    for (name, description) in SCALARS {
+        builder = builder.register(
+            Scalar::new(*name)
+                .description(*description)
+                .validator(is_string),
+        );
+    }
+    builder.finish()
+}
+
+fn is_string(value: &Value) -> bool {
+    matches!(value, Value::String(_))
+}
+
+fn next_args_field(
+    name: &'static str,
+    ty: &'static str,
+    non_null: bool,
+    get: fn(&NextArgs) -> Option<String>,
+) -> Field {
+    let ty = if non_null {
+        TypeRef::named_nn(ty)
+    } else {
+        TypeRef::named(ty)
+    };
+    Field::new(name, ty, move |ctx| {
+        FieldFuture::new(async move {
+            let args = ctx.parent_value.try_downcast_ref::<NextArgs>()?;
+            Ok(get(args).map(|s| FieldValue::value(Value::String(s))))
+        })
+    })
+}
+
+fn string_arg<'a>(
+    ctx: &'a ResolverContext<'_>,
+    name: &str,
+) -> Result<Option<&'a str>, async_graphql::Error> {
+    match ctx.args.get(name) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => v.string().map(Some),
+    }
+}
+
+fn parse_opt_arg<T>(
+    ctx: &ResolverContext<'_>,
+    name: &str,
+) -> Result<Option<T>, async_graphql::Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    string_arg(ctx, name)?
+        .map(|s| {
+            s.parse::<T>().map_err(|e| {
+                api_error(
+                    "INVALID_ARGUMENT",
+                    format!("Invalid value for argument \"{name}\": {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn parse_arg<T>(ctx: &ResolverContext<'_>, name: &str) -> Result<T, async_graphql::Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    parse_opt_arg(ctx, name)?.ok_or_else(|| {
+        api_error(
+            "INVALID_ARGUMENT",
+            format!("argument \"{name}\" is required"),
+        )
+    })
+}
+
+fn hex_arg(
+    ctx: &ResolverContext<'_>,
+    name: &str,
+    ty: &str,
+) -> Result<Vec<u8>, async_graphql::Error> {
+    let s = string_arg(ctx, name)?.unwrap_or_default();
+    hex::decode(s).map_err(|_| {
+        api_error(
+            "INVALID_HEX",
+            format!(
+                "Invalid value for argument \"{name}\", expected type \"{ty}\": not a hex string"
+            ),
+        )
+    })
+}

@@ -1,0 +1,145 @@
+//! The hoffnung node as a library: [`Node::bind`] wires the event store, the
+//! schema registry and the GraphQL API behind an axum HTTP server and returns
+//! a handle. The binary (`src/main.rs`) only turns the command line into a
+//! [`NodeConfig`]. The library never reads the environment or files.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod http;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hoffnung_core::SchemaId;
+use hoffnung_graphql::Api;
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::{Store, StoreConfig, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// `sqlite:<path>` (created if missing) or `postgres://…`.
+    pub database_url: String,
+    /// Where the HTTP server listens; port 0 picks a free port.
+    pub http_bind: SocketAddr,
+    /// Schema ids this node accepts; `None`: all.
+    pub allow_schema_ids: Option<HashSet<SchemaId>>,
+    pub store: StoreConfig,
+}
+
+impl NodeConfig {
+    /// A node on `database_url`, listening on 127.0.0.1 at a free port.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            http_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allow_schema_ids: None,
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("could not open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not build the GraphQL schema: {0}")]
+    Schema(String),
+    #[error("HTTP server failed: {0}")]
+    Http(#[source] std::io::Error),
+    #[error("node task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A running node.
+pub struct Node {
+    addr: SocketAddr,
+    store: Store,
+    registry: Arc<SchemaRegistry>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+impl Node {
+    /// Opens the store, loads the schemas, and starts serving HTTP.
+    pub async fn bind(config: NodeConfig) -> Result<Self, NodeError> {
+        let store = Store::connect(&config.database_url, config.store.clone()).await?;
+        let registry =
+            Arc::new(SchemaRegistry::load(&store, config.allow_schema_ids.clone()).await?);
+        let api = Api {
+            store: store.clone(),
+            registry: registry.clone(),
+        };
+        let schema =
+            hoffnung_graphql::build_schema(api).map_err(|e| NodeError::Schema(e.to_string()))?;
+        let listener = TcpListener::bind(config.http_bind)
+            .await
+            .map_err(|source| NodeError::Bind {
+                addr: config.http_bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(NodeError::Http)?;
+        let (shutdown, mut stop) = watch::channel(false);
+        let app = http::router(schema);
+        let server_store = store.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+                .map_err(NodeError::Http)?;
+            server_store.close().await;
+            Ok(())
+        });
+        tracing::info!(%addr, "GraphQL on http://{addr}/graphql");
+        Ok(Self {
+            addr,
+            store,
+            registry,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The address the HTTP server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The GraphQL endpoint URL.
+    pub fn graphql_url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn registry(&self) -> &Arc<SchemaRegistry> {
+        &self.registry
+    }
+
+    /// Asks the node to stop: no new requests, running ones finish.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Waits until the node has stopped.
+    pub async fn join(self) -> Result<(), NodeError> {
+        self.task.await?
+    }
+}

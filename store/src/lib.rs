@@ -1,0 +1,374 @@
+//! The event store of hoffnung: entries, logs and operations in SQLite (the
+//! default, embedded) or PostgreSQL, the ingest path every entry takes
+//! (publish, replication, import) and `nextArgs`.
+//!
+//! All SQL of the node lives in this crate. Writes go through one writer
+//! task per store that checks and appends whole batches in one transaction
+//! (group commit): an accepted entry is durable when ingest returns, and
+//! no two writes race for a log position.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod error;
+mod ingest;
+mod sql;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use hoffnung_core::entry::NextArgs;
+use hoffnung_core::publish::{next_args_after, next_args_new_log, next_skiplink_seq_num};
+use hoffnung_core::{
+    DocumentId, DocumentOperation, DocumentViewId, Hash, LogPosition, PlainOperation, PublicKey,
+    Schema, SchemaId,
+};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::mpsc;
+
+pub use error::{IngestError, NextArgsError, StoreError};
+pub use ingest::Ingested;
+pub use sql::Backend;
+
+use ingest::Job;
+use sql::Statements;
+
+/// Where the store finds the schemas operations are checked against.
+/// The schema registry implements it; [`SystemSchemas`] knows only the
+/// system schemas.
+pub trait SchemaSource: Send + Sync {
+    fn schema(&self, id: &SchemaId) -> Option<Arc<Schema>>;
+}
+
+/// The system schemas, always known.
+#[derive(Debug, Clone, Default)]
+pub struct SystemSchemas;
+
+impl SchemaSource for SystemSchemas {
+    fn schema(&self, id: &SchemaId) -> Option<Arc<Schema>> {
+        Schema::system(id).map(Arc::new)
+    }
+}
+
+/// Tunables of a store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Connections of the read pool (the writer holds one more).
+    pub max_connections: u32,
+    /// Largest operation accepted, in bytes.
+    pub max_payload_size: u64,
+    /// Most entries the writer appends in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            max_payload_size: hoffnung_core::entry::DEFAULT_MAX_PAYLOAD_SIZE,
+            max_batch: 512,
+        }
+    }
+}
+
+/// A handle to the event store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    backend: Backend,
+    sql: Arc<Statements>,
+    writer: mpsc::Sender<Job>,
+    config: StoreConfig,
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// Turns `sqlite:<path>` into a URL that creates the file if needed.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+impl Store {
+    /// Connects, runs the migrations and starts the writer.
+    pub async fn connect(url: &str, config: StoreConfig) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url),
+            Backend::Postgres => url.to_string(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections.max(1) + 1)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never block the writer. FULL: a commit is
+                        // on disk when it returns (an accepted entry survives a crash).
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
+        }
+        let sql = Arc::new(Statements::new(backend));
+        let conn = pool.acquire().await?;
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(ingest::writer(conn, sql.clone(), rx, config.max_batch));
+        tracing::info!(?backend, "event store ready");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                sql,
+                writer: tx,
+                config,
+            }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Closes every connection; pending writes finish first.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    /// The number of stored entries.
+    pub async fn entry_count(&self) -> Result<u64, StoreError> {
+        self.count(&self.inner.sql.count_entries).await
+    }
+
+    /// The number of stored operations.
+    pub async fn operation_count(&self) -> Result<u64, StoreError> {
+        self.count(&self.inner.sql.count_operations).await
+    }
+
+    /// The number of logs.
+    pub async fn log_count(&self) -> Result<u64, StoreError> {
+        self.count(&self.inner.sql.count_logs).await
+    }
+
+    async fn count(&self, sql: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.inner.pool).await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The arguments for the next entry of `public_key`: a new log, or the
+    /// next position in its log of the document that `view_id` belongs to.
+    pub async fn next_args(
+        &self,
+        public_key: &PublicKey,
+        view_id: Option<&DocumentViewId>,
+    ) -> Result<NextArgs, NextArgsError> {
+        let sql = &self.inner.sql;
+        let pool = &self.inner.pool;
+        let pk = public_key.as_bytes().as_slice();
+        let new_log = || async {
+            let max: Option<i64> = sqlx::query_scalar(&sql.max_log_id)
+                .bind(pk)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::from)?;
+            Ok::<_, NextArgsError>(next_args_new_log(max.map(|m| m as u64)))
+        };
+        let Some(view_id) = view_id else {
+            return new_log().await;
+        };
+        let mut document: Option<Vec<u8>> = None;
+        for id in view_id.ids() {
+            let row = sqlx::query(&sql.operation_meta)
+                .bind(id.as_bytes().as_slice())
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::from)?
+                .ok_or(NextArgsError::PreviousNotFound(*id))?;
+            let doc: Vec<u8> = row.try_get(0).map_err(StoreError::from)?;
+            match &document {
+                Some(d) if *d != doc => return Err(NextArgsError::DifferentDocuments),
+                _ => document = Some(doc),
+            }
+        }
+        let document = document.ok_or(NextArgsError::DifferentDocuments)?;
+        let deleted = sqlx::query(&sql.document_deleted)
+            .bind(document.as_slice())
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::from)?;
+        if deleted.is_some() {
+            return Err(NextArgsError::DocumentDeleted);
+        }
+        let log = sqlx::query(&sql.document_log)
+            .bind(pk)
+            .bind(document.as_slice())
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::from)?;
+        let Some(log) = log else {
+            return new_log().await;
+        };
+        let log_id: i64 = log.try_get(0).map_err(StoreError::from)?;
+        let seq: i64 = log.try_get(1).map_err(StoreError::from)?;
+        let latest = LogPosition {
+            public_key: *public_key,
+            log_id: log_id as u64,
+            seq_num: seq as u64,
+            hash: hash_col(&log, 2)?,
+        };
+        let skiplink = match next_skiplink_seq_num(latest.seq_num) {
+            Some(target) => Some(
+                self.entry_hash_at(public_key, latest.log_id, target)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("log {log_id} misses seq {target}"))
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(next_args_after(&latest, skiplink))
+    }
+
+    async fn entry_hash_at(
+        &self,
+        public_key: &PublicKey,
+        log_id: u64,
+        seq_num: u64,
+    ) -> Result<Option<Hash>, StoreError> {
+        let row = sqlx::query(&self.inner.sql.entry_hash_at)
+            .bind(public_key.as_bytes().as_slice())
+            .bind(log_id as i64)
+            .bind(seq_num as i64)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        row.map(|r| hash_col(&r, 0)).transpose()
+    }
+
+    /// Whether an entry with this hash is stored.
+    pub async fn has_entry(&self, hash: &Hash) -> Result<bool, StoreError> {
+        Ok(sqlx::query(&self.inner.sql.entry_exists)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.inner.pool)
+            .await?
+            .is_some())
+    }
+
+    /// The stored entry and operation bytes of an entry hash.
+    pub async fn entry(&self, hash: &Hash) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(&self.inner.sql.entry_by_hash)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// The operations of a document, in ingest order, typed by `schema`.
+    pub async fn document_operations(
+        &self,
+        document_id: &DocumentId,
+        schema: &Schema,
+    ) -> Result<Vec<DocumentOperation>, StoreError> {
+        let rows = sqlx::query(&self.inner.sql.document_operations)
+            .bind(document_id.as_bytes().as_slice())
+            .fetch_all(&self.inner.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id = hash_col(r, 0)?;
+                let pk: Vec<u8> = r.try_get(1)?;
+                let pk: [u8; 32] = pk
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("public key length".into()))?;
+                let public_key =
+                    PublicKey::from_bytes(&pk).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let payload: Vec<u8> = r.try_get(2)?;
+                let operation = PlainOperation::decode(&payload)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    .validate(schema)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(DocumentOperation {
+                    id,
+                    public_key,
+                    operation,
+                })
+            })
+            .collect()
+    }
+
+    /// The document an operation belongs to, if the operation is stored.
+    pub async fn operation_document(&self, id: &Hash) -> Result<Option<DocumentId>, StoreError> {
+        let row = sqlx::query(&self.inner.sql.operation_meta)
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        row.map(|r| hash_col(&r, 0)).transpose()
+    }
+
+    /// The ids of every document of a schema.
+    pub async fn documents_of_schema(
+        &self,
+        schema_id: &SchemaId,
+    ) -> Result<Vec<DocumentId>, StoreError> {
+        let rows = sqlx::query(&self.inner.sql.documents_of_schema)
+            .bind(schema_id.to_string())
+            .fetch_all(&self.inner.pool)
+            .await?;
+        rows.iter().map(|r| hash_col(r, 0)).collect()
+    }
+
+    pub(crate) fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn writer(&self) -> &mpsc::Sender<Job> {
+        &self.inner.writer
+    }
+
+    /// The connection pool, for crates that add their own tables later.
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+}
+
+pub(crate) fn hash_col(row: &AnyRow, idx: usize) -> Result<Hash, StoreError> {
+    let bytes: Vec<u8> = row.try_get(idx)?;
+    Hash::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(format!("stored hash: {e}")))
+}
+
+/// Parses a stored schema id.
+pub(crate) fn schema_col(row: &AnyRow, idx: usize) -> Result<SchemaId, StoreError> {
+    let s: String = row.try_get(idx)?;
+    SchemaId::from_str(&s).map_err(|e| StoreError::Corrupt(format!("stored schema id: {e}")))
+}

@@ -1,0 +1,79 @@
+//! Every SQL statement of the event store, written once with `?`
+//! placeholders and rendered for the backend at connect time.
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Renders `?` placeholders as `$1, $2, …` for PostgreSQL.
+pub(crate) fn render(sql: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => sql.to_string(),
+        Backend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
+macro_rules! statements {
+    ($($name:ident = $sql:expr;)*) => {
+        /// The statements, rendered for one backend.
+        pub(crate) struct Statements {
+            $(pub $name: String,)*
+        }
+
+        impl Statements {
+            pub fn new(backend: Backend) -> Self {
+                Self { $($name: render($sql, backend),)* }
+            }
+        }
+    };
+}
+
+statements! {
+    log_head = "SELECT latest_seq_num, latest_hash, document_id FROM logs WHERE public_key = ? AND log_id = ?";
+    document_log = "SELECT log_id, latest_seq_num, latest_hash FROM logs WHERE public_key = ? AND document_id = ?";
+    max_log_id = "SELECT MAX(log_id) FROM logs WHERE public_key = ?";
+    entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
+    entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
+    operation_meta = "SELECT document_id, schema_id, action FROM operations WHERE operation_id = ?";
+    document_deleted = "SELECT 1 FROM operations WHERE document_id = ? AND action = 2 LIMIT 1";
+    insert_entry = "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload) VALUES (?, ?, ?, ?, ?, ?)";
+    insert_operation = "INSERT INTO operations (operation_id, document_id, schema_id, action, public_key, previous) VALUES (?, ?, ?, ?, ?, ?)";
+    insert_log = "INSERT INTO logs (public_key, log_id, document_id, schema_id, latest_seq_num, latest_hash) VALUES (?, ?, ?, ?, ?, ?)";
+    update_log = "UPDATE logs SET latest_seq_num = ?, latest_hash = ? WHERE public_key = ? AND log_id = ? AND latest_seq_num = ?";
+    count_entries = "SELECT COUNT(*) FROM entries";
+    count_operations = "SELECT COUNT(*) FROM operations";
+    count_logs = "SELECT COUNT(*) FROM logs";
+    document_operations = "SELECT o.operation_id, o.public_key, e.payload FROM operations o JOIN entries e ON e.entry_hash = o.operation_id WHERE o.document_id = ? ORDER BY e.id";
+    documents_of_schema = "SELECT DISTINCT document_id FROM operations WHERE schema_id = ?";
+    entry_by_hash = "SELECT entry, payload FROM entries WHERE entry_hash = ?";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_numbered_placeholders() {
+        assert_eq!(
+            render("a = ? AND b = ?", Backend::Postgres),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(render("a = ?", Backend::Sqlite), "a = ?");
+    }
+}

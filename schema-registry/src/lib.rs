@@ -128,16 +128,15 @@ impl SchemaRegistry {
                 continue;
             };
             match self.build_view(store, &view).await? {
-                Some(schema) => {
-                    if self.allows(schema.id()) {
-                        let mut state = self.write();
-                        if !state.schemas.contains_key(schema.id()) {
-                            tracing::info!(schema_id = %schema.id(), "schema active");
-                            state.schemas.insert(schema.id().clone(), Arc::new(schema));
-                            added += 1;
-                        }
+                Some(schema) if self.allows(schema.id()) => {
+                    let mut state = self.write();
+                    if !state.schemas.contains_key(schema.id()) {
+                        tracing::info!(schema_id = %schema.id(), "schema active");
+                        state.schemas.insert(schema.id().clone(), Arc::new(schema));
+                        added += 1;
                     }
                 }
+                Some(_) => {}
                 None if !view.is_deleted => incomplete = true,
                 None => {}
             }

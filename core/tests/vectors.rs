@@ -251,44 +251,20 @@ fn publish_sequence_replays_with_identical_answers() {
     assert_eq!(node.entry_count(), 64);
 }
 
-/// Where hoffnung deliberately decides differently from upstream
-/// (docs/compatibility.md): (case, our outcome, our error class).
-const HOFFNUNG_DIFFERS: &[(&str, &str, Option<&str>)] = &[
-    (
-        "trailing_byte_after_operation",
-        "reject",
-        Some("operation_decode"),
-    ),
-    (
-        "pinned_relation_list_flat_hashes",
-        "reject",
-        Some("schema_validation"),
-    ),
-    ("blob_empty_pieces", "reject", Some("schema_validation")),
-    ("blob_negative_length", "reject", Some("schema_validation")),
-    (
-        "schema_field_definition_relation_unknown_kind",
-        "reject",
-        Some("schema_validation"),
-    ),
-    ("yasmf_wrong_length_byte", "reject", Some("entry_decode")),
-    // Same rejection, more precise class: we name the trailing bytes.
-    (
-        "trailing_byte_after_signature",
-        "reject",
-        Some("entry_decode"),
-    ),
-];
-
 #[test]
 fn invalid_cases_against_reference_state() {
     let v = load("invalid");
+    let differs = load_fixture("hoffnung_differs")["cases"]
+        .as_array()
+        .unwrap()
+        .clone();
     let base = reference_node();
     let (mut accepted, mut rejected) = (0, 0);
     for c in v["cases"].as_array().unwrap() {
         let name = s(&c["name"]);
-        let (expected, class) = match HOFFNUNG_DIFFERS.iter().find(|(n, _, _)| *n == name) {
-            Some((_, outcome, class)) => (*outcome, *class),
+        // Where hoffnung deliberately decides differently (docs/compatibility.md).
+        let (expected, class) = match differs.iter().find(|d| s(&d["case"]) == name) {
+            Some(d) => (s(&d["outcome"]), d["error_class"].as_str()),
             None => (s(&c["expected"]), c["error_class"].as_str()),
         };
         let mut node = base.clone();

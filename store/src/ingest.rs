@@ -14,7 +14,7 @@ use hoffnung_core::{
 use sqlx::any::Any;
 use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, Connection, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{IngestError, StoreError};
 use crate::sql::Statements;
@@ -176,9 +176,18 @@ pub(crate) async fn writer(
     mut conn: PoolConnection<Any>,
     sql: Arc<Statements>,
     mut rx: mpsc::Receiver<Job>,
+    mut closed: watch::Receiver<bool>,
     max_batch: usize,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = closed.wait_for(|c| *c) => break,
+        };
         let mut jobs = vec![first];
         let mut n = jobs[0].items.len();
         while n < max_batch {
@@ -205,6 +214,8 @@ pub(crate) async fn writer(
             }
         }
     }
+    // Later jobs are answered with `Closed` when their reply sender drops.
+    rx.close();
     tracing::debug!("store writer stopped");
 }
 

@@ -18,7 +18,7 @@ mod sql;
 pub mod test_utils;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hoffnung_core::entry::NextArgs;
 use hoffnung_core::publish::{next_args_after, next_args_new_log, next_skiplink_seq_num};
@@ -28,7 +28,8 @@ use hoffnung_core::{
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use ingest::Ingested;
@@ -86,6 +87,9 @@ struct Inner {
     backend: Backend,
     sql: Arc<Statements>,
     writer: mpsc::Sender<Job>,
+    /// Tells the writer to finish and give its connection back.
+    closing: watch::Sender<bool>,
+    writer_task: Mutex<Option<JoinHandle<()>>>,
     config: StoreConfig,
 }
 
@@ -144,7 +148,14 @@ impl Store {
         let sql = Arc::new(Statements::new(backend));
         let conn = pool.acquire().await?;
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(ingest::writer(conn, sql.clone(), rx, config.max_batch));
+        let (closing, closed) = watch::channel(false);
+        let writer_task = tokio::spawn(ingest::writer(
+            conn,
+            sql.clone(),
+            rx,
+            closed,
+            config.max_batch,
+        ));
         tracing::info!(?backend, "event store ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -152,6 +163,8 @@ impl Store {
                 backend,
                 sql,
                 writer: tx,
+                closing,
+                writer_task: Mutex::new(Some(writer_task)),
                 config,
             }),
         })
@@ -161,8 +174,19 @@ impl Store {
         self.inner.backend
     }
 
-    /// Closes every connection; pending writes finish first.
+    /// Stops the writer (writes already taken finish, later ones fail with
+    /// [`StoreError::Closed`]) and closes every connection.
     pub async fn close(&self) {
+        let _ = self.inner.closing.send(true);
+        let task = self
+            .inner
+            .writer_task
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         self.inner.pool.close().await;
     }
 

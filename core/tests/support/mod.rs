@@ -13,8 +13,13 @@ use serde_json::Value;
 
 /// Reads a vector file from `fixtures/vectors/`.
 pub fn load(name: &str) -> Value {
+    load_fixture(&format!("vectors/{name}"))
+}
+
+/// Reads a JSON file from `fixtures/`.
+pub fn load_fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/vectors")
+        .join("../fixtures")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()

@@ -1,0 +1,137 @@
+//! Shared helpers of the node's integration tests: vectors, a node on a
+//! fresh database, GraphQL over real HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hoffnung_server::{Node, NodeConfig};
+use hoffnung_store::test_utils::TestDb;
+use serde_json::{json, Value};
+
+pub fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+pub fn vectors(name: &str) -> Value {
+    fixture(&format!("vectors/{name}"))
+}
+
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// The GraphQL documents exactly as shirokuma 0.1.3 sends them.
+pub const NEXT_ARGS: &str = "query NextArgs($publicKey: String!, $viewId: String) {
+  nextArgs(publicKey: $publicKey, viewId: $viewId) {
+    logId
+    seqNum
+    backlink
+    skiplink
+  }
+}";
+
+pub const PUBLISH: &str = "mutation Publish($entry: String!, $operation: String!) {
+  publish(entry: $entry, operation: $operation) {
+    logId
+    seqNum
+    backlink
+    skiplink
+  }
+}";
+
+/// A node on a test database, with an HTTP client.
+pub struct TestNode {
+    pub node: Node,
+    pub client: reqwest::Client,
+}
+
+impl TestNode {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(NodeConfig::new(db.url.clone())).await
+    }
+
+    pub async fn start_with(config: NodeConfig) -> Self {
+        let node = Node::bind(config).await.expect("node starts");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self { node, client }
+    }
+
+    pub async fn stop(self) {
+        self.node.shutdown();
+        self.node.join().await.expect("clean shutdown");
+    }
+
+    /// Sends a GraphQL request, returns the whole JSON response.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(self.node.graphql_url())
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("HTTP request")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    pub async fn next_args(&self, public_key: &str, view_id: Option<&str>) -> Value {
+        self.graphql(
+            NEXT_ARGS,
+            json!({ "publicKey": public_key, "viewId": view_id }),
+        )
+        .await
+    }
+
+    pub async fn publish(&self, entry_hex: &str, operation_hex: &str) -> Value {
+        self.graphql(
+            PUBLISH,
+            json!({ "entry": entry_hex, "operation": operation_hex }),
+        )
+        .await
+    }
+
+    /// (entries, operations, logs) stored.
+    pub async fn counts(&self) -> (u64, u64, u64) {
+        let st = self.node.store();
+        (
+            st.entry_count().await.unwrap(),
+            st.operation_count().await.unwrap(),
+            st.log_count().await.unwrap(),
+        )
+    }
+
+    /// Publishes every entry of `publish_sequence.json` through GraphQL and
+    /// checks each answer against the recorded one.
+    pub async fn replay_publish_sequence(&self) {
+        for e in vectors("publish_sequence")["entries"].as_array().unwrap() {
+            let name = s(&e["name"]);
+            let req = &e["next_args_request"];
+            let got = self
+                .next_args(s(&req["publicKey"]), req["viewId"].as_str())
+                .await;
+            assert_eq!(
+                got["data"]["nextArgs"], e["next_args_response"],
+                "nextArgs before {name}: {got}"
+            );
+            let got = self
+                .publish(s(&e["entry_hex"]), s(&e["operation_hex"]))
+                .await;
+            assert_eq!(
+                got["data"]["publish"], e["publish_response"],
+                "publish of {name}: {got}"
+            );
+        }
+    }
+}
+
+/// The `extensions.code` of the first error of a response.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}

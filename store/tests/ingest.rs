@@ -1,0 +1,185 @@
+//! The store on its own: replay, bulk ingest with batch verification,
+//! reopening, on SQLite and (when configured) PostgreSQL.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hoffnung_core::entry::NextArgs;
+use hoffnung_core::{
+    sign_entry, FieldType, Fields, KeyPair, Operation, OperationValue, Schema, SchemaId,
+};
+use hoffnung_store::{backend_tests, IngestError, SchemaSource, Store, StoreConfig};
+use serde_json::Value;
+
+fn vectors(name: &str) -> Value {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/vectors/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+/// The system schemas plus the application schemas of `schemas.json`.
+struct VectorSchemas(HashMap<SchemaId, Arc<Schema>>);
+
+impl VectorSchemas {
+    fn new() -> Self {
+        let mut map = HashMap::new();
+        for schema in Schema::system_schemas() {
+            map.insert(schema.id().clone(), Arc::new(schema));
+        }
+        for app in vectors("schemas")["application_schemas"]
+            .as_array()
+            .unwrap()
+        {
+            let sch = &app["schema"];
+            let fields = sch["fields"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, t)| (k.clone(), s(t).parse::<FieldType>().unwrap()))
+                .collect();
+            let schema = Schema::new(
+                s(&sch["id"]).parse().unwrap(),
+                s(&sch["description"]),
+                fields,
+            )
+            .unwrap();
+            map.insert(schema.id().clone(), Arc::new(schema));
+        }
+        Self(map)
+    }
+}
+
+impl SchemaSource for VectorSchemas {
+    fn schema(&self, id: &SchemaId) -> Option<Arc<Schema>> {
+        self.0.get(id).cloned()
+    }
+}
+
+fn sequence() -> Vec<(Vec<u8>, Vec<u8>)> {
+    vectors("publish_sequence")["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                hex::decode(s(&e["entry_hex"])).unwrap(),
+                hex::decode(s(&e["operation_hex"])).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn next_args_json(a: &NextArgs) -> Value {
+    serde_json::json!({
+        "logId": a.log_id.to_string(),
+        "seqNum": a.seq_num.to_string(),
+        "backlink": a.backlink.map(|h| h.to_string()),
+        "skiplink": a.skiplink.map(|h| h.to_string()),
+    })
+}
+
+backend_tests! {
+    replay_one_by_one(db) {
+        let store = db.store().await;
+        let schemas = VectorSchemas::new();
+        for e in vectors("publish_sequence")["entries"].as_array().unwrap() {
+            let req = &e["next_args_request"];
+            let pk = s(&req["publicKey"]).parse().unwrap();
+            let view = req["viewId"].as_str().map(|v| v.parse().unwrap());
+            let args = store.next_args(&pk, view.as_ref()).await.unwrap();
+            assert_eq!(next_args_json(&args), e["next_args_response"], "{}", s(&e["name"]));
+            let got = store
+                .ingest(&hex::decode(s(&e["entry_hex"])).unwrap(), &hex::decode(s(&e["operation_hex"])).unwrap(), &schemas)
+                .await
+                .unwrap();
+            assert_eq!(next_args_json(&got.next_args), e["publish_response"]);
+            assert_eq!(got.operation_id.to_string(), s(&e["operation_id"]));
+            assert_eq!(got.document_id.to_string(), s(&e["document_id"]));
+        }
+        assert_eq!(store.entry_count().await.unwrap(), 64);
+        assert_eq!(store.operation_count().await.unwrap(), 64);
+        store.close().await;
+    }
+
+    bulk_ingest_in_one_batch(db) {
+        let store = db.store().await;
+        let results = store.ingest_bulk(&sequence(), &VectorSchemas::new()).await.unwrap();
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        assert_eq!(store.entry_count().await.unwrap(), 64);
+        // Again: every entry is a duplicate now, nothing changes.
+        let again = store.ingest_bulk(&sequence(), &VectorSchemas::new()).await.unwrap();
+        assert!(again.iter().all(|r| matches!(r, Err(IngestError::Duplicate(_)))));
+        assert_eq!(store.entry_count().await.unwrap(), 64);
+        store.close().await;
+    }
+
+    bulk_ingest_rejects_only_the_bad_entries(db) {
+        let store = db.store().await;
+        let mut items = sequence();
+        // Entry 2 gets a forged signature; entry 5 (which builds on nothing
+        // of entry 2's log) still goes in. Later entries of entry 2's log fail.
+        let last = items[2].0.len() - 1;
+        items[2].0[last] ^= 0x01;
+        let results = store.ingest_bulk(&items, &VectorSchemas::new()).await.unwrap();
+        assert_eq!(results[2].as_ref().unwrap_err().code(), "INVALID_SIGNATURE");
+        assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
+        let ok = results.iter().filter(|r| r.is_ok()).count() as u64;
+        assert_eq!(store.entry_count().await.unwrap(), ok);
+        store.close().await;
+    }
+
+    reopen_keeps_everything(db) {
+        let store = db.store().await;
+        store.ingest_bulk(&sequence(), &VectorSchemas::new()).await.unwrap();
+        store.close().await;
+        drop(store);
+        let store = Store::connect(&db.url, StoreConfig::default()).await.unwrap();
+        assert_eq!(store.entry_count().await.unwrap(), 64);
+        store.close().await;
+    }
+
+    concurrent_ingest_from_many_authors(db) {
+        let store = db.store().await;
+        let schemas = Arc::new(VectorSchemas::new());
+        let mut tasks = Vec::new();
+        for a in 0..8u8 {
+            let store = store.clone();
+            let schemas = schemas.clone();
+            tasks.push(tokio::spawn(async move {
+                let key = KeyPair::from_private_key(&[a + 1; 32]);
+                for log_id in 0..25u64 {
+                    let mut f = Fields::new();
+                    f.insert("name".into(), OperationValue::Str(format!("field{log_id}")));
+                    f.insert("type".into(), OperationValue::Str("int".into()));
+                    let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+                    let args = NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+                    let entry = sign_entry(&key, &args, &op).unwrap();
+                    store.ingest(entry.as_bytes(), &op, schemas.as_ref()).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(store.entry_count().await.unwrap(), 200);
+        assert_eq!(store.log_count().await.unwrap(), 200);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn unsupported_url_is_a_clear_error() {
+    let err = Store::connect("mysql://localhost/x", StoreConfig::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("unsupported database url"),
+        "{err}"
+    );
+}

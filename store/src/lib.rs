@@ -16,6 +16,7 @@ mod ingest;
 mod sql;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -149,13 +150,8 @@ impl Store {
         let conn = pool.acquire().await?;
         let (tx, rx) = mpsc::channel(1024);
         let (closing, closed) = watch::channel(false);
-        let writer_task = tokio::spawn(ingest::writer(
-            conn,
-            sql.clone(),
-            rx,
-            closed,
-            config.max_batch,
-        ));
+        let writer = writer::Writer::new(conn, sql.clone(), backend);
+        let writer_task = tokio::spawn(writer.run(rx, closed, config.max_batch));
         tracing::info!(?backend, "event store ready");
         Ok(Self {
             inner: Arc::new(Inner {

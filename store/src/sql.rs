@@ -52,9 +52,6 @@ statements! {
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
     operation_meta = "SELECT document_id, schema_id, action FROM operations WHERE operation_id = ?";
     document_deleted = "SELECT 1 FROM operations WHERE document_id = ? AND action = 2 LIMIT 1";
-    insert_entry = "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload) VALUES (?, ?, ?, ?, ?, ?)";
-    insert_operation = "INSERT INTO operations (operation_id, document_id, schema_id, action, public_key, previous) VALUES (?, ?, ?, ?, ?, ?)";
-    insert_log = "INSERT INTO logs (public_key, log_id, document_id, schema_id, latest_seq_num, latest_hash) VALUES (?, ?, ?, ?, ?, ?)";
     update_log = "UPDATE logs SET latest_seq_num = ?, latest_hash = ? WHERE public_key = ? AND log_id = ? AND latest_seq_num = ?";
     count_entries = "SELECT COUNT(*) FROM entries";
     count_operations = "SELECT COUNT(*) FROM operations";

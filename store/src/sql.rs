@@ -52,7 +52,7 @@ statements! {
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
     operation_meta = "SELECT document_id, schema_id, action FROM operations WHERE operation_id = ?";
     document_deleted = "SELECT 1 FROM operations WHERE document_id = ? AND action = 2 LIMIT 1";
-    update_log = "UPDATE logs SET latest_seq_num = ?, latest_hash = ? WHERE public_key = ? AND log_id = ? AND latest_seq_num = ?";
+    author_logs = "SELECT log_id, latest_seq_num, latest_hash, document_id FROM logs WHERE public_key = ? LIMIT 10001";
     count_entries = "SELECT COUNT(*) FROM entries";
     count_operations = "SELECT COUNT(*) FROM operations";
     count_logs = "SELECT COUNT(*) FROM logs";

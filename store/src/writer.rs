@@ -28,6 +28,8 @@ use crate::{hash_col, schema_col};
 
 /// Entries kept in the caches before they are dropped wholesale.
 const CACHE_LIMIT: usize = 500_000;
+/// Authors with up to this many logs are loaded whole at first sight.
+const AUTHOR_LOGS_LIMIT: usize = 10_000;
 
 #[derive(Clone, Copy)]
 struct Head {
@@ -43,6 +45,10 @@ struct Cache {
     document_logs: HashMap<(PublicKey, DocumentId), Option<LogId>>,
     operations: HashMap<OperationId, PreviousOperation>,
     positions: HashMap<(PublicKey, LogId, SeqNum), Hash>,
+    /// Authors whose logs are all in `heads` and `document_logs`.
+    complete_authors: std::collections::HashSet<PublicKey>,
+    /// Authors already looked up (complete or not).
+    loaded_authors: std::collections::HashSet<PublicKey>,
 }
 
 impl Cache {
@@ -56,10 +62,8 @@ impl Cache {
 struct Pending {
     entries: Vec<Checked>,
     operations: Vec<(OperationId, DocumentId, String)>,
-    /// Logs created in this batch: (public key, log id) → (document, schema).
-    new_logs: HashMap<(PublicKey, LogId), (DocumentId, String)>,
-    /// Existing logs moved in this batch: head before the batch.
-    moved_logs: HashMap<(PublicKey, LogId), SeqNum>,
+    /// Logs created or moved in this batch: (public key, log id) → (document, schema).
+    logs: HashMap<(PublicKey, LogId), (DocumentId, String)>,
 }
 
 pub(crate) struct Writer {
@@ -152,7 +156,8 @@ impl State {
         conn: &mut AnyConnection,
         jobs: &mut [Job],
     ) -> Result<Vec<Vec<Result<Ingested, IngestError>>>, StoreError> {
-        let mut tx = conn.begin().await?;
+        // Checks read outside the write transaction: this is the only
+        // writer, and what the batch itself added is in the caches.
         let mut pending = Pending::default();
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs.iter_mut() {
@@ -160,7 +165,7 @@ impl State {
             for item in std::mem::take(&mut job.items) {
                 let result = match item {
                     Ok(checked) => {
-                        check_and_stage(&mut tx, &self.sql, &mut self.cache, &mut pending, checked)
+                        check_and_stage(conn, &self.sql, &mut self.cache, &mut pending, checked)
                             .await?
                     }
                     Err(e) => Err(e),
@@ -169,137 +174,191 @@ impl State {
             }
             results.push(job_results);
         }
-        self.flush(&mut tx, pending).await?;
-        tx.commit().await?;
+        self.flush(conn, pending).await?;
         Ok(results)
     }
 
-    /// `INSERT INTO <table> (<cols>) VALUES (…), (…)` for `rows` rows.
-    fn insert_statement(
-        &mut self,
-        table: &'static str,
-        cols: &'static str,
-        width: usize,
-        rows: usize,
-    ) -> String {
-        let backend = self.backend;
-        self.insert_sql
-            .entry((table, rows))
-            .or_insert_with(|| {
-                let row = format!("({})", vec!["?"; width].join(", "));
-                let values = vec![row; rows].join(", ");
-                render(
-                    &format!("INSERT INTO {table} ({cols}) VALUES {values}"),
-                    backend,
-                )
-            })
-            .clone()
-    }
-
-    async fn flush(
-        &mut self,
-        conn: &mut AnyConnection,
-        pending: Pending,
-    ) -> Result<(), StoreError> {
-        // Logs first, then entries, then operations (which reference entries).
-        let logs: Vec<_> = pending.new_logs.into_iter().collect();
+    /// The statements that append a batch: one upsert of the logs, then the
+    /// entries, then the operations (which reference the entries), each as
+    /// multi-row inserts of 64, 32, …, 1 rows.
+    fn statements(&mut self, pending: &Pending) -> Result<Vec<(String, Vec<Param>)>, StoreError> {
+        let mut out = Vec::new();
+        let logs: Vec<_> = pending.logs.iter().collect();
         for chunk in row_chunks(logs.len()) {
-            let sql = self.insert_statement(
-                "logs",
-                "public_key, log_id, document_id, schema_id, latest_seq_num, latest_hash",
-                6,
-                chunk.len(),
-            );
-            let mut args = AnyArguments::default();
-            for ((pk, log_id), (doc, schema)) in &logs[chunk] {
+            let mut params = Vec::with_capacity(chunk.len() * 6);
+            for ((pk, log_id), (doc, schema)) in &logs[chunk.clone()] {
                 let head = self
                     .cache
                     .heads
                     .get(&(*pk, *log_id))
                     .copied()
                     .flatten()
-                    .ok_or_else(|| StoreError::Corrupt("new log without head".into()))?;
-                add(&mut args, pk.as_bytes().to_vec())?;
-                add(&mut args, *log_id as i64)?;
-                add(&mut args, doc.as_bytes().to_vec())?;
-                add(&mut args, schema.clone())?;
-                add(&mut args, head.seq_num as i64)?;
-                add(&mut args, head.hash.as_bytes().to_vec())?;
+                    .ok_or_else(|| StoreError::Corrupt("staged log without head".into()))?;
+                params.extend([
+                    Param::Blob(pk.as_bytes().to_vec()),
+                    Param::Int(*log_id as i64),
+                    Param::Blob(doc.as_bytes().to_vec()),
+                    Param::Text(Some(schema.clone())),
+                    Param::Int(head.seq_num as i64),
+                    Param::Blob(head.hash.as_bytes().to_vec()),
+                ]);
             }
-            sqlx::query_with(&sql, args).execute(&mut *conn).await?;
-        }
-        for ((pk, log_id), before) in &pending.moved_logs {
-            let Some(Some(head)) = self.cache.heads.get(&(*pk, *log_id)).copied() else {
-                return Err(StoreError::Corrupt("moved log without head".into()));
-            };
-            let moved = sqlx::query(&self.sql.update_log)
-                .bind(head.seq_num as i64)
-                .bind(head.hash.as_bytes().as_slice())
-                .bind(pk.as_bytes().as_slice())
-                .bind(*log_id as i64)
-                .bind(*before as i64)
-                .execute(&mut *conn)
-                .await?;
-            if moved.rows_affected() != 1 {
-                // Another writer moved the log: this node is not alone on its database.
-                return Err(StoreError::WriteFailed(format!(
-                    "log {log_id} of {pk} was changed by another writer"
-                )));
-            }
+            out.push((self.statement(UPSERT_LOGS, chunk.len()), params));
         }
         for chunk in row_chunks(pending.entries.len()) {
-            let sql = self.insert_statement(
-                "entries",
-                "entry_hash, public_key, log_id, seq_num, entry, payload",
-                6,
-                chunk.len(),
-            );
-            let mut args = AnyArguments::default();
-            for c in &pending.entries[chunk] {
+            let mut params = Vec::with_capacity(chunk.len() * 6);
+            for c in &pending.entries[chunk.clone()] {
                 let e = c.entry.entry();
-                add(&mut args, c.entry.hash().as_bytes().to_vec())?;
-                add(&mut args, e.public_key.as_bytes().to_vec())?;
-                add(&mut args, e.log_id as i64)?;
-                add(&mut args, e.seq_num as i64)?;
-                add(&mut args, c.entry.as_bytes().to_vec())?;
-                add(&mut args, c.payload.clone())?;
+                params.extend([
+                    Param::Blob(c.entry.hash().as_bytes().to_vec()),
+                    Param::Blob(e.public_key.as_bytes().to_vec()),
+                    Param::Int(e.log_id as i64),
+                    Param::Int(e.seq_num as i64),
+                    Param::Blob(c.entry.as_bytes().to_vec()),
+                    Param::Blob(c.payload.clone()),
+                ]);
             }
-            sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+            out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
         }
         for chunk in row_chunks(pending.entries.len()) {
-            let sql = self.insert_statement(
-                "operations",
-                "operation_id, document_id, schema_id, action, public_key, previous",
-                6,
-                chunk.len(),
-            );
-            let mut args = AnyArguments::default();
+            let mut params = Vec::with_capacity(chunk.len() * 6);
             for (c, (id, doc, schema)) in pending.entries[chunk.clone()]
                 .iter()
-                .zip(&pending.operations[chunk])
+                .zip(&pending.operations[chunk.clone()])
             {
-                add(&mut args, id.as_bytes().to_vec())?;
-                add(&mut args, doc.as_bytes().to_vec())?;
-                add(&mut args, schema.clone())?;
-                add(&mut args, c.operation.action.as_u64() as i64)?;
-                add(&mut args, c.entry.entry().public_key.as_bytes().to_vec())?;
-                add(
-                    &mut args,
-                    c.operation.previous.as_ref().map(|p| p.to_string()),
-                )?;
+                params.extend([
+                    Param::Blob(id.as_bytes().to_vec()),
+                    Param::Blob(doc.as_bytes().to_vec()),
+                    Param::Text(Some(schema.clone())),
+                    Param::Int(c.operation.action.as_u64() as i64),
+                    Param::Blob(c.entry.entry().public_key.as_bytes().to_vec()),
+                    Param::Text(c.operation.previous.as_ref().map(|p| p.to_string())),
+                ]);
             }
-            sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+            out.push((self.statement(INSERT_OPERATIONS, chunk.len()), params));
+        }
+        Ok(out)
+    }
+
+    /// A statement template for `rows` rows, rendered for the backend.
+    fn statement(&mut self, template: &'static Template, rows: usize) -> String {
+        let backend = self.backend;
+        self.insert_sql
+            .entry((template.table, rows))
+            .or_insert_with(|| {
+                let row = format!("({})", vec!["?"; template.width].join(", "));
+                let sql = format!(
+                    "{}{}{}",
+                    template.head,
+                    vec![row; rows].join(", "),
+                    template.tail
+                );
+                render(&sql, backend)
+            })
+            .clone()
+    }
+
+    /// Appends a batch durably. SQLite gets the whole batch as one script
+    /// (one round trip to its worker thread, one fsync); PostgreSQL gets
+    /// the statements in a transaction.
+    async fn flush(
+        &mut self,
+        conn: &mut AnyConnection,
+        pending: Pending,
+    ) -> Result<(), StoreError> {
+        if pending.entries.is_empty() {
+            return Ok(());
+        }
+        let statements = self.statements(&pending)?;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut script = String::from("BEGIN IMMEDIATE; ");
+                let mut args = AnyArguments::default();
+                for (sql, params) in statements {
+                    script.push_str(&sql);
+                    script.push_str("; ");
+                    for p in params {
+                        p.add_to(&mut args)?;
+                    }
+                }
+                script.push_str("COMMIT;");
+                if let Err(e) = sqlx::query_with(&script, args).execute(&mut *conn).await {
+                    // The script stopped inside its transaction.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    return Err(e.into());
+                }
+            }
+            Backend::Postgres => {
+                let mut tx = conn.begin().await?;
+                for (i, (sql, params)) in statements.into_iter().enumerate() {
+                    let rows = (params.len() / 6) as u64;
+                    let mut args = AnyArguments::default();
+                    for p in params {
+                        p.add_to(&mut args)?;
+                    }
+                    let done = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+                    // The log upserts come first; a skipped row means another writer.
+                    if i < row_chunks(pending.logs.len()).len() && done.rows_affected() != rows {
+                        return Err(StoreError::WriteFailed(
+                            "a log was changed by another writer".into(),
+                        ));
+                    }
+                }
+                tx.commit().await?;
+            }
         }
         Ok(())
     }
 }
 
-fn add<'q, T>(args: &mut AnyArguments<'q>, value: T) -> Result<(), StoreError>
-where
-    T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
-{
-    args.add(value)
-        .map_err(|e| StoreError::WriteFailed(format!("encoding a parameter: {e}")))
+/// A multi-row statement: `head` + rows of `width` parameters + `tail`.
+struct Template {
+    table: &'static str,
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
+}
+
+/// Inserts a log or moves it forward; never backward, never to another document.
+const UPSERT_LOGS: &Template = &Template {
+    table: "logs",
+    head: "INSERT INTO logs (public_key, log_id, document_id, schema_id, latest_seq_num, latest_hash) VALUES ",
+    width: 6,
+    tail: " ON CONFLICT (public_key, log_id) DO UPDATE SET latest_seq_num = excluded.latest_seq_num, \
+           latest_hash = excluded.latest_hash \
+           WHERE logs.latest_seq_num < excluded.latest_seq_num AND logs.document_id = excluded.document_id",
+};
+
+const INSERT_ENTRIES: &Template = &Template {
+    table: "entries",
+    head: "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload) VALUES ",
+    width: 6,
+    tail: "",
+};
+
+const INSERT_OPERATIONS: &Template = &Template {
+    table: "operations",
+    head: "INSERT INTO operations (operation_id, document_id, schema_id, action, public_key, previous) VALUES ",
+    width: 6,
+    tail: "",
+};
+
+/// A bound parameter of the batch statements.
+enum Param {
+    Blob(Vec<u8>),
+    Int(i64),
+    Text(Option<String>),
+}
+
+impl Param {
+    fn add_to(self, args: &mut AnyArguments<'_>) -> Result<(), StoreError> {
+        let r = match self {
+            Param::Blob(b) => args.add(b),
+            Param::Int(i) => args.add(i),
+            Param::Text(t) => args.add(t),
+        };
+        r.map_err(|e| StoreError::WriteFailed(format!("encoding a parameter: {e}")))
+    }
 }
 
 /// Splits `n` rows into chunks of 64, 32, …, 1 rows, so that only a few
@@ -326,6 +385,14 @@ async fn log_head(
     if let Some(h) = cache.heads.get(&(pk, log_id)) {
         return Ok(*h);
     }
+    load_author(conn, sql, cache, pk).await?;
+    if let Some(h) = cache.heads.get(&(pk, log_id)) {
+        return Ok(*h);
+    }
+    if cache.complete_authors.contains(&pk) {
+        cache.heads.insert((pk, log_id), None);
+        return Ok(None);
+    }
     let row = sqlx::query(&sql.log_head)
         .bind(pk.as_bytes().as_slice())
         .bind(log_id as i64)
@@ -340,6 +407,42 @@ async fn log_head(
     };
     cache.heads.insert((pk, log_id), head);
     Ok(head)
+}
+
+/// Loads every log of an author the first time it is seen, so that its
+/// new logs need no lookups (authors with very many logs are looked up log
+/// by log instead).
+async fn load_author(
+    conn: &mut AnyConnection,
+    sql: &Statements,
+    cache: &mut Cache,
+    pk: PublicKey,
+) -> Result<(), StoreError> {
+    if !cache.loaded_authors.insert(pk) {
+        return Ok(());
+    }
+    let rows = sqlx::query(&sql.author_logs)
+        .bind(pk.as_bytes().as_slice())
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &rows {
+        let log_id = row.try_get::<i64, _>(0)? as u64;
+        let head = Head {
+            seq_num: row.try_get::<i64, _>(1)? as u64,
+            hash: hash_col(row, 2)?,
+        };
+        let document_id = hash_col(row, 3)?;
+        // The batch may already have moved this log further.
+        cache.heads.entry((pk, log_id)).or_insert(Some(head));
+        cache
+            .document_logs
+            .entry((pk, document_id))
+            .or_insert(Some(log_id));
+    }
+    if rows.len() <= AUTHOR_LOGS_LIMIT {
+        cache.complete_authors.insert(pk);
+    }
+    Ok(())
 }
 
 async fn hash_at(
@@ -406,6 +509,14 @@ async fn document_log(
 ) -> Result<Option<LogId>, StoreError> {
     if let Some(l) = cache.document_logs.get(&(pk, document_id)) {
         return Ok(*l);
+    }
+    load_author(conn, sql, cache, pk).await?;
+    if let Some(l) = cache.document_logs.get(&(pk, document_id)) {
+        return Ok(*l);
+    }
+    if cache.complete_authors.contains(&pk) {
+        cache.document_logs.insert((pk, document_id), None);
+        return Ok(None);
     }
     let log: Option<i64> = sqlx::query_scalar(&sql.document_log)
         .bind(pk.as_bytes().as_slice())
@@ -495,18 +606,10 @@ async fn check_and_stage(
     let schema_id: SchemaId = item.operation.schema_id.clone();
     let schema_text = schema_id.to_string();
     let key = (pk, entry.log_id);
-    match head {
-        None => {
-            pending
-                .new_logs
-                .insert(key, (document_id, schema_text.clone()));
-        }
-        Some(h) => {
-            if !pending.new_logs.contains_key(&key) {
-                pending.moved_logs.entry(key).or_insert(h.seq_num);
-            }
-        }
-    }
+    pending
+        .logs
+        .entry(key)
+        .or_insert_with(|| (document_id, schema_text.clone()));
     cache.heads.insert(
         key,
         Some(Head {

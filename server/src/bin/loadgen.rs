@@ -1,0 +1,230 @@
+//! Load generator: publishes pre-signed entries through the GraphQL API of a
+//! node with K concurrent authors and reports entries/s and latency.
+//!
+//! Without `--url` it starts a node in this process on a fresh, file-backed
+//! SQLite database (or `--database-url`), and talks to it over loopback HTTP.
+//! Figures: docs/benchmarks.md.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use hoffnung_core::entry::NextArgs;
+use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
+use hoffnung_core::{
+    sign_entry, DocumentViewId, EncodedEntry, Fields, KeyPair, Operation, OperationValue, SchemaId,
+};
+use hoffnung_server::{Node, NodeConfig};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "Publish load against a p2panda node and measure it")]
+struct Args {
+    /// GraphQL endpoint of a running node; default: an in-process node.
+    #[arg(long)]
+    url: Option<String>,
+    /// Database of the in-process node (default: SQLite in a temp dir).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Concurrent authors.
+    #[arg(long, default_value_t = 8)]
+    authors: usize,
+    /// Documents each author creates.
+    #[arg(long, default_value_t = 500)]
+    creates: usize,
+    /// Updates per document after the creates.
+    #[arg(long, default_value_t = 1)]
+    updates: usize,
+    /// Documents published before measuring (the collection size).
+    #[arg(long, default_value_t = 0)]
+    prefill: usize,
+}
+
+const PUBLISH: &str = "mutation Publish($entry: String!, $operation: String!) { publish(entry: $entry, operation: $operation) { logId seqNum backlink skiplink } }";
+
+type Signed = (String, String);
+
+/// One author's entries: `creates` new documents (one log each), then
+/// `updates` rounds updating every document.
+fn presign(seed: u64, creates: usize, updates: usize) -> (Vec<Signed>, Vec<Signed>) {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_be_bytes());
+    bytes[8] = 0x5a;
+    let key = KeyPair::from_private_key(&bytes);
+    let mut logs: Vec<Vec<EncodedEntry>> = Vec::with_capacity(creates);
+    let mut create_entries = Vec::with_capacity(creates);
+    for d in 0..creates {
+        let mut f = Fields::new();
+        f.insert(
+            "name".into(),
+            OperationValue::Str(format!("field_{seed}_{d}")),
+        );
+        f.insert("type".into(), OperationValue::Str("str".into()));
+        let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+        let args = NextArgs {
+            log_id: d as u64,
+            seq_num: 1,
+            backlink: None,
+            skiplink: None,
+        };
+        let entry = sign_entry(&key, &args, &op).expect("valid args");
+        create_entries.push((entry.to_hex(), hex::encode(&op)));
+        logs.push(vec![entry]);
+    }
+    let mut update_entries = Vec::with_capacity(creates * updates);
+    for round in 0..updates {
+        for log in logs.iter_mut() {
+            let last = log.last().expect("non-empty").clone();
+            let mut f = Fields::new();
+            f.insert(
+                "name".into(),
+                OperationValue::Str(format!("renamed_{round}")),
+            );
+            let op = Operation::update(
+                SchemaId::SCHEMA_FIELD_DEFINITION_V1,
+                DocumentViewId::from_operation(last.hash()),
+                f,
+            )
+            .encode();
+            let pos = last.position();
+            let skip = next_skiplink_seq_num(pos.seq_num).map(|s| log[(s - 1) as usize].hash());
+            let entry = sign_entry(&key, &next_args_after(&pos, skip), &op).expect("valid args");
+            update_entries.push((entry.to_hex(), hex::encode(&op)));
+            log.push(entry);
+        }
+    }
+    (create_entries, update_entries)
+}
+
+struct Phase {
+    name: &'static str,
+    entries: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Phase {
+    fn print(&mut self) {
+        self.latencies.sort();
+        let pct = |p: f64| {
+            let i = ((self.latencies.len() as f64 * p).ceil() as usize)
+                .clamp(1, self.latencies.len().max(1))
+                - 1;
+            self.latencies
+                .get(i)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        println!(
+            "{:<8} {:>8} entries {:>7.2} s {:>9.0} entries/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+            self.name,
+            self.entries,
+            self.elapsed.as_secs_f64(),
+            self.entries as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.99),
+        );
+    }
+}
+
+/// Publishes every author's list in order, the authors concurrently.
+async fn run(
+    client: &reqwest::Client,
+    url: &str,
+    name: &'static str,
+    work: Vec<Vec<Signed>>,
+) -> anyhow::Result<Phase> {
+    let entries = work.iter().map(Vec::len).sum();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for list in work {
+        let client = client.clone();
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(list.len());
+            for (entry, operation) in list {
+                let t = Instant::now();
+                let response: serde_json::Value = client
+                    .post(&url)
+                    .json(&json!({ "query": PUBLISH, "variables": { "entry": entry, "operation": operation } }))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                latencies.push(t.elapsed());
+                if !response["errors"].is_null() {
+                    bail!("publish failed: {response}");
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(entries);
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    Ok(Phase {
+        name,
+        entries,
+        elapsed: start.elapsed(),
+        latencies,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut _dir = None;
+    let mut node = None;
+    let url = match &args.url {
+        Some(url) => url.clone(),
+        None => {
+            let database_url = match &args.database_url {
+                Some(u) => u.clone(),
+                None => {
+                    let dir = tempfile::tempdir()?;
+                    let url = format!("sqlite:{}", dir.path().join("loadgen.db").display());
+                    _dir = Some(dir);
+                    url
+                }
+            };
+            let n = Node::bind(NodeConfig::new(database_url))
+                .await
+                .context("starting the node")?;
+            let url = n.graphql_url();
+            node = Some(n);
+            url
+        }
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64;
+
+    if args.prefill > 0 {
+        let per = args.prefill.div_ceil(args.authors);
+        let lists = (0..args.authors)
+            .map(|a| presign(seed ^ (1 << 40) ^ a as u64, per, 0).0)
+            .collect();
+        let mut p = run(&client, &url, "prefill", lists).await?;
+        p.print();
+    }
+    let signed: Vec<(Vec<Signed>, Vec<Signed>)> = (0..args.authors)
+        .map(|a| presign(seed ^ a as u64, args.creates, args.updates))
+        .collect();
+    let (creates, updates): (Vec<_>, Vec<_>) = signed.into_iter().unzip();
+    println!(
+        "{} authors, {} documents before, loopback HTTP to {url}",
+        args.authors, args.prefill
+    );
+    run(&client, &url, "creates", creates).await?.print();
+    if args.updates > 0 {
+        run(&client, &url, "updates", updates).await?.print();
+    }
+    if let Some(n) = node {
+        n.shutdown();
+        n.join().await?;
+    }
+    Ok(())
+}

@@ -38,6 +38,10 @@ struct Args {
     /// Documents published before measuring (the collection size).
     #[arg(long, default_value_t = 0)]
     prefill: usize,
+    /// Also measure a read-only `nextArgs` query the same way: the floor of
+    /// HTTP and GraphQL handling without ingest.
+    #[arg(long)]
+    probe: bool,
 }
 
 const PUBLISH: &str = "mutation Publish($entry: String!, $operation: String!) { publish(entry: $entry, operation: $operation) { logId seqNum backlink skiplink } }";
@@ -170,6 +174,46 @@ async fn run(
     })
 }
 
+/// `authors` concurrent clients sending `count` `nextArgs` queries each.
+async fn probe(client: &reqwest::Client, url: &str, authors: usize, count: usize) -> anyhow::Result<Phase> {
+    const NEXT_ARGS: &str = "query NextArgs($publicKey: String!) { nextArgs(publicKey: $publicKey) { logId seqNum backlink skiplink } }";
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for a in 0..authors {
+        let client = client.clone();
+        let url = url.to_string();
+        let pk = KeyPair::from_private_key(&[a as u8 + 1; 32]).public_key().to_hex();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(count);
+            for _ in 0..count {
+                let t = Instant::now();
+                let response: serde_json::Value = client
+                    .post(&url)
+                    .json(&json!({ "query": NEXT_ARGS, "variables": { "publicKey": pk } }))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                latencies.push(t.elapsed());
+                if !response["errors"].is_null() {
+                    bail!("nextArgs failed: {response}");
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    Ok(Phase {
+        name: "nextArgs",
+        entries: latencies.len(),
+        elapsed: start.elapsed(),
+        latencies,
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -218,6 +262,9 @@ async fn main() -> anyhow::Result<()> {
         "{} authors, {} documents before, loopback HTTP to {url}",
         args.authors, args.prefill
     );
+    if args.probe {
+        probe(&client, &url, args.authors, args.creates).await?.print();
+    }
     run(&client, &url, "creates", creates).await?.print();
     if args.updates > 0 {
         run(&client, &url, "updates", updates).await?.print();

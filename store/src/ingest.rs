@@ -73,13 +73,34 @@ impl Store {
         items: &[(Vec<u8>, Vec<u8>)],
         schemas: &dyn SchemaSource,
     ) -> Result<Vec<Result<Ingested, IngestError>>, StoreError> {
+        // Chunk by chunk: while the writer appends one chunk, the next is
+        // verified (the writer takes jobs in order, so later chunks see
+        // earlier ones).
+        let mut replies = Vec::new();
+        for chunk in items.chunks(self.config().max_batch.max(1)) {
+            let checked = self.precheck_bulk(chunk, schemas);
+            replies.push(self.enqueue(checked).await?);
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for reply in replies {
+            out.extend(reply.await.map_err(|_| StoreError::Closed)??);
+        }
+        Ok(out)
+    }
+
+    /// Decodes, batch-verifies and schema-checks a chunk of a bulk ingest.
+    fn precheck_bulk(
+        &self,
+        items: &[(Vec<u8>, Vec<u8>)],
+        schemas: &dyn SchemaSource,
+    ) -> Vec<Result<Checked, IngestError>> {
         let max = self.config().max_payload_size;
         let decoded: Vec<Result<EncodedEntry, EntryError>> =
             items.iter().map(|(e, _)| EncodedEntry::decode(e)).collect();
         let ok: Vec<&EncodedEntry> = decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
         let bad_signatures = verify_parallel(&ok);
         let mut ok_index = 0;
-        let checked: Vec<Result<Checked, IngestError>> = items
+        items
             .iter()
             .zip(decoded)
             .map(|((_, operation), decoded)| {
@@ -94,21 +115,26 @@ impl Store {
                 });
                 precheck(decoded, operation, schemas, max, false)
             })
-            .collect();
-        let mut out = Vec::with_capacity(checked.len());
-        for chunk in chunks(checked, self.config().max_batch) {
-            out.extend(self.submit(chunk).await?);
-        }
-        Ok(out)
+            .collect()
     }
 
-    async fn submit(&self, items: Vec<Result<Checked, IngestError>>) -> JobResult {
+    async fn enqueue(
+        &self,
+        items: Vec<Result<Checked, IngestError>>,
+    ) -> Result<oneshot::Receiver<JobResult>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.writer()
             .send(Job { items, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        Ok(rx)
+    }
+
+    async fn submit(&self, items: Vec<Result<Checked, IngestError>>) -> JobResult {
+        self.enqueue(items)
+            .await?
+            .await
+            .map_err(|_| StoreError::Closed)?
     }
 }
 
@@ -133,21 +159,6 @@ fn verify_parallel(entries: &[&EncodedEntry]) -> Vec<usize> {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
-}
-
-fn chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut out = Vec::new();
-    let mut current = Vec::with_capacity(size.min(items.len()));
-    for item in items {
-        current.push(item);
-        if current.len() >= size.max(1) {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
 }
 
 /// The checks that need no stored state, in upstream's order: operation,

@@ -175,14 +175,21 @@ async fn run(
 }
 
 /// `authors` concurrent clients sending `count` `nextArgs` queries each.
-async fn probe(client: &reqwest::Client, url: &str, authors: usize, count: usize) -> anyhow::Result<Phase> {
+async fn probe(
+    client: &reqwest::Client,
+    url: &str,
+    authors: usize,
+    count: usize,
+) -> anyhow::Result<Phase> {
     const NEXT_ARGS: &str = "query NextArgs($publicKey: String!) { nextArgs(publicKey: $publicKey) { logId seqNum backlink skiplink } }";
     let start = Instant::now();
     let mut tasks = Vec::new();
     for a in 0..authors {
         let client = client.clone();
         let url = url.to_string();
-        let pk = KeyPair::from_private_key(&[a as u8 + 1; 32]).public_key().to_hex();
+        let pk = KeyPair::from_private_key(&[a as u8 + 1; 32])
+            .public_key()
+            .to_hex();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(count);
             for _ in 0..count {
@@ -263,7 +270,9 @@ async fn main() -> anyhow::Result<()> {
         args.authors, args.prefill
     );
     if args.probe {
-        probe(&client, &url, args.authors, args.creates).await?.print();
+        probe(&client, &url, args.authors, args.creates)
+            .await?
+            .print();
     }
     run(&client, &url, "creates", creates).await?.print();
     if args.updates > 0 {

@@ -145,6 +145,25 @@ fn operations_decode_and_encode_byte_for_byte() {
     assert_eq!(count, 48);
 }
 
+/// A schema equals its JSON form: id, hash id, description, typed fields.
+fn assert_schema(schema: &Schema, expected: &serde_json::Value) {
+    assert_eq!(schema.id().to_string(), s(&expected["id"]));
+    assert_eq!(schema.id().hash_id(), s(&expected["hash_id"]));
+    assert_eq!(schema.description(), s(&expected["description"]));
+    let fields: Vec<(String, String)> = schema
+        .fields()
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_string()))
+        .collect();
+    let json: Vec<(String, String)> = expected["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, t)| (k.clone(), s(t).to_string()))
+        .collect();
+    assert_eq!(fields, json);
+}
+
 fn assert_ops_equal(a: &Operation, b: &Operation) {
     assert_eq!(a.action, b.action);
     assert_eq!(a.schema_id, b.schema_id);
@@ -166,49 +185,19 @@ fn schemas_system_and_application() {
     let v = load("schemas");
     for sys in v["system_schemas"].as_array().unwrap() {
         let id: SchemaId = s(&sys["id"]).parse().unwrap();
-        let schema = Schema::system(&id).unwrap();
-        assert_eq!(id.to_string(), s(&sys["id"]));
         assert_eq!(id.name(), s(&sys["name"]));
-        assert_eq!(id.hash_id(), s(&sys["hash_id"]));
-        assert_eq!(schema.description(), s(&sys["description"]));
-        let fields: Vec<(String, String)> = schema
-            .fields()
-            .iter()
-            .map(|(n, t)| (n.clone(), t.to_string()))
-            .collect();
-        let expected: Vec<(String, String)> = sys["fields"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, t)| (k.clone(), s(t).to_string()))
-            .collect();
-        assert_eq!(fields, expected);
+        assert_schema(&Schema::system(&id).unwrap(), sys);
     }
     // Application schemas, built from their documents by the model node.
     let node = reference_node();
     let apps = v["application_schemas"].as_array().unwrap();
     assert_eq!(apps.len(), 3);
     for app in apps {
-        let sch = &app["schema"];
-        let id: SchemaId = s(&sch["id"]).parse().unwrap();
-        assert_eq!(id.to_string(), s(&sch["id"]));
-        assert_eq!(id.hash_id(), s(&sch["hash_id"]));
+        let id: SchemaId = s(&app["schema"]["id"]).parse().unwrap();
         let schema = node
             .schema(&id)
             .unwrap_or_else(|| panic!("schema {id} built"));
-        assert_eq!(schema.description(), s(&sch["description"]));
-        let fields: Vec<(String, String)> = schema
-            .fields()
-            .iter()
-            .map(|(n, t)| (n.clone(), t.to_string()))
-            .collect();
-        let expected: Vec<(String, String)> = sch["fields"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, t)| (k.clone(), s(t).to_string()))
-            .collect();
-        assert_eq!(fields, expected);
+        assert_schema(schema, &app["schema"]);
         // And directly from the definition operations.
         for def in app["schema_definition"].as_array().unwrap() {
             assert_eq!(

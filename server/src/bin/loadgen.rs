@@ -42,6 +42,22 @@ struct Args {
     /// HTTP and GraphQL handling without ingest.
     #[arg(long)]
     probe: bool,
+    /// Requests each author keeps in flight, on different documents (each
+    /// document's entries stay in order).
+    #[arg(long, default_value_t = 1)]
+    inflight: usize,
+}
+
+/// Splits an author's entries into `streams` lists by document (log), so
+/// that the lists can be sent concurrently; entry `i` belongs to log
+/// `i % logs` (creates, then update rounds, see [`presign`]).
+fn split(list: Vec<Signed>, logs: usize, streams: usize) -> Vec<Vec<Signed>> {
+    let streams = streams.clamp(1, logs.max(1));
+    let mut out = vec![Vec::new(); streams];
+    for (i, entry) in list.into_iter().enumerate() {
+        out[(i % logs.max(1)) % streams].push(entry);
+    }
+    out
 }
 
 const PUBLISH: &str = "mutation Publish($entry: String!, $operation: String!) { publish(entry: $entry, operation: $operation) { logId seqNum backlink skiplink } }";
@@ -130,12 +146,13 @@ impl Phase {
     }
 }
 
-/// Publishes every author's list in order, the authors concurrently.
-async fn run(
+/// Sends every client's requests in order, the clients concurrently;
+/// any GraphQL error stops the run.
+async fn run_requests(
     client: &reqwest::Client,
     url: &str,
     name: &'static str,
-    work: Vec<Vec<Signed>>,
+    work: Vec<Vec<serde_json::Value>>,
 ) -> anyhow::Result<Phase> {
     let entries = work.iter().map(Vec::len).sum();
     let start = Instant::now();
@@ -145,18 +162,13 @@ async fn run(
         let url = url.to_string();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(list.len());
-            for (entry, operation) in list {
+            for body in list {
                 let t = Instant::now();
-                let response: serde_json::Value = client
-                    .post(&url)
-                    .json(&json!({ "query": PUBLISH, "variables": { "entry": entry, "operation": operation } }))
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
+                let response: serde_json::Value =
+                    client.post(&url).json(&body).send().await?.json().await?;
                 latencies.push(t.elapsed());
                 if !response["errors"].is_null() {
-                    bail!("publish failed: {response}");
+                    bail!("request failed: {response}");
                 }
             }
             Ok::<_, anyhow::Error>(latencies)
@@ -174,6 +186,26 @@ async fn run(
     })
 }
 
+/// Publishes every author's entries in order, the authors concurrently.
+async fn run(
+    client: &reqwest::Client,
+    url: &str,
+    name: &'static str,
+    work: Vec<Vec<Signed>>,
+) -> anyhow::Result<Phase> {
+    let bodies = work
+        .into_iter()
+        .map(|list| {
+            list.into_iter()
+                .map(|(entry, operation)| {
+                    json!({ "query": PUBLISH, "variables": { "entry": entry, "operation": operation } })
+                })
+                .collect()
+        })
+        .collect();
+    run_requests(client, url, name, bodies).await
+}
+
 /// `authors` concurrent clients sending `count` `nextArgs` queries each.
 async fn probe(
     client: &reqwest::Client,
@@ -181,44 +213,17 @@ async fn probe(
     authors: usize,
     count: usize,
 ) -> anyhow::Result<Phase> {
-    const NEXT_ARGS: &str = "query NextArgs($publicKey: String!) { nextArgs(publicKey: $publicKey) { logId seqNum backlink skiplink } }";
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for a in 0..authors {
-        let client = client.clone();
-        let url = url.to_string();
-        let pk = KeyPair::from_private_key(&[a as u8 + 1; 32])
-            .public_key()
-            .to_hex();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(count);
-            for _ in 0..count {
-                let t = Instant::now();
-                let response: serde_json::Value = client
-                    .post(&url)
-                    .json(&json!({ "query": NEXT_ARGS, "variables": { "publicKey": pk } }))
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
-                latencies.push(t.elapsed());
-                if !response["errors"].is_null() {
-                    bail!("nextArgs failed: {response}");
-                }
-            }
-            Ok::<_, anyhow::Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await??);
-    }
-    Ok(Phase {
-        name: "nextArgs",
-        entries: latencies.len(),
-        elapsed: start.elapsed(),
-        latencies,
-    })
+    const NEXT_ARGS: &str =
+        "query NextArgs($publicKey: String!) { nextArgs(publicKey: $publicKey) { logId seqNum backlink skiplink } }";
+    let bodies = (0..authors)
+        .map(|a| {
+            let pk = KeyPair::from_private_key(&[a as u8 + 1; 32])
+                .public_key()
+                .to_hex();
+            vec![json!({ "query": NEXT_ARGS, "variables": { "publicKey": pk } }); count]
+        })
+        .collect();
+    run_requests(client, url, "nextArgs", bodies).await
 }
 
 #[tokio::main]
@@ -265,9 +270,16 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| presign(seed ^ a as u64, args.creates, args.updates))
         .collect();
     let (creates, updates): (Vec<_>, Vec<_>) = signed.into_iter().unzip();
+    let streams = |lists: Vec<Vec<Signed>>| -> Vec<Vec<Signed>> {
+        lists
+            .into_iter()
+            .flat_map(|l| split(l, args.creates, args.inflight))
+            .collect()
+    };
+    let (creates, updates) = (streams(creates), streams(updates));
     println!(
-        "{} authors, {} documents before, loopback HTTP to {url}",
-        args.authors, args.prefill
+        "{} authors x {} in flight, {} documents before, loopback HTTP to {url}",
+        args.authors, args.inflight, args.prefill
     );
     if args.probe {
         probe(&client, &url, args.authors, args.creates)

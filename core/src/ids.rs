@@ -19,6 +19,8 @@ pub enum ViewIdError {
     Unsorted,
     #[error("invalid operation id in document view id: {0}")]
     Hash(#[from] HashError),
+    #[error("operation ids in an operation must be lower-case hex")]
+    NotLowerCase,
 }
 
 /// The tips of a document graph that define one view of it: a non-empty,

@@ -122,6 +122,8 @@ pub enum OperationError {
     SchemaId(#[from] SchemaIdError),
     #[error("invalid previous: {0}")]
     Previous(ViewIdError),
+    #[error("schema id `{0}` is not in canonical (lower-case) form")]
+    NonCanonicalSchemaId(String),
     #[error("encountered unsorted field name: '{0}' should be before '{1}'")]
     UnsortedFieldName(String, String),
     #[error("encountered duplicate field key '{0}'")]
@@ -203,7 +205,15 @@ impl PlainOperation {
 
         next(&mut r, OperationError::MissingSchemaId)?;
         let schema_id: SchemaId = match r.header()? {
-            Header::Text(l) => r.text(l)?.parse()?,
+            Header::Text(l) => {
+                let text = r.text(l)?;
+                let id: SchemaId = text.parse()?;
+                // Upper-case hex would name the same schema with other bytes.
+                if id.to_string() != text {
+                    return Err(OperationError::NonCanonicalSchemaId(text.to_string()));
+                }
+                id
+            }
             h => return Err(unexpected("schema id", "text string", &h)),
         };
 
@@ -284,7 +294,14 @@ impl PlainOperation {
 fn decode_previous(r: &mut Reader) -> Result<DocumentViewId, OperationError> {
     match r.header()? {
         // Upstream also accepts the string form `<id>_<id>`; it is lossless.
-        Header::Text(l) => r.text(l)?.parse().map_err(OperationError::Previous),
+        Header::Text(l) => {
+            let text = r.text(l)?;
+            let view: DocumentViewId = text.parse().map_err(OperationError::Previous)?;
+            if view.to_string() != text {
+                return Err(OperationError::Previous(ViewIdError::NotLowerCase));
+            }
+            Ok(view)
+        }
         Header::Array(len) => {
             let mut ids = Vec::new();
             let mut read = 0;

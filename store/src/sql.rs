@@ -50,14 +50,14 @@ statements! {
     max_log_id = "SELECT MAX(log_id) FROM logs WHERE public_key = ?";
     entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
-    operation_meta = "SELECT document_id, schema_id, action FROM operations WHERE operation_id = ?";
-    document_deleted = "SELECT 1 FROM operations WHERE document_id = ? AND action = 2 LIMIT 1";
+    operation_meta = "SELECT document_id, schema_id, action FROM entries WHERE entry_hash = ?";
+    document_deleted = "SELECT 1 FROM entries WHERE document_id = ? AND action = 2 LIMIT 1";
     author_logs = "SELECT log_id, latest_seq_num, latest_hash, document_id FROM logs WHERE public_key = ? LIMIT 10001";
     count_entries = "SELECT COUNT(*) FROM entries";
-    count_operations = "SELECT COUNT(*) FROM operations";
+    count_operations = "SELECT COUNT(*) FROM entries WHERE payload IS NOT NULL";
     count_logs = "SELECT COUNT(*) FROM logs";
-    document_operations = "SELECT o.operation_id, o.public_key, e.payload FROM operations o JOIN entries e ON e.entry_hash = o.operation_id WHERE o.document_id = ? ORDER BY e.id";
-    documents_of_schema = "SELECT DISTINCT document_id FROM operations WHERE schema_id = ?";
+    document_operations = "SELECT entry_hash, public_key, payload FROM entries WHERE document_id = ? ORDER BY id";
+    documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ?";
     entry_by_hash = "SELECT entry, payload FROM entries WHERE entry_hash = ?";
 }
 

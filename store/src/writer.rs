@@ -61,7 +61,8 @@ impl Cache {
 #[derive(Default)]
 struct Pending {
     entries: Vec<Checked>,
-    operations: Vec<(OperationId, DocumentId, String)>,
+    /// Document and schema of each entry's operation.
+    operations: Vec<(DocumentId, String)>,
     /// Logs created or moved in this batch: (public key, log id) → (document, schema).
     logs: HashMap<(PublicKey, LogId), (DocumentId, String)>,
 }
@@ -206,8 +207,11 @@ impl State {
             out.push((self.statement(UPSERT_LOGS, chunk.len()), params));
         }
         for chunk in row_chunks(pending.entries.len()) {
-            let mut params = Vec::with_capacity(chunk.len() * 6);
-            for c in &pending.entries[chunk.clone()] {
+            let mut params = Vec::with_capacity(chunk.len() * INSERT_ENTRIES.width);
+            for (c, (doc, schema)) in pending.entries[chunk.clone()]
+                .iter()
+                .zip(&pending.operations[chunk.clone()])
+            {
                 let e = c.entry.entry();
                 params.extend([
                     Param::Blob(c.entry.hash().as_bytes().to_vec()),
@@ -216,26 +220,13 @@ impl State {
                     Param::Int(e.seq_num as i64),
                     Param::Blob(c.entry.as_bytes().to_vec()),
                     Param::Blob(c.payload.clone()),
-                ]);
-            }
-            out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
-        }
-        for chunk in row_chunks(pending.entries.len()) {
-            let mut params = Vec::with_capacity(chunk.len() * 6);
-            for (c, (id, doc, schema)) in pending.entries[chunk.clone()]
-                .iter()
-                .zip(&pending.operations[chunk.clone()])
-            {
-                params.extend([
-                    Param::Blob(id.as_bytes().to_vec()),
                     Param::Blob(doc.as_bytes().to_vec()),
                     Param::Text(Some(schema.clone())),
                     Param::Int(c.operation.action.as_u64() as i64),
-                    Param::Blob(c.entry.entry().public_key.as_bytes().to_vec()),
                     Param::Text(c.operation.previous.as_ref().map(|p| p.to_string())),
                 ]);
             }
-            out.push((self.statement(INSERT_OPERATIONS, chunk.len()), params));
+            out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
         }
         Ok(out)
     }
@@ -291,7 +282,7 @@ impl State {
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
                 for (i, (sql, params)) in statements.into_iter().enumerate() {
-                    let rows = (params.len() / 6) as u64;
+                    let rows = (params.len() / UPSERT_LOGS.width) as u64;
                     let mut args = AnyArguments::default();
                     for p in params {
                         p.add_to(&mut args)?;
@@ -331,15 +322,9 @@ const UPSERT_LOGS: &Template = &Template {
 
 const INSERT_ENTRIES: &Template = &Template {
     table: "entries",
-    head: "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload) VALUES ",
-    width: 6,
-    tail: "",
-};
-
-const INSERT_OPERATIONS: &Template = &Template {
-    table: "operations",
-    head: "INSERT INTO operations (operation_id, document_id, schema_id, action, public_key, previous) VALUES ",
-    width: 6,
+    head: "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload, \
+           document_id, schema_id, action, previous) VALUES ",
+    width: 10,
     tail: "",
 };
 
@@ -651,7 +636,7 @@ async fn check_and_stage(
         action: item.operation.action,
         next_args: publish::next_args_after(&latest, skiplink),
     };
-    pending.operations.push((hash, document_id, schema_text));
+    pending.operations.push((document_id, schema_text));
     pending.entries.push(item);
     Ok(Ok(ingested))
 }

@@ -179,14 +179,14 @@ impl State {
         Ok(results)
     }
 
-    /// The statements that append a batch: one upsert of the logs, then the
-    /// entries, then the operations (which reference the entries), each as
-    /// multi-row inserts of 64, 32, …, 1 rows.
+    /// The statements that append a batch: the upsert of the logs, then the
+    /// entries with their operations, as multi-row statements of 64, 32, …,
+    /// 1 rows (so that only a few distinct statements are ever prepared).
     fn statements(&mut self, pending: &Pending) -> Result<Vec<(String, Vec<Param>)>, StoreError> {
         let mut out = Vec::new();
         let logs: Vec<_> = pending.logs.iter().collect();
         for chunk in row_chunks(logs.len()) {
-            let mut params = Vec::with_capacity(chunk.len() * 6);
+            let mut params = Vec::with_capacity(chunk.len() * UPSERT_LOGS.width);
             for ((pk, log_id), (doc, schema)) in &logs[chunk.clone()] {
                 let head = self
                     .cache

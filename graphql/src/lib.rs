@@ -21,7 +21,7 @@ use hoffnung_core::{DocumentViewId, PublicKey};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::Store;
 
-pub use error::{api_error, ApiError};
+pub use error::{api_error, domain_error, ApiError};
 
 /// What resolvers need: the store and the registry.
 #[derive(Clone)]
@@ -76,7 +76,7 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
                     .store
                     .next_args(&public_key, view_id.as_ref())
                     .await
-                    .map_err(|e| api_error(e.code(), e.to_string()))?;
+                    .map_err(|e| domain_error(e.code(), &e))?;
                 Ok(Some(FieldValue::owned_any(args)))
             })
         })
@@ -95,12 +95,7 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
                     .store
                     .ingest(&entry, &operation, api.registry.as_ref())
                     .await
-                    .map_err(|e| {
-                        if let hoffnung_store::IngestError::Store(inner) = &e {
-                            tracing::error!(error = %inner, "publish failed in the store");
-                        }
-                        api_error(e.code(), e.to_string())
-                    })?;
+                    .map_err(|e| domain_error(e.code(), &e))?;
                 if let Err(e) = api.registry.on_ingested(&api.store, &ingested).await {
                     // The entry is stored; the registry catches up at the next change or restart.
                     tracing::error!(error = %e, "schema registry update failed");

@@ -64,10 +64,10 @@ impl Store {
     }
 
     /// Ingests many entries at once (replication, import): signatures are
-    /// verified as a batch and everything is appended in one transaction,
-    /// in the given order (entries of a log must come in seq order). Each
-    /// entry gets its own result; a rejected one stores nothing and does not
-    /// stop the others.
+    /// verified in batches on all cores, and entries are appended in the
+    /// given order (entries of a log must come in seq order) in transactions
+    /// of up to `max_batch` entries. Each entry gets its own result; a
+    /// rejected one stores nothing and does not stop the others.
     pub async fn ingest_bulk(
         &self,
         items: &[(Vec<u8>, Vec<u8>)],

@@ -539,12 +539,55 @@ async function selfCheck() {
 
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// Throughput with the real client, comparable to upstream's published figure:
+// `clients` fresh key pairs each publish `count` documents (field definitions,
+// a system schema every node knows) the shirokuma way, concurrently.
+
+async function bench(url, count, clients) {
+  await initWebAssembly();
+  const sessions = Array.from({ length: clients }, () => new Session(url, new KeyPair(), true));
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    sessions.map(async (session, c) => {
+      for (let i = 0; i < count; i += 1) {
+        await session.publish({
+          label: `bench ${c}/${i}`,
+          schemaId: 'schema_field_definition_v1',
+          fields: () => {
+            const fields = new OperationFields();
+            fields.insert('name', 'str', `field_${c}_${i}`);
+            fields.insert('type', 'str', 'str');
+            return fields;
+          },
+        });
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const entries = count * clients;
+  console.log(
+    JSON.stringify({ clients, entries, seconds: Number(seconds.toFixed(3)), entriesPerSecond: Math.round(entries / seconds) }),
+  );
+}
+
 function usage() {
   console.error('usage: node publish.mjs <graphql-url>   (e.g. http://127.0.0.1:2020/graphql)');
   console.error('       node publish.mjs --self-check');
+  console.error('       node publish.mjs --bench <entries per client> <clients> <graphql-url>');
 }
 
 async function main(argv) {
+  if (argv[0] === '--bench' && argv.length === 4) {
+    const [count, clients] = [Number(argv[1]), Number(argv[2])];
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(clients) || clients < 1) {
+      usage();
+      process.exitCode = 2;
+      return;
+    }
+    await bench(argv[3], count, clients);
+    return;
+  }
   if (argv.length !== 1 || argv[0] === '--help' || argv[0] === '-h') {
     usage();
     process.exitCode = 2;

@@ -179,6 +179,27 @@ backend_tests! {
         let node = TestNode::start(db).await;
         let html = node.client.get(node.node.graphql_url()).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("graphiql"), "GraphiQL page");
+        // Batched requests are refused as upstream does.
+        let batch = node
+            .client
+            .post(node.node.graphql_url())
+            .json(&serde_json::json!([{ "query": "{ __typename }" }]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(batch.status(), 400);
+        assert_eq!(batch.text().await.unwrap(), "UnsupportedBatch");
+        // Browsers may call the API from any origin.
+        let preflight = node
+            .client
+            .request(reqwest::Method::OPTIONS, node.node.graphql_url())
+            .header("origin", "http://example.com")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
         let got = node.next_args("not a key", None).await;
         assert_eq!(error_code(&got), Some("INVALID_ARGUMENT"), "{got}");
         let got = node.next_args(s(&vectors("keys")["key_pairs"][0]["public_key"]), Some("0020zz")).await;

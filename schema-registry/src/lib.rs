@@ -22,6 +22,22 @@ use hoffnung_core::{
 use hoffnung_store::{Ingested, SchemaSource, Store, StoreError};
 use tokio::sync::watch;
 
+/// Which views of a definition document to build.
+#[derive(Clone, Copy)]
+enum Views {
+    All,
+    Current,
+}
+
+/// What a definition view yields.
+enum Built {
+    Schema(Schema),
+    /// A pinned field definition (view) is not stored yet.
+    MissingFields,
+    /// It never makes a schema (invalid names, types, field count, deleted).
+    Invalid,
+}
+
 /// The live set of active schemas.
 pub struct SchemaRegistry {
     state: RwLock<State>,
@@ -67,7 +83,7 @@ impl SchemaRegistry {
             .documents_of_schema(&SchemaId::SCHEMA_DEFINITION_V1)
             .await?
         {
-            registry.build_definition(store, &doc).await?;
+            registry.build_definition(store, &doc, Views::All).await?;
         }
         tracing::info!(
             schemas = registry.read().schemas.len(),
@@ -105,30 +121,44 @@ impl SchemaRegistry {
     /// pending definition.
     pub async fn on_ingested(&self, store: &Store, ingested: &Ingested) -> Result<(), StoreError> {
         if ingested.schema_id == SchemaId::SCHEMA_DEFINITION_V1 {
-            self.build_definition(store, &ingested.document_id).await?;
+            // The entry made one new view: the document's current one.
+            self.build_definition(store, &ingested.document_id, Views::Current)
+                .await?;
         } else if ingested.schema_id == SchemaId::SCHEMA_FIELD_DEFINITION_V1 {
+            // Only definitions that wait for a field definition are retried.
             let pending: Vec<DocumentId> = self.read().pending.iter().copied().collect();
             for doc in pending {
-                self.build_definition(store, &doc).await?;
+                self.build_definition(store, &doc, Views::All).await?;
             }
         }
         Ok(())
     }
 
-    /// Builds a schema for every view the definition document had (each
-    /// prefix of its operations in ingest order), as far as possible.
-    async fn build_definition(&self, store: &Store, doc: &DocumentId) -> Result<(), StoreError> {
+    /// Builds the schemas of a definition document's views: every view it
+    /// had (each prefix of its operations in ingest order), or only the
+    /// current one. A definition that pins a field definition not stored yet
+    /// is remembered as pending; an invalid one is not retried.
+    async fn build_definition(
+        &self,
+        store: &Store,
+        doc: &DocumentId,
+        views: Views,
+    ) -> Result<(), StoreError> {
         let def_schema = Schema::system(&SchemaId::SCHEMA_DEFINITION_V1)
             .ok_or_else(|| StoreError::Corrupt("system schema missing".into()))?;
         let ops = store.document_operations(doc, &def_schema).await?;
         let mut incomplete = false;
         let mut added = 0;
-        for end in 1..=ops.len() {
+        let first = match views {
+            Views::All => 1,
+            Views::Current => ops.len().max(1),
+        };
+        for end in first..=ops.len() {
             let Ok(view) = reduce(&ops[..end]) else {
                 continue;
             };
             match self.build_view(store, &view).await? {
-                Some(schema) if self.allows(schema.id()) => {
+                Built::Schema(schema) if self.allows(schema.id()) => {
                     let mut state = self.write();
                     if !state.schemas.contains_key(schema.id()) {
                         tracing::info!(schema_id = %schema.id(), "schema active");
@@ -136,16 +166,16 @@ impl SchemaRegistry {
                         added += 1;
                     }
                 }
-                Some(_) => {}
-                None if !view.is_deleted => incomplete = true,
-                None => {}
+                Built::Schema(_) | Built::Invalid => {}
+                Built::MissingFields => incomplete = true,
             }
         }
         {
             let mut state = self.write();
             if incomplete {
                 state.pending.insert(*doc);
-            } else {
+            } else if matches!(views, Views::All) {
+                // Only a look at every view can tell that none waits any more.
                 state.pending.remove(doc);
             }
         }
@@ -155,42 +185,46 @@ impl SchemaRegistry {
         Ok(())
     }
 
-    /// The schema a definition view defines, if every pinned field view is
-    /// stored and the result is a valid schema.
+    /// The schema a definition view defines.
     async fn build_view(
         &self,
         store: &Store,
         definition: &DocumentView,
-    ) -> Result<Option<Schema>, StoreError> {
+    ) -> Result<Built, StoreError> {
         let Some(Some(ViewField {
             value: OperationValue::PinnedRelationList(pinned),
             ..
         })) = definition.fields.as_ref().map(|f| f.get("fields"))
         else {
-            return Ok(None);
+            // Deleted, or not a definition: nothing to wait for.
+            return Ok(Built::Invalid);
         };
         let field_schema = Schema::system(&SchemaId::SCHEMA_FIELD_DEFINITION_V1)
             .ok_or_else(|| StoreError::Corrupt("system schema missing".into()))?;
         let mut views = Vec::with_capacity(pinned.len());
         for view_id in pinned {
             let Some(first) = view_id.ids().first() else {
-                return Ok(None);
+                return Ok(Built::Invalid);
             };
             let Some(doc) = store.operation_document(first).await? else {
-                return Ok(None);
+                return Ok(Built::MissingFields);
             };
             let ops = store.document_operations(&doc, &field_schema).await?;
             match reduce_to_view(&ops, view_id) {
                 Ok(view) => views.push(view),
-                Err(_) => return Ok(None),
+                // Some operation of the pinned view has not arrived yet.
+                Err(hoffnung_core::ReduceError::UnknownViewOperation(_)) => {
+                    return Ok(Built::MissingFields)
+                }
+                Err(_) => return Ok(Built::Invalid),
             }
         }
         let refs: Vec<&DocumentView> = views.iter().collect();
         match Schema::from_views(definition, &refs) {
-            Ok(schema) => Ok(Some(schema)),
+            Ok(schema) => Ok(Built::Schema(schema)),
             Err(e) => {
                 tracing::debug!(view_id = %definition.view_id, error = %e, "schema not buildable");
-                Ok(None)
+                Ok(Built::Invalid)
             }
         }
     }

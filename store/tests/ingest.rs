@@ -143,6 +143,39 @@ backend_tests! {
         store.close().await;
     }
 
+    second_writer_on_one_database_cannot_fork_a_log(db) {
+        // One node per database is required; if two write anyway, the
+        // unique log position still keeps a log from forking.
+        let first = db.store().await;
+        let second = db.store().await;
+        let schemas = VectorSchemas::new();
+        let key = KeyPair::from_private_key(&[42; 32]);
+        let entry = |log_id: u64, name: &str| {
+            let mut f = Fields::new();
+            f.insert("name".into(), OperationValue::Str(name.into()));
+            f.insert("type".into(), OperationValue::Str("int".into()));
+            let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+            let args = NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+            (sign_entry(&key, &args, &op).unwrap().as_bytes().to_vec(), op)
+        };
+        // The second store learns the author's logs (none at log 0 yet)...
+        let (e, o) = entry(5, "warm");
+        second.ingest(&e, &o, &schemas).await.unwrap();
+        // ...then the first one takes log 0, seq 1...
+        let (e, o) = entry(0, "x");
+        first.ingest(&e, &o, &schemas).await.unwrap();
+        // ...and the second, with its stale view, tries another entry there.
+        let (e, o) = entry(0, "y");
+        let err = second.ingest(&e, &o, &schemas).await.unwrap_err();
+        assert_eq!(err.code(), "INTERNAL", "{err}");
+        assert_eq!(second.entry_count().await.unwrap(), 2, "the fork was not stored");
+        // Its caches were dropped with the failed batch: now it knows.
+        let err = second.ingest(&e, &o, &schemas).await.unwrap_err();
+        assert_eq!(err.code(), "SEQ_NUM_TAKEN", "{err}");
+        first.close().await;
+        second.close().await;
+    }
+
     concurrent_ingest_from_many_authors(db) {
         let store = db.store().await;
         let schemas = Arc::new(VectorSchemas::new());

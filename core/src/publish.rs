@@ -161,10 +161,7 @@ pub fn document_of(
     }
     // Only building on a DELETE is refused; an operation concurrent to a
     // DELETE is accepted and the document stays deleted (spec 13.2b).
-    if found
-        .iter()
-        .any(|p| p.action == OperationAction::Delete && previous.ids().contains(&p.id))
-    {
+    if found.iter().any(|p| p.action == OperationAction::Delete) {
         return Err(PublishError::BuildsOnDelete);
     }
     // invariant: a view id is never empty, so the loop set `document`.
@@ -226,5 +223,40 @@ pub fn next_args_new_log(max_log_id: Option<LogId>) -> NextArgs {
         seq_num: 1,
         backlink: None,
         skiplink: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::sign_entry;
+    use crate::keys::KeyPair;
+
+    #[test]
+    fn a_log_refuses_the_entry_after_which_no_seq_num_is_left() {
+        let key = KeyPair::from_private_key(&[3; 32]);
+        let seq = u64::MAX;
+        let args = NextArgs {
+            log_id: 0,
+            seq_num: seq,
+            backlink: Some(Hash::of(b"back")),
+            skiplink: skiplink_required(seq).then(|| Hash::of(b"skip")),
+        };
+        let entry = sign_entry(&key, &args, b"op").unwrap();
+        let head = LogPosition {
+            public_key: key.public_key(),
+            log_id: 0,
+            seq_num: seq - 1,
+            hash: Hash::of(b"back"),
+        };
+        let skip = LogPosition {
+            seq_num: lipmaa(seq),
+            hash: Hash::of(b"skip"),
+            ..head
+        };
+        assert!(matches!(
+            check_entry_in_log(entry.entry(), b"op", Some(&head), Some(&skip)),
+            Err(PublishError::LogFull { .. })
+        ));
     }
 }

@@ -57,7 +57,7 @@ pub enum NodeError {
         source: std::io::Error,
     },
     #[error("could not build the GraphQL schema: {0}")]
-    Schema(String),
+    Schema(#[from] async_graphql::dynamic::SchemaError),
     #[error("HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
     #[error("node task failed: {0}")]
@@ -83,8 +83,7 @@ impl Node {
             store: store.clone(),
             registry: registry.clone(),
         };
-        let schema =
-            hoffnung_graphql::build_schema(api).map_err(|e| NodeError::Schema(e.to_string()))?;
+        let schema = hoffnung_graphql::build_schema(api)?;
         let listener = TcpListener::bind(config.http_bind)
             .await
             .map_err(|source| NodeError::Bind {

@@ -308,15 +308,6 @@ impl Store {
             .is_some())
     }
 
-    /// The stored entry and operation bytes of an entry hash.
-    pub async fn entry(&self, hash: &Hash) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let row = sqlx::query(&self.inner.sql.entry_by_hash)
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&self.inner.pool)
-            .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
-    }
-
     /// The operations of a document, in ingest order, typed by `schema`.
     pub async fn document_operations(
         &self,
@@ -378,11 +369,6 @@ impl Store {
 
     pub(crate) fn writer(&self) -> &mpsc::Sender<Job> {
         &self.inner.writer
-    }
-
-    /// The connection pool, for crates that add their own tables later.
-    pub fn pool(&self) -> &AnyPool {
-        &self.inner.pool
     }
 }
 

@@ -58,7 +58,6 @@ statements! {
     count_logs = "SELECT COUNT(*) FROM logs";
     document_operations = "SELECT entry_hash, public_key, payload FROM entries WHERE document_id = ? ORDER BY id";
     documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ?";
-    entry_by_hash = "SELECT entry, payload FROM entries WHERE entry_hash = ?";
 }
 
 #[cfg(test)]

@@ -176,6 +176,20 @@ backend_tests! {
         second.close().await;
     }
 
+    log_ids_beyond_bigint_are_refused(db) {
+        let store = db.store().await;
+        let mut f = Fields::new();
+        f.insert("name".into(), OperationValue::Str("huge".into()));
+        f.insert("type".into(), OperationValue::Str("int".into()));
+        let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+        let args = NextArgs { log_id: 1 << 63, seq_num: 1, backlink: None, skiplink: None };
+        let entry = sign_entry(&KeyPair::from_private_key(&[43; 32]), &args, &op).unwrap();
+        let err = store.ingest(entry.as_bytes(), &op, &VectorSchemas::new()).await.unwrap_err();
+        assert_eq!(err.code(), "UNSUPPORTED_NUMBER", "{err}");
+        assert_eq!(store.entry_count().await.unwrap(), 0);
+        store.close().await;
+    }
+
     concurrent_ingest_from_many_authors(db) {
         let store = db.store().await;
         let schemas = Arc::new(VectorSchemas::new());

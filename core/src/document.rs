@@ -274,25 +274,31 @@ impl DocumentView {
     /// applying it to this view gives what a full reduction gives, without
     /// re-reading the document. `None` if it does not extend this view.
     pub fn extend(&self, op: &DocumentOperation) -> Option<DocumentView> {
+        let mut next = self.clone();
+        next.advance(op).then_some(next)
+    }
+
+    /// [`DocumentView::extend`] in place: applies `op` and returns `true` if
+    /// it builds exactly on this view; leaves the view as it is and returns
+    /// `false` otherwise. Costs O(fields of `op`), whatever the document's
+    /// length, which is what keeps long documents cheap to materialize.
+    pub fn advance(&mut self, op: &DocumentOperation) -> bool {
         if op.operation.previous.as_ref() != Some(&self.view_id)
             || op.operation.schema_id != self.schema_id
         {
-            return None;
+            return false;
         }
-        let mut fields = self.fields.clone().unwrap_or_default();
-        let mut is_deleted = self.is_deleted;
-        apply(&mut fields, &mut is_deleted, op);
-        let mut sorted = self.sorted_operation_ids.clone();
-        sorted.push(op.id);
-        Some(DocumentView {
-            document_id: self.document_id,
-            schema_id: self.schema_id.clone(),
-            owner: self.owner,
-            view_id: DocumentViewId::from_operation(op.id),
-            is_deleted,
-            is_edited: is_deleted || fields.values().any(|f| f.operation_id != self.document_id),
-            sorted_operation_ids: sorted,
-            fields: if is_deleted { None } else { Some(fields) },
-        })
+        let mut fields = self.fields.take().unwrap_or_default();
+        apply(&mut fields, &mut self.is_deleted, op);
+        self.sorted_operation_ids.push(op.id);
+        self.view_id = DocumentViewId::from_operation(op.id);
+        if self.is_deleted {
+            self.is_edited = true;
+        } else {
+            self.is_edited =
+                self.is_edited || op.operation.fields.as_ref().is_some_and(|f| !f.is_empty());
+            self.fields = Some(fields);
+        }
+        true
     }
 }

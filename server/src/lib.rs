@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use hoffnung_core::SchemaId;
 use hoffnung_graphql::Api;
+use hoffnung_materializer::{Materializer, MaterializerConfig, MaterializerError};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
@@ -31,6 +32,8 @@ pub struct NodeConfig {
     /// Schema ids this node accepts; `None`: all.
     pub allow_schema_ids: Option<HashSet<SchemaId>>,
     pub store: StoreConfig,
+    /// `None`: no materializer runs (entries pile up for a later start).
+    pub materializer: Option<MaterializerConfig>,
 }
 
 impl NodeConfig {
@@ -41,6 +44,7 @@ impl NodeConfig {
             http_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             allow_schema_ids: None,
             store: StoreConfig::default(),
+            materializer: Some(MaterializerConfig::default()),
         }
     }
 }
@@ -56,6 +60,8 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not start the materializer: {0}")]
+    Materializer(#[from] MaterializerError),
     #[error("could not build the GraphQL schema: {0}")]
     Schema(#[from] async_graphql::dynamic::SchemaError),
     #[error("HTTP server failed: {0}")]
@@ -69,6 +75,7 @@ pub struct Node {
     addr: SocketAddr,
     store: Store,
     registry: Arc<SchemaRegistry>,
+    materializer: Option<Arc<Materializer>>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<Result<(), NodeError>>,
 }
@@ -79,6 +86,12 @@ impl Node {
         let store = Store::connect(&config.database_url, config.store.clone()).await?;
         let registry =
             Arc::new(SchemaRegistry::load(&store, config.allow_schema_ids.clone()).await?);
+        let materializer = match &config.materializer {
+            Some(c) => Some(Arc::new(
+                Materializer::start(store.clone(), registry.clone(), c.clone()).await?,
+            )),
+            None => None,
+        };
         let api = Api {
             store: store.clone(),
             registry: registry.clone(),
@@ -94,6 +107,7 @@ impl Node {
         let (shutdown, mut stop) = watch::channel(false);
         let app = http::router(schema);
         let server_store = store.clone();
+        let server_materializer = materializer.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -101,6 +115,9 @@ impl Node {
                 })
                 .await
                 .map_err(NodeError::Http)?;
+            if let Some(m) = server_materializer {
+                m.shutdown().await;
+            }
             server_store.close().await;
             Ok(())
         });
@@ -109,6 +126,7 @@ impl Node {
             addr,
             store,
             registry,
+            materializer,
             shutdown,
             task,
         })
@@ -130,6 +148,11 @@ impl Node {
 
     pub fn registry(&self) -> &Arc<SchemaRegistry> {
         &self.registry
+    }
+
+    /// The materializer, unless the node runs without one.
+    pub fn materializer(&self) -> Option<&Arc<Materializer>> {
+        self.materializer.as_ref()
     }
 
     /// Asks the node to stop: no new requests, running ones finish.

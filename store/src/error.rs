@@ -20,6 +20,8 @@ pub enum StoreError {
     Closed,
     #[error("the write batch failed: {0}")]
     WriteFailed(String),
+    #[error("no view tables for schema {0}")]
+    NoViewTable(SchemaId),
 }
 
 /// Why an entry and its operation were not ingested. Nothing was stored.

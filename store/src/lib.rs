@@ -16,6 +16,7 @@ mod ingest;
 mod sql;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+mod views;
 mod writer;
 
 use std::str::FromStr;
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use ingest::Ingested;
 pub use sql::Backend;
+pub use views::{quote, StoredOperation, ViewBatch, ViewColumn, ViewRow, ViewTable, ViewWriter};
 
 use ingest::Job;
 use sql::Statements;
@@ -91,6 +93,8 @@ struct Inner {
     /// Tells the writer to finish and give its connection back.
     closing: watch::Sender<bool>,
     writer_task: Mutex<Option<JoinHandle<()>>>,
+    /// Counts committed write batches: wakes the materializer.
+    appended: watch::Receiver<u64>,
     config: StoreConfig,
 }
 
@@ -154,8 +158,9 @@ impl Store {
         let conn = pool.acquire().await?;
         let (tx, rx) = mpsc::channel(1024);
         let (closing, closed) = watch::channel(false);
+        let (appended_tx, appended) = watch::channel(0);
         let writer = writer::Writer::new(conn, sql.clone(), backend);
-        let writer_task = tokio::spawn(writer.run(rx, closed, config.max_batch));
+        let writer_task = tokio::spawn(writer.run(rx, closed, appended_tx, config.max_batch));
         tracing::info!(?backend, "event store ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -165,6 +170,7 @@ impl Store {
                 writer: tx,
                 closing,
                 writer_task: Mutex::new(Some(writer_task)),
+                appended,
                 config,
             }),
         })
@@ -172,6 +178,15 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// Changes after every committed write of this store's writer.
+    pub fn appended(&self) -> watch::Receiver<u64> {
+        self.inner.appended.clone()
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
     }
 
     /// Stops the writer (writes already taken finish, later ones fail with
@@ -306,6 +321,18 @@ impl Store {
             .fetch_optional(&self.inner.pool)
             .await?
             .is_some())
+    }
+
+    /// The bytes of a stored entry (replication and tests send them on).
+    pub async fn entry_bytes(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = sql::render(
+            "SELECT entry FROM entries WHERE entry_hash = ?",
+            self.backend(),
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.inner.pool)
+            .await?)
     }
 
     /// The operations of a document, in ingest order, typed by `schema`.

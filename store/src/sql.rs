@@ -1,6 +1,11 @@
 //! Every SQL statement of the event store, written once with `?`
 //! placeholders and rendered for the backend at connect time.
 
+use sqlx::any::AnyArguments;
+use sqlx::Arguments;
+
+use crate::error::StoreError;
+
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -27,6 +32,66 @@ pub(crate) fn render(sql: &str, backend: Backend) -> String {
             out
         }
     }
+}
+
+/// `head` + `rows` groups of `width` placeholders + `tail`, rendered.
+pub(crate) fn multi_row(
+    head: &str,
+    width: usize,
+    rows: usize,
+    tail: &str,
+    backend: Backend,
+) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    let sql = format!("{head}{}{tail}", vec![row; rows].join(", "));
+    render(&sql, backend)
+}
+
+/// Splits `n` rows into chunks of 64, 32, …, 1 rows, so that only a few
+/// distinct statements are ever prepared.
+pub(crate) fn row_chunks(n: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for size in [64, 32, 16, 8, 4, 2, 1] {
+        while n - start >= size {
+            out.push(start..start + size);
+            start += size;
+        }
+    }
+    out
+}
+
+/// A bound parameter of a generated statement. Nulls are typed, as
+/// PostgreSQL wants them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Blob(Option<Vec<u8>>),
+    Int(Option<i64>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+}
+
+impl Param {
+    pub(crate) fn add_to(self, args: &mut AnyArguments<'_>) -> Result<(), StoreError> {
+        let r = match self {
+            Param::Blob(b) => args.add(b),
+            Param::Int(i) => args.add(i),
+            Param::Float(f) => args.add(f),
+            Param::Bool(b) => args.add(b),
+            Param::Text(t) => args.add(t),
+        };
+        r.map_err(|e| StoreError::WriteFailed(format!("encoding a parameter: {e}")))
+    }
+}
+
+/// Binds `params` in order.
+pub(crate) fn arguments(params: Vec<Param>) -> Result<AnyArguments<'static>, StoreError> {
+    let mut args = AnyArguments::default();
+    for p in params {
+        p.add_to(&mut args)?;
+    }
+    Ok(args)
 }
 
 macro_rules! statements {

@@ -18,12 +18,12 @@ use hoffnung_core::{
 };
 use sqlx::any::{Any, AnyArguments};
 use sqlx::pool::PoolConnection;
-use sqlx::{AnyConnection, Arguments, Connection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested, Job};
-use crate::sql::{render, Backend, Statements};
+use crate::sql::{multi_row, row_chunks, Backend, Param, Statements};
 use crate::{hash_col, schema_col};
 
 /// Entries kept in the caches before they are dropped wholesale.
@@ -99,6 +99,7 @@ impl Writer {
         self,
         mut rx: mpsc::Receiver<Job>,
         mut closed: watch::Receiver<bool>,
+        appended: watch::Sender<u64>,
         max_batch: usize,
     ) {
         let Writer {
@@ -130,6 +131,7 @@ impl Writer {
             }
             match state.write_batch(&mut conn, &mut jobs).await {
                 Ok(results) => {
+                    appended.send_modify(|n| *n += 1);
                     for (job, result) in jobs.into_iter().zip(results) {
                         let _ = job.reply.send(Ok(result));
                     }
@@ -196,12 +198,12 @@ impl State {
                     .flatten()
                     .ok_or_else(|| StoreError::Corrupt("staged log without head".into()))?;
                 params.extend([
-                    Param::Blob(pk.as_bytes().to_vec()),
-                    Param::Int(*log_id as i64),
-                    Param::Blob(doc.as_bytes().to_vec()),
+                    Param::Blob(Some(pk.as_bytes().to_vec())),
+                    Param::Int(Some(*log_id as i64)),
+                    Param::Blob(Some(doc.as_bytes().to_vec())),
                     Param::Text(Some(schema.clone())),
-                    Param::Int(head.seq_num as i64),
-                    Param::Blob(head.hash.as_bytes().to_vec()),
+                    Param::Int(Some(head.seq_num as i64)),
+                    Param::Blob(Some(head.hash.as_bytes().to_vec())),
                 ]);
             }
             out.push((self.statement(UPSERT_LOGS, chunk.len()), params));
@@ -214,15 +216,15 @@ impl State {
             {
                 let e = c.entry.entry();
                 params.extend([
-                    Param::Blob(c.entry.hash().as_bytes().to_vec()),
-                    Param::Blob(e.public_key.as_bytes().to_vec()),
-                    Param::Int(e.log_id as i64),
-                    Param::Int(e.seq_num as i64),
-                    Param::Blob(c.entry.as_bytes().to_vec()),
-                    Param::Blob(c.payload.clone()),
-                    Param::Blob(doc.as_bytes().to_vec()),
+                    Param::Blob(Some(c.entry.hash().as_bytes().to_vec())),
+                    Param::Blob(Some(e.public_key.as_bytes().to_vec())),
+                    Param::Int(Some(e.log_id as i64)),
+                    Param::Int(Some(e.seq_num as i64)),
+                    Param::Blob(Some(c.entry.as_bytes().to_vec())),
+                    Param::Blob(Some(c.payload.clone())),
+                    Param::Blob(Some(doc.as_bytes().to_vec())),
                     Param::Text(Some(schema.clone())),
-                    Param::Int(c.operation.action.as_u64() as i64),
+                    Param::Int(Some(c.operation.action.as_u64() as i64)),
                     Param::Text(c.operation.previous.as_ref().map(|p| p.to_string())),
                 ]);
             }
@@ -237,14 +239,7 @@ impl State {
         self.insert_sql
             .entry((template.table, rows))
             .or_insert_with(|| {
-                let row = format!("({})", vec!["?"; template.width].join(", "));
-                let sql = format!(
-                    "{}{}{}",
-                    template.head,
-                    vec![row; rows].join(", "),
-                    template.tail
-                );
-                render(&sql, backend)
+                multi_row(template.head, template.width, rows, template.tail, backend)
             })
             .clone()
     }
@@ -281,6 +276,10 @@ impl State {
             }
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
+                // Appends of all processes on this database take turns, so
+                // entry ids become visible in increasing order: the
+                // materializer's cursor may then skip none.
+                sqlx::query(APPEND_LOCK).execute(&mut *tx).await?;
                 for (i, (sql, params)) in statements.into_iter().enumerate() {
                     let rows = (params.len() / UPSERT_LOGS.width) as u64;
                     let mut args = AnyArguments::default();
@@ -301,6 +300,9 @@ impl State {
         Ok(())
     }
 }
+
+/// Serializes appends across processes (PostgreSQL); released at commit.
+const APPEND_LOCK: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(7265110101)) AS l";
 
 /// A multi-row statement: `head` + rows of `width` parameters + `tail`.
 struct Template {
@@ -327,38 +329,6 @@ const INSERT_ENTRIES: &Template = &Template {
     width: 10,
     tail: "",
 };
-
-/// A bound parameter of the batch statements.
-enum Param {
-    Blob(Vec<u8>),
-    Int(i64),
-    Text(Option<String>),
-}
-
-impl Param {
-    fn add_to(self, args: &mut AnyArguments<'_>) -> Result<(), StoreError> {
-        let r = match self {
-            Param::Blob(b) => args.add(b),
-            Param::Int(i) => args.add(i),
-            Param::Text(t) => args.add(t),
-        };
-        r.map_err(|e| StoreError::WriteFailed(format!("encoding a parameter: {e}")))
-    }
-}
-
-/// Splits `n` rows into chunks of 64, 32, …, 1 rows, so that only a few
-/// distinct statements are ever prepared.
-fn row_chunks(n: usize) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for size in [64, 32, 16, 8, 4, 2, 1] {
-        while n - start >= size {
-            out.push(start..start + size);
-            start += size;
-        }
-    }
-    out
-}
 
 async fn log_head(
     conn: &mut AnyConnection,
@@ -643,7 +613,7 @@ async fn check_and_stage(
 
 #[cfg(test)]
 mod tests {
-    use super::row_chunks;
+    use crate::sql::row_chunks;
 
     #[test]
     fn chunks_cover_all_rows() {

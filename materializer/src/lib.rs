@@ -1,0 +1,477 @@
+//! The materializer: a worker that follows the event store in ingest order
+//! and reduces each document's operations into its schema's view tables.
+//!
+//! The record of work is the cursor in the database (the id of the last
+//! entry reflected in the views), moved in the same transaction as the
+//! view rows: the worker resumes from it after a restart or a crash, and a
+//! wake-up that is missed only delays work. An operation that builds on
+//! the document's current view is applied to it (O(its fields)); anything
+//! else (merges, concurrent branches, a cold cache) re-reduces the
+//! document from the event store.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use hoffnung_core::{
+    reduce, DocumentId, DocumentOperation, DocumentView, DocumentViewId, OperationAction,
+    PlainOperation, Schema, SchemaId,
+};
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::{SchemaSource, Store, StoreError, StoredOperation, ViewBatch, ViewWriter};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// Tunables of the worker.
+#[derive(Debug, Clone)]
+pub struct MaterializerConfig {
+    /// Most operations read and written per transaction.
+    pub batch: u32,
+    /// Documents whose current view stays in memory.
+    pub cache_documents: usize,
+    /// Least time between two commits while work trickles in: lets writes
+    /// of many publishes share one transaction.
+    pub min_interval: Duration,
+    /// Look for work this often even without a wake-up (writes of other
+    /// processes on the same database).
+    pub poll: Duration,
+    /// Documents loaded from the database at once.
+    pub parallel_loads: usize,
+}
+
+impl Default for MaterializerConfig {
+    fn default() -> Self {
+        Self {
+            batch: 4096,
+            cache_documents: 50_000,
+            min_interval: Duration::from_millis(4),
+            poll: Duration::from_millis(500),
+            parallel_loads: 8,
+        }
+    }
+}
+
+/// What one committed batch changed.
+#[derive(Debug, Clone)]
+pub struct Materialized {
+    /// Entries up to this id are now reflected.
+    pub cursor: i64,
+    /// The new current view of each changed document.
+    pub views: Vec<ChangedView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedView {
+    pub schema_id: SchemaId,
+    pub document_id: DocumentId,
+    pub view_id: DocumentViewId,
+    pub is_deleted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MaterializerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the materializer stopped")]
+    Stopped,
+}
+
+/// The running worker.
+pub struct Materializer {
+    store: Store,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    shutdown: watch::Sender<bool>,
+    progress: watch::Receiver<i64>,
+    events: broadcast::Sender<Arc<Materialized>>,
+}
+
+impl Materializer {
+    /// Starts the worker from the cursor stored in the database.
+    pub async fn start(
+        store: Store,
+        registry: Arc<SchemaRegistry>,
+        config: MaterializerConfig,
+    ) -> Result<Self, MaterializerError> {
+        let writer = store.view_writer().await?;
+        let cursor = store.materializer_cursor().await?;
+        let (progress_tx, progress) = watch::channel(cursor);
+        let (shutdown, stop) = watch::channel(false);
+        let (events, _) = broadcast::channel(1024);
+        let worker = Worker {
+            store: store.clone(),
+            registry,
+            writer,
+            cache: HashMap::new(),
+            batch_no: 0,
+            cursor,
+            config,
+            progress: progress_tx,
+            events: events.clone(),
+        };
+        tracing::info!(cursor, "materializer starting");
+        let task = tokio::spawn(worker.run(stop));
+        Ok(Self {
+            store,
+            task: std::sync::Mutex::new(Some(task)),
+            shutdown,
+            progress,
+            events,
+        })
+    }
+
+    /// The cursor: entries up to it are reflected in the views.
+    pub fn progress(&self) -> watch::Receiver<i64> {
+        self.progress.clone()
+    }
+
+    /// Every committed batch, as it happens (slow receivers lag and miss
+    /// batches; the tables are the record).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Materialized>> {
+        self.events.subscribe()
+    }
+
+    /// Waits until every entry stored now is reflected in the views.
+    pub async fn caught_up(&self) -> Result<(), MaterializerError> {
+        let target = self.store.last_entry_id().await?;
+        let mut progress = self.progress.clone();
+        progress
+            .wait_for(|c| *c >= target)
+            .await
+            .map_err(|_| MaterializerError::Stopped)?;
+        Ok(())
+    }
+
+    /// Stops after the batch in hand (its transaction commits or not at all).
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+struct Cached {
+    view: DocumentView,
+    /// Batch that last used it (for eviction).
+    used: u64,
+}
+
+struct Worker {
+    store: Store,
+    registry: Arc<SchemaRegistry>,
+    writer: ViewWriter,
+    cache: HashMap<DocumentId, Cached>,
+    batch_no: u64,
+    cursor: i64,
+    config: MaterializerConfig,
+    progress: watch::Sender<i64>,
+    events: broadcast::Sender<Arc<Materialized>>,
+}
+
+/// One document's part of a batch.
+struct DocumentWork {
+    document_id: DocumentId,
+    schema: Arc<Schema>,
+    operations: Vec<StoredOperation>,
+}
+
+impl Worker {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut appended = self.store.appended();
+        let mut schemas = self.registry.subscribe();
+        // Tables of every active schema are made at start.
+        let mut new_schemas = true;
+        let mut last_commit = Instant::now() - self.config.min_interval;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if new_schemas || schemas.has_changed().unwrap_or(false) {
+                schemas.borrow_and_update();
+                new_schemas = false;
+                if let Err(e) = self.ensure_tables().await {
+                    tracing::error!(error = %e, "creating view tables failed");
+                }
+            }
+            match self.step().await {
+                Ok(0) => {
+                    // Idle: wait for new entries, a new schema, a poll or stop.
+                    tokio::select! {
+                        _ = appended.changed() => {}
+                        _ = schemas.changed() => new_schemas = true,
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Ok(n) => {
+                    // Under a trickle of publishes, wait a moment so that the
+                    // next transaction carries several of them.
+                    if n < self.config.batch as usize {
+                        let next = last_commit + self.config.min_interval;
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(next.into()) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                    last_commit = Instant::now();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, cursor = self.cursor, "materializing failed, retrying");
+                    // The cached views may be ahead of the database now.
+                    self.cache.clear();
+                    if let Ok(c) = self.store.materializer_cursor().await {
+                        self.cursor = c;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
+        tracing::debug!(cursor = self.cursor, "materializer stopped");
+    }
+
+    /// Creates the tables of every active schema (so that collections of
+    /// a new schema exist before its first document). A schema whose tables
+    /// are new while the cursor has passed documents of it (it was not
+    /// allowed before) gets those documents materialized now.
+    async fn ensure_tables(&mut self) -> Result<(), MaterializerError> {
+        for schema in self.registry.schemas() {
+            if self.writer.ensure_table(&schema).await? && self.cursor > 0 {
+                self.backfill(schema).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn backfill(&mut self, schema: Arc<Schema>) -> Result<(), MaterializerError> {
+        let documents = self.store.documents_of_schema(schema.id()).await?;
+        if documents.is_empty() {
+            return Ok(());
+        }
+        let until = self.cursor;
+        let mut views = Vec::new();
+        for document_id in documents {
+            let ops = load(&self.store, &document_id, &schema, until).await?;
+            if let Some(view) = reduce_logged(&document_id, &ops) {
+                views.push(view);
+            }
+        }
+        let batch = ViewBatch {
+            current: views.iter().collect(),
+            history: views.iter().collect(),
+        };
+        self.writer.write(&batch, until, until).await?;
+        tracing::info!(schema = %schema.id(), documents = views.len(), "backfilled view tables");
+        Ok(())
+    }
+
+    /// Materializes the next batch; the number of operations it held.
+    async fn step(&mut self) -> Result<usize, MaterializerError> {
+        let ops = self
+            .store
+            .operations_after(self.cursor, self.config.batch)
+            .await?;
+        let Some(last) = ops.last() else {
+            return Ok(0);
+        };
+        let (from, to, count) = (self.cursor, last.entry_id, ops.len());
+        self.batch_no += 1;
+
+        // Group by document, keeping each document's ingest order.
+        let mut work: Vec<DocumentWork> = Vec::new();
+        let mut index: HashMap<DocumentId, usize> = HashMap::new();
+        for op in ops {
+            if let Some(&i) = index.get(&op.document_id) {
+                work[i].operations.push(op);
+                continue;
+            }
+            let Some(schema) = self.registry.schema(&op.schema_id) else {
+                // Not (or no longer) allowed here: if it is allowed later,
+                // its tables are backfilled then.
+                tracing::debug!(schema = %op.schema_id, "skipping operation of an inactive schema");
+                continue;
+            };
+            self.writer.ensure_table(&schema).await?;
+            index.insert(op.document_id, work.len());
+            work.push(DocumentWork {
+                document_id: op.document_id,
+                schema,
+                operations: vec![op],
+            });
+        }
+
+        // Views of documents not in memory, as they were before this batch;
+        // loaded concurrently.
+        let missing: Vec<(DocumentId, Arc<Schema>)> = work
+            .iter()
+            .filter(|w| !self.cache.contains_key(&w.document_id))
+            .map(|w| (w.document_id, w.schema.clone()))
+            .collect();
+        let store = &self.store;
+        let loaded: Vec<(DocumentId, Option<DocumentView>)> = futures::stream::iter(missing)
+            .map(|(doc, schema)| async move {
+                let ops = load(store, &doc, &schema, from).await?;
+                let view = if ops.is_empty() {
+                    None
+                } else {
+                    reduce_logged(&doc, &ops)
+                };
+                Ok::<_, MaterializerError>((doc, view))
+            })
+            .buffer_unordered(self.config.parallel_loads.max(1))
+            .try_collect()
+            .await?;
+        let mut states: HashMap<DocumentId, Option<DocumentView>> = loaded.into_iter().collect();
+
+        // Apply, document by document.
+        let mut current = Vec::with_capacity(work.len());
+        let mut history = Vec::new();
+        for w in &work {
+            let mut state = match self.cache.remove(&w.document_id) {
+                Some(c) => Some(c.view),
+                None => states.remove(&w.document_id).flatten(),
+            };
+            for stored in &w.operations {
+                let Some(op) = decode(stored, &w.schema) else {
+                    continue;
+                };
+                let advanced = match (&mut state, op.operation.action) {
+                    (Some(view), _) => view.advance(&op),
+                    (None, OperationAction::Create) => {
+                        state = reduce_logged(&w.document_id, std::slice::from_ref(&op));
+                        state.is_some()
+                    }
+                    (None, _) => false,
+                };
+                if !advanced {
+                    // A merge, a branch, or an operation concurrent to a
+                    // delete: reduce the whole document as of this operation.
+                    let ops = load(&self.store, &w.document_id, &w.schema, stored.entry_id).await?;
+                    match reduce_logged(&w.document_id, &ops) {
+                        Some(view) => state = Some(view),
+                        // Keep the last good view; the next operation retries.
+                        None => continue,
+                    }
+                }
+                if let Some(view) = &state {
+                    history.push(snapshot(view));
+                }
+            }
+            if let Some(view) = state {
+                current.push(snapshot(&view));
+                self.cache.insert(
+                    w.document_id,
+                    Cached {
+                        view,
+                        used: self.batch_no,
+                    },
+                );
+            }
+        }
+
+        let batch = ViewBatch {
+            current: current.iter().collect(),
+            history: history.iter().collect(),
+        };
+        self.writer.write(&batch, from, to).await?;
+        self.cursor = to;
+        self.evict();
+        let _ = self.progress.send(to);
+        if self.events.receiver_count() > 0 {
+            let views = current
+                .iter()
+                .map(|v| ChangedView {
+                    schema_id: v.schema_id.clone(),
+                    document_id: v.document_id,
+                    view_id: v.view_id.clone(),
+                    is_deleted: v.is_deleted,
+                })
+                .collect();
+            let _ = self
+                .events
+                .send(Arc::new(Materialized { cursor: to, views }));
+        }
+        tracing::debug!(
+            operations = count,
+            documents = current.len(),
+            cursor = to,
+            "materialized"
+        );
+        Ok(count)
+    }
+
+    /// Keeps the cache under its size: drops the least recently used half.
+    fn evict(&mut self) {
+        if self.cache.len() <= self.config.cache_documents {
+            return;
+        }
+        let mut used: Vec<u64> = self.cache.values().map(|c| c.used).collect();
+        let mid = used.len() / 2;
+        let (_, cut, _) = used.select_nth_unstable(mid);
+        let cut = *cut;
+        self.cache.retain(|_, c| c.used > cut);
+    }
+}
+
+/// A document's operations up to entry `until`, typed by `schema`.
+async fn load(
+    store: &Store,
+    document_id: &DocumentId,
+    schema: &Schema,
+    until: i64,
+) -> Result<Vec<DocumentOperation>, MaterializerError> {
+    let stored = store.document_operations_until(document_id, until).await?;
+    Ok(stored.iter().filter_map(|s| decode(s, schema)).collect())
+}
+
+/// Decodes a stored operation; they were validated at ingest, so a failure
+/// means a damaged database and is logged.
+fn decode(stored: &StoredOperation, schema: &Schema) -> Option<DocumentOperation> {
+    let operation = PlainOperation::decode(&stored.payload)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.validate(schema).map_err(|e| e.to_string()));
+    match operation {
+        Ok(operation) => Some(DocumentOperation {
+            id: stored.id,
+            public_key: stored.public_key,
+            operation,
+        }),
+        Err(e) => {
+            tracing::error!(operation = %stored.id, error = %e, "stored operation does not decode");
+            None
+        }
+    }
+}
+
+fn reduce_logged(document_id: &DocumentId, ops: &[DocumentOperation]) -> Option<DocumentView> {
+    match reduce(ops) {
+        Ok(view) => Some(view),
+        Err(e) => {
+            tracing::warn!(document = %document_id, error = %e, "document does not reduce yet");
+            None
+        }
+    }
+}
+
+/// A view without its operation order (which the tables do not keep):
+/// cheap to copy however long the document is.
+fn snapshot(view: &DocumentView) -> DocumentView {
+    DocumentView {
+        document_id: view.document_id,
+        schema_id: view.schema_id.clone(),
+        owner: view.owner,
+        view_id: view.view_id.clone(),
+        is_deleted: view.is_deleted,
+        is_edited: view.is_edited,
+        sorted_operation_ids: Vec::new(),
+        fields: view.fields.clone(),
+    }
+}

@@ -1,0 +1,853 @@
+//! The materialized views: one set of tables per schema, the SQL that
+//! creates, writes and reads them, and the materializer's cursor.
+//!
+//! For a schema the tables are `<t>` (the current view of every document,
+//! typed columns per field, indexed for filtering and ordering),
+//! `<t>__views` (every view that was a document's current one, by view id:
+//! pinned relations and `viewId` queries) and, if the schema has relation
+//! lists, `<t>__lists` (one row per list item of current views, so lists
+//! can be joined and filtered). Meta columns start with `_`; field columns
+//! are `f<index>_<name>`, which no field name can clash with.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use hoffnung_core::{
+    DocumentId, DocumentView, DocumentViewId, FieldType, Fields, Hash, OperationValue, PublicKey,
+    Schema, SchemaId,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Connection, Executor, Row};
+
+use crate::error::StoreError;
+use crate::sql::{arguments, multi_row, render, row_chunks, Backend, Param};
+use crate::{hash_col, schema_col, Store};
+
+/// PostgreSQL truncates longer identifiers.
+const MAX_IDENTIFIER: usize = 63;
+
+/// How one field of a schema is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewColumn {
+    pub field: String,
+    /// Column name, unquoted.
+    pub column: String,
+    pub ty: FieldType,
+}
+
+/// The SQL layout of one schema's views. Derived from the schema alone, so
+/// every reader computes the same names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewTable {
+    pub schema_id: SchemaId,
+    /// The current-views table, unquoted; the other two add a suffix.
+    pub table: String,
+    pub columns: Vec<ViewColumn>,
+}
+
+/// Meta columns, in the order every statement here uses them.
+const META: [&str; 5] = ["_document_id", "_view_id", "_owner", "_edited", "_deleted"];
+
+fn is_list(ty: &FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::RelationList(_) | FieldType::PinnedRelationList(_)
+    )
+}
+
+/// Truncates to at most `max` bytes (names here are ASCII).
+fn truncated(s: &str, max: usize) -> &str {
+    &s[..s.len().min(max)]
+}
+
+/// Quotes an identifier (all names here are `[a-z0-9_]`, quoting keeps
+/// reserved words such as `order` usable).
+pub fn quote(identifier: &str) -> String {
+    format!("\"{identifier}\"")
+}
+
+impl ViewTable {
+    pub fn for_schema(schema: &Schema) -> Self {
+        let id = schema.id();
+        // A readable prefix and a digest of the whole id: unique, and short
+        // enough for PostgreSQL with the longest suffix.
+        let digest = Hash::of(id.to_string().as_bytes()).to_hex();
+        let name = id.name().to_ascii_lowercase();
+        let table = format!("{}_{}", truncated(&name, 36), &digest[4..14]);
+        let columns = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, (field, ty))| {
+                let column = format!("f{i}_{}", field.to_ascii_lowercase());
+                ViewColumn {
+                    field: field.clone(),
+                    column: truncated(&column, MAX_IDENTIFIER).to_string(),
+                    ty: ty.clone(),
+                }
+            })
+            .collect();
+        Self {
+            schema_id: id.clone(),
+            table,
+            columns,
+        }
+    }
+
+    pub fn views_table(&self) -> String {
+        format!("{}__views", self.table)
+    }
+
+    pub fn lists_table(&self) -> String {
+        format!("{}__lists", self.table)
+    }
+
+    pub fn has_lists(&self) -> bool {
+        self.columns.iter().any(|c| is_list(&c.ty))
+    }
+
+    pub fn column(&self, field: &str) -> Option<&ViewColumn> {
+        self.columns.iter().find(|c| c.field == field)
+    }
+
+    /// Meta and field columns, quoted, comma-separated.
+    fn column_list(&self) -> String {
+        META.iter()
+            .map(|m| m.to_string())
+            .chain(self.columns.iter().map(|c| quote(&c.column)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn width(&self) -> usize {
+        META.len() + self.columns.len()
+    }
+
+    /// The statements that create the tables and their indexes.
+    fn ddl(&self, backend: Backend) -> Vec<String> {
+        let text = match backend {
+            Backend::Sqlite => "TEXT",
+            // Byte order, as SQLite and the ids' own order.
+            Backend::Postgres => "TEXT COLLATE \"C\"",
+        };
+        let boolean = match backend {
+            Backend::Sqlite => "INTEGER",
+            Backend::Postgres => "BOOLEAN",
+        };
+        let sql_type = |ty: &FieldType| match ty {
+            FieldType::Bool => boolean,
+            FieldType::Int => "BIGINT",
+            FieldType::Float => match backend {
+                Backend::Sqlite => "REAL",
+                Backend::Postgres => "DOUBLE PRECISION",
+            },
+            FieldType::Bytes => match backend {
+                Backend::Sqlite => "BLOB",
+                Backend::Postgres => "BYTEA",
+            },
+            _ => text,
+        };
+        let fields: String = self
+            .columns
+            .iter()
+            .map(|c| format!(", {} {}", quote(&c.column), sql_type(&c.ty)))
+            .collect();
+        let meta = |key: &str| {
+            format!(
+                "_document_id {text} NOT NULL{}, _view_id {text} NOT NULL{}, _owner {text} NOT NULL, \
+                 _edited {boolean} NOT NULL, _deleted {boolean} NOT NULL",
+                if key == "_document_id" { " PRIMARY KEY" } else { "" },
+                if key == "_view_id" { " PRIMARY KEY" } else { "" },
+            )
+        };
+        let t = quote(&self.table);
+        let mut out = vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({}{fields})",
+                meta("_document_id")
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} ({}{fields})",
+                quote(&self.views_table()),
+                meta("_view_id")
+            ),
+            // Collections list live documents.
+            format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {t} (_deleted, _document_id)",
+                quote(&format!("{}__live", self.table))
+            ),
+        ];
+        // Filtering and ordering by a field, with the document id as the
+        // tie-break of cursors.
+        for (i, c) in self.columns.iter().enumerate() {
+            if !is_list(&c.ty) {
+                out.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {t} ({}, _document_id)",
+                    quote(&format!("{}__i{i}", self.table)),
+                    quote(&c.column)
+                ));
+            }
+        }
+        if self.has_lists() {
+            let l = quote(&self.lists_table());
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {l} (_document_id {text} NOT NULL, _field {text} NOT NULL, \
+                 _idx BIGINT NOT NULL, _target {text} NOT NULL, PRIMARY KEY (_document_id, _field, _idx))"
+            ));
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {l} (_field, _target)",
+                quote(&format!("{}__target", self.table))
+            ));
+        }
+        out
+    }
+
+    /// The parameters of one row: meta columns, then fields (typed nulls
+    /// for a deleted view).
+    fn row_params(&self, view: &DocumentView) -> Vec<Param> {
+        let mut p = Vec::with_capacity(self.width());
+        p.push(Param::Text(Some(view.document_id.to_hex())));
+        p.push(Param::Text(Some(view.view_id.to_string())));
+        p.push(Param::Text(Some(view.owner.to_hex())));
+        p.push(Param::Bool(Some(view.is_edited)));
+        p.push(Param::Bool(Some(view.is_deleted)));
+        for c in &self.columns {
+            let value = view
+                .fields
+                .as_ref()
+                .and_then(|f| f.get(&c.field))
+                .map(|f| &f.value);
+            p.push(param_of(&c.ty, value));
+        }
+        p
+    }
+}
+
+/// Separates the items of a relation list in its column.
+const LIST_SEPARATOR: char = ' ';
+
+fn param_of(ty: &FieldType, value: Option<&OperationValue>) -> Param {
+    use OperationValue as V;
+    match (ty, value) {
+        (_, Some(V::Bool(b))) => Param::Bool(Some(*b)),
+        (_, Some(V::Int(i))) => Param::Int(Some(*i)),
+        (_, Some(V::Float(f))) => Param::Float(Some(*f)),
+        (_, Some(V::Str(s))) => Param::Text(Some(s.clone())),
+        (_, Some(V::Bytes(b))) => Param::Blob(Some(b.clone())),
+        (_, Some(V::Relation(d))) => Param::Text(Some(d.to_hex())),
+        (_, Some(V::PinnedRelation(v))) => Param::Text(Some(v.to_string())),
+        (_, Some(V::RelationList(l))) => Param::Text(Some(join(l.iter().map(|d| d.to_hex())))),
+        (_, Some(V::PinnedRelationList(l))) => {
+            Param::Text(Some(join(l.iter().map(|v| v.to_string()))))
+        }
+        (FieldType::Bool, None) => Param::Bool(None),
+        (FieldType::Int, None) => Param::Int(None),
+        (FieldType::Float, None) => Param::Float(None),
+        (FieldType::Bytes, None) => Param::Blob(None),
+        (_, None) => Param::Text(None),
+    }
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(&LIST_SEPARATOR.to_string())
+}
+
+/// The list items of a view: (column, index, target) per item.
+fn list_items<'a>(
+    table: &'a ViewTable,
+    view: &'a DocumentView,
+) -> impl Iterator<Item = (&'a str, i64, String)> + 'a {
+    table.columns.iter().flat_map(move |c| {
+        let value = view
+            .fields
+            .as_ref()
+            .and_then(|f| f.get(&c.field))
+            .map(|f| &f.value);
+        let items: Vec<String> = match value {
+            Some(OperationValue::RelationList(l)) => l.iter().map(|d| d.to_hex()).collect(),
+            Some(OperationValue::PinnedRelationList(l)) => {
+                l.iter().map(|v| v.to_string()).collect()
+            }
+            _ => Vec::new(),
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(move |(i, t)| (c.column.as_str(), i as i64, t))
+    })
+}
+
+/// A view as the tables hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewRow {
+    pub document_id: DocumentId,
+    pub view_id: DocumentViewId,
+    pub owner: PublicKey,
+    pub is_edited: bool,
+    pub is_deleted: bool,
+    /// `None` when deleted.
+    pub fields: Option<Fields>,
+}
+
+impl ViewRow {
+    /// What a reduced view looks like once stored.
+    pub fn of(view: &DocumentView) -> Self {
+        Self {
+            document_id: view.document_id,
+            view_id: view.view_id.clone(),
+            owner: view.owner,
+            is_edited: view.is_edited,
+            is_deleted: view.is_deleted,
+            fields: view.fields.as_ref().map(|f| {
+                f.iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect()
+            }),
+        }
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn get_bool(row: &AnyRow, idx: usize, backend: Backend) -> Result<Option<bool>, StoreError> {
+    Ok(match backend {
+        Backend::Sqlite => row.try_get::<Option<i64>, _>(idx)?.map(|v| v != 0),
+        Backend::Postgres => row.try_get::<Option<bool>, _>(idx)?,
+    })
+}
+
+fn parse_list<T: FromStr>(s: &str) -> Result<Vec<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.split(LIST_SEPARATOR)
+        .filter(|i| !i.is_empty())
+        .map(|i| i.parse::<T>().map_err(|e| corrupt("stored relation", e)))
+        .collect()
+}
+
+fn decode_row(table: &ViewTable, row: &AnyRow, backend: Backend) -> Result<ViewRow, StoreError> {
+    let text = |i: usize| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(i)?) };
+    let document_id = Hash::from_str(&text(0)?).map_err(|e| corrupt("document id", e))?;
+    let view_id = DocumentViewId::from_str(&text(1)?).map_err(|e| corrupt("view id", e))?;
+    let owner = PublicKey::from_str(&text(2)?).map_err(|e| corrupt("owner", e))?;
+    let is_edited = get_bool(row, 3, backend)?.unwrap_or_default();
+    let is_deleted = get_bool(row, 4, backend)?.unwrap_or_default();
+    let fields = if is_deleted {
+        None
+    } else {
+        let mut fields = Fields::new();
+        for (i, c) in table.columns.iter().enumerate() {
+            let idx = META.len() + i;
+            let value = match &c.ty {
+                FieldType::Bool => get_bool(row, idx, backend)?.map(OperationValue::Bool),
+                FieldType::Int => row.try_get::<Option<i64>, _>(idx)?.map(OperationValue::Int),
+                FieldType::Float => row
+                    .try_get::<Option<f64>, _>(idx)?
+                    .map(OperationValue::Float),
+                FieldType::Bytes => row
+                    .try_get::<Option<Vec<u8>>, _>(idx)?
+                    .map(OperationValue::Bytes),
+                ty => match row.try_get::<Option<String>, _>(idx)? {
+                    None => None,
+                    Some(s) => Some(match ty {
+                        FieldType::Relation(_) => OperationValue::Relation(
+                            Hash::from_str(&s).map_err(|e| corrupt("relation", e))?,
+                        ),
+                        FieldType::PinnedRelation(_) => OperationValue::PinnedRelation(
+                            DocumentViewId::from_str(&s)
+                                .map_err(|e| corrupt("pinned relation", e))?,
+                        ),
+                        FieldType::RelationList(_) => OperationValue::RelationList(parse_list(&s)?),
+                        FieldType::PinnedRelationList(_) => {
+                            OperationValue::PinnedRelationList(parse_list(&s)?)
+                        }
+                        _ => OperationValue::Str(s),
+                    }),
+                },
+            };
+            if let Some(v) = value {
+                fields.insert(c.field.clone(), v);
+            }
+        }
+        Some(fields)
+    };
+    Ok(ViewRow {
+        document_id,
+        view_id,
+        owner,
+        is_edited,
+        is_deleted,
+        fields,
+    })
+}
+
+/// An operation as the materializer reads it from the event store.
+#[derive(Debug, Clone)]
+pub struct StoredOperation {
+    /// Position in the global ingest order.
+    pub entry_id: i64,
+    pub id: Hash,
+    pub public_key: PublicKey,
+    pub document_id: DocumentId,
+    pub schema_id: SchemaId,
+    /// The operation as received.
+    pub payload: Vec<u8>,
+}
+
+fn stored_operation(row: &AnyRow) -> Result<StoredOperation, StoreError> {
+    let pk: Vec<u8> = row.try_get(2)?;
+    let pk: [u8; 32] = pk
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("public key length".into()))?;
+    Ok(StoredOperation {
+        entry_id: row.try_get(0)?,
+        id: hash_col(row, 1)?,
+        public_key: PublicKey::from_bytes(&pk).map_err(|e| corrupt("public key", e))?,
+        document_id: hash_col(row, 3)?,
+        schema_id: schema_col(row, 4)?,
+        payload: row.try_get(5)?,
+    })
+}
+
+const OPERATION_COLUMNS: &str = "id, entry_hash, public_key, document_id, schema_id, payload";
+
+impl Store {
+    /// Operations in ingest order after entry id `after`, at most `limit`.
+    pub async fn operations_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredOperation>, StoreError> {
+        let sql = render(
+            &format!("SELECT {OPERATION_COLUMNS} FROM entries WHERE id > ? ORDER BY id LIMIT ?"),
+            self.backend(),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(stored_operation).collect()
+    }
+
+    /// A document's operations with entry ids up to `until`, in ingest
+    /// order (every operation after those it builds on).
+    pub async fn document_operations_until(
+        &self,
+        document_id: &DocumentId,
+        until: i64,
+    ) -> Result<Vec<StoredOperation>, StoreError> {
+        let sql = render(
+            &format!(
+                "SELECT {OPERATION_COLUMNS} FROM entries WHERE document_id = ? AND id <= ? ORDER BY id"
+            ),
+            self.backend(),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(document_id.as_bytes().as_slice())
+            .bind(until)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(stored_operation).collect()
+    }
+
+    /// The id of the last stored entry (0 if none).
+    pub async fn last_entry_id(&self) -> Result<i64, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM entries")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Entries up to this id are reflected in the view tables.
+    pub async fn materializer_cursor(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT cursor FROM materializer WHERE id = 1")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// Whether the tables of this schema exist.
+    pub async fn has_view_table(&self, schema_id: &SchemaId) -> Result<bool, StoreError> {
+        let sql = render(
+            "SELECT 1 FROM view_tables WHERE schema_id = ?",
+            self.backend(),
+        );
+        Ok(sqlx::query(&sql)
+            .bind(schema_id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
+    }
+
+    /// The current view of a document (deleted ones too).
+    pub async fn current_view(
+        &self,
+        table: &ViewTable,
+        document_id: &DocumentId,
+    ) -> Result<Option<ViewRow>, StoreError> {
+        let sql = render(
+            &format!(
+                "SELECT {} FROM {} WHERE _document_id = ?",
+                table.column_list(),
+                quote(&table.table)
+            ),
+            self.backend(),
+        );
+        let row = sqlx::query(&sql)
+            .bind(document_id.to_hex())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| decode_row(table, &r, self.backend()))
+            .transpose()
+    }
+
+    /// A view that was a document's current view.
+    pub async fn stored_view(
+        &self,
+        table: &ViewTable,
+        view_id: &DocumentViewId,
+    ) -> Result<Option<ViewRow>, StoreError> {
+        let sql = render(
+            &format!(
+                "SELECT {} FROM {} WHERE _view_id = ?",
+                table.column_list(),
+                quote(&table.views_table())
+            ),
+            self.backend(),
+        );
+        let row = sqlx::query(&sql)
+            .bind(view_id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| decode_row(table, &r, self.backend()))
+            .transpose()
+    }
+
+    /// Every current view of a schema, by document id.
+    pub async fn current_views(&self, table: &ViewTable) -> Result<Vec<ViewRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY _document_id",
+            table.column_list(),
+            quote(&table.table)
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| decode_row(table, r, self.backend()))
+            .collect()
+    }
+
+    /// The items of a relation list of a current view, in list order.
+    pub async fn list_items(
+        &self,
+        table: &ViewTable,
+        document_id: &DocumentId,
+        field: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(column) = table.column(field).filter(|c| is_list(&c.ty)) else {
+            return Ok(Vec::new());
+        };
+        let sql = render(
+            &format!(
+                "SELECT _target FROM {} WHERE _document_id = ? AND _field = ? ORDER BY _idx",
+                quote(&table.lists_table())
+            ),
+            self.backend(),
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(document_id.to_hex())
+            .bind(column.column.clone())
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// A connection of its own for the materializer's writes.
+    pub async fn view_writer(&self) -> Result<ViewWriter, StoreError> {
+        let mut conn = self.pool().acquire().await?.detach();
+        if self.backend() == Backend::Sqlite {
+            // Views are derived data and move with the cursor in one
+            // transaction: a crash that loses the last commits loses both,
+            // and the worker redoes them. So no fsync of its own; the next
+            // entry commit (FULL) syncs these pages too.
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+        }
+        Ok(ViewWriter {
+            conn,
+            backend: self.backend(),
+            tables: HashMap::new(),
+            statements: HashMap::new(),
+        })
+    }
+}
+
+/// Writes views; one per materializer. Holds its own connection.
+pub struct ViewWriter {
+    conn: sqlx::AnyConnection,
+    backend: Backend,
+    tables: HashMap<SchemaId, Arc<ViewTable>>,
+    statements: HashMap<(String, u8, usize), String>,
+}
+
+/// What a batch of the materializer writes.
+#[derive(Debug, Default)]
+pub struct ViewBatch<'a> {
+    /// The new current view of each changed document (one per document).
+    pub current: Vec<&'a DocumentView>,
+    /// Views to keep by view id (the current ones and those in between).
+    pub history: Vec<&'a DocumentView>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Current = 0,
+    History = 1,
+    Lists = 2,
+    ClearLists = 3,
+}
+
+impl ViewWriter {
+    /// The tables of `schema`, created (with their indexes) if needed.
+    /// `true` if they were created now.
+    pub async fn ensure_table(&mut self, schema: &Schema) -> Result<bool, StoreError> {
+        if self.tables.contains_key(schema.id()) {
+            return Ok(false);
+        }
+        let table = ViewTable::for_schema(schema);
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = self.conn.begin_with(begin).await?;
+        for statement in table.ddl(self.backend) {
+            tx.execute(statement.as_str()).await?;
+        }
+        let insert = render(
+            "INSERT INTO view_tables (schema_id, table_name) VALUES (?, ?) ON CONFLICT (schema_id) DO NOTHING",
+            self.backend,
+        );
+        let created = sqlx::query(&insert)
+            .bind(schema.id().to_string())
+            .bind(table.table.clone())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        tx.commit().await?;
+        if created {
+            tracing::info!(schema = %schema.id(), table = %table.table, "view tables created");
+        }
+        self.tables.insert(schema.id().clone(), Arc::new(table));
+        Ok(created)
+    }
+
+    /// The layout of a schema whose tables [`ViewWriter::ensure_table`] made.
+    pub fn table(&self, schema_id: &SchemaId) -> Option<Arc<ViewTable>> {
+        self.tables.get(schema_id).cloned()
+    }
+
+    /// Writes a batch and moves the cursor from `from` to `to`, in one
+    /// transaction. Fails without writing if the cursor is not at `from`
+    /// (another materializer moved it).
+    pub async fn write(
+        &mut self,
+        batch: &ViewBatch<'_>,
+        from: i64,
+        to: i64,
+    ) -> Result<(), StoreError> {
+        let statements = self.statements(batch)?;
+        let backend = self.backend;
+        let begin = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = self.conn.begin_with(begin).await?;
+        let moved = sqlx::query(&render(
+            "UPDATE materializer SET cursor = ? WHERE id = 1 AND cursor = ?",
+            backend,
+        ))
+        .bind(to)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::WriteFailed(
+                "the materializer cursor was moved by another writer".into(),
+            ));
+        }
+        for (sql, params) in statements {
+            sqlx::query_with(&sql, arguments(params)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn statements(
+        &mut self,
+        batch: &ViewBatch<'_>,
+    ) -> Result<Vec<(String, Vec<Param>)>, StoreError> {
+        let mut by_table: HashMap<&SchemaId, (Vec<&DocumentView>, Vec<&DocumentView>)> =
+            HashMap::new();
+        for v in &batch.current {
+            by_table.entry(&v.schema_id).or_default().0.push(v);
+        }
+        for v in &batch.history {
+            by_table.entry(&v.schema_id).or_default().1.push(v);
+        }
+        let mut out = Vec::new();
+        for (schema_id, (current, history)) in by_table {
+            let table = self
+                .tables
+                .get(schema_id)
+                .cloned()
+                .ok_or_else(|| StoreError::NoViewTable(schema_id.clone()))?;
+            for chunk in row_chunks(current.len()) {
+                let sql = self.statement(&table, Kind::Current, chunk.len());
+                let params = current[chunk]
+                    .iter()
+                    .flat_map(|v| table.row_params(v))
+                    .collect();
+                out.push((sql, params));
+            }
+            for chunk in row_chunks(history.len()) {
+                let sql = self.statement(&table, Kind::History, chunk.len());
+                let params = history[chunk]
+                    .iter()
+                    .flat_map(|v| table.row_params(v))
+                    .collect();
+                out.push((sql, params));
+            }
+            if table.has_lists() {
+                for chunk in row_chunks(current.len()) {
+                    let sql = self.statement(&table, Kind::ClearLists, chunk.len());
+                    let params = current[chunk]
+                        .iter()
+                        .map(|v| Param::Text(Some(v.document_id.to_hex())))
+                        .collect();
+                    out.push((sql, params));
+                }
+                let items: Vec<Param> = current
+                    .iter()
+                    .flat_map(|v| {
+                        let doc = v.document_id.to_hex();
+                        list_items(&table, v)
+                            .flat_map(move |(column, idx, target)| {
+                                [
+                                    Param::Text(Some(doc.clone())),
+                                    Param::Text(Some(column.to_string())),
+                                    Param::Int(Some(idx)),
+                                    Param::Text(Some(target)),
+                                ]
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let rows = items.len() / 4;
+                let mut items = items.into_iter();
+                for chunk in row_chunks(rows) {
+                    let sql = self.statement(&table, Kind::Lists, chunk.len());
+                    out.push((sql, items.by_ref().take(chunk.len() * 4).collect()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn statement(&mut self, table: &ViewTable, kind: Kind, rows: usize) -> String {
+        let backend = self.backend;
+        self.statements
+            .entry((table.table.clone(), kind as u8, rows))
+            .or_insert_with(|| match kind {
+                Kind::Current => {
+                    let updates = META[1..]
+                        .iter()
+                        .map(|m| m.to_string())
+                        .chain(table.columns.iter().map(|c| quote(&c.column)))
+                        .map(|c| format!("{c} = excluded.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    multi_row(
+                        &format!(
+                            "INSERT INTO {} ({}) VALUES ",
+                            quote(&table.table),
+                            table.column_list()
+                        ),
+                        table.width(),
+                        rows,
+                        &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
+                        backend,
+                    )
+                }
+                Kind::History => multi_row(
+                    &format!(
+                        "INSERT INTO {} ({}) VALUES ",
+                        quote(&table.views_table()),
+                        table.column_list()
+                    ),
+                    table.width(),
+                    rows,
+                    " ON CONFLICT (_view_id) DO NOTHING",
+                    backend,
+                ),
+                Kind::ClearLists => render(
+                    &format!(
+                        "DELETE FROM {} WHERE _document_id IN ({})",
+                        quote(&table.lists_table()),
+                        vec!["?"; rows].join(", ")
+                    ),
+                    backend,
+                ),
+                Kind::Lists => multi_row(
+                    &format!(
+                        "INSERT INTO {} (_document_id, _field, _idx, _target) VALUES ",
+                        quote(&table.lists_table())
+                    ),
+                    4,
+                    rows,
+                    "",
+                    backend,
+                ),
+            })
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_postgres_and_do_not_clash() {
+        let long = "a".repeat(64);
+        let schema = Schema::new(
+            SchemaId::application(
+                &format!("{}b", "x".repeat(62)),
+                DocumentViewId::from_operation(Hash::of(b"v")),
+            )
+            .unwrap(),
+            "d",
+            vec![
+                (long.clone(), FieldType::Int),
+                (format!("{}B", &long[..63]), FieldType::Int),
+                ("Name".into(), FieldType::Str),
+                ("name".into(), FieldType::Str),
+            ],
+        )
+        .unwrap();
+        let t = ViewTable::for_schema(&schema);
+        assert!(t.lists_table().len() <= MAX_IDENTIFIER);
+        let mut cols: Vec<_> = t.columns.iter().map(|c| c.column.clone()).collect();
+        assert!(cols.iter().all(|c| c.len() <= MAX_IDENTIFIER));
+        cols.sort();
+        cols.dedup();
+        assert_eq!(cols.len(), 4);
+    }
+}

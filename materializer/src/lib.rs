@@ -260,9 +260,15 @@ impl Worker {
         let mut views = Vec::new();
         for document_id in documents {
             let ops = load(&self.store, &document_id, &schema, until).await?;
+            if ops.is_empty() {
+                continue; // all of it comes after the cursor
+            }
             if let Some(view) = reduce_logged(&document_id, &ops) {
                 views.push(view);
             }
+        }
+        if views.is_empty() {
+            return Ok(());
         }
         let batch = ViewBatch {
             current: views.iter().collect(),

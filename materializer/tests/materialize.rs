@@ -168,6 +168,22 @@ backend_tests! {
             vec![items[1].to_hex()]
         );
         assert_eq!(common::row(&store, &bag, &upd.document_id).await.unwrap(), expected_row(&store, &bag, &done.document_id).await);
+        // Deleted rows hold typed NULLs; rows after them hold values again
+        // (PostgreSQL caches statements by their parameter types).
+        publish(&store, &registry, &key, &Operation::delete(
+            bag.id().clone(), DocumentViewId::from_operation(upd.operation_id),
+        )).await;
+        materializer.caught_up().await.unwrap();
+        let other = publish(&store, &registry, &key, &Operation::create(bag.id().clone(), fields(&[
+            ("things", OperationValue::RelationList(vec![])),
+            ("first", OperationValue::PinnedRelation(DocumentViewId::from_operation(items[0]))),
+            ("flag", OperationValue::Bool(false)),
+            ("weight", OperationValue::Float(f64::MAX)),
+            ("raw", OperationValue::Bytes(vec![])),
+        ]))).await;
+        materializer.caught_up().await.unwrap();
+        assert!(common::row(&store, &bag, &done.document_id).await.unwrap().is_deleted);
+        assert_eq!(common::row(&store, &bag, &other.document_id).await.unwrap(), expected_row(&store, &bag, &other.document_id).await);
         materializer.shutdown().await;
         store.close().await;
     }

@@ -43,6 +43,17 @@ pub(crate) fn multi_row(
     backend: Backend,
 ) -> String {
     let row = format!("({})", vec!["?"; width].join(", "));
+    multi_row_of(head, &row, rows, tail, backend)
+}
+
+/// `head` + `rows` copies of `row` (a parenthesized placeholder list) + `tail`.
+pub(crate) fn multi_row_of(
+    head: &str,
+    row: &str,
+    rows: usize,
+    tail: &str,
+    backend: Backend,
+) -> String {
     let sql = format!("{head}{}{tail}", vec![row; rows].join(", "));
     render(&sql, backend)
 }

@@ -21,7 +21,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Connection, Executor, Row};
 
 use crate::error::StoreError;
-use crate::sql::{arguments, multi_row, render, row_chunks, Backend, Param};
+use crate::sql::{arguments, multi_row, multi_row_of, render, row_chunks, Backend, Param};
 use crate::{hash_col, schema_col, Store};
 
 /// PostgreSQL truncates longer identifiers.
@@ -205,7 +205,7 @@ impl ViewTable {
 
     /// The parameters of one row: meta columns, then fields (typed nulls
     /// for a deleted view).
-    fn row_params(&self, view: &DocumentView) -> Vec<Param> {
+    fn row_params(&self, view: &DocumentView, backend: Backend) -> Vec<Param> {
         let mut p = Vec::with_capacity(self.width());
         p.push(Param::Text(Some(view.document_id.to_hex())));
         p.push(Param::Text(Some(view.view_id.to_string())));
@@ -218,18 +218,36 @@ impl ViewTable {
                 .as_ref()
                 .and_then(|f| f.get(&c.field))
                 .map(|f| &f.value);
-            p.push(param_of(&c.ty, value));
+            p.push(param_of(&c.ty, value, backend));
         }
         p
+    }
+
+    /// One row's placeholders. PostgreSQL gets floats as text cast to
+    /// DOUBLE PRECISION: sqlx's Any driver binds a NULL double as a float4,
+    /// which then poisons the cached statement for non-null doubles.
+    fn row_placeholders(&self, backend: Backend) -> String {
+        let fields = self.columns.iter().map(|c| match (&c.ty, backend) {
+            (FieldType::Float, Backend::Postgres) => "CAST(? AS DOUBLE PRECISION)",
+            _ => "?",
+        });
+        let all: Vec<&str> = std::iter::repeat_n("?", META.len()).chain(fields).collect();
+        format!("({})", all.join(", "))
     }
 }
 
 /// Separates the items of a relation list in its column.
 const LIST_SEPARATOR: char = ' ';
 
-fn param_of(ty: &FieldType, value: Option<&OperationValue>) -> Param {
+fn param_of(ty: &FieldType, value: Option<&OperationValue>, backend: Backend) -> Param {
     use OperationValue as V;
     match (ty, value) {
+        // See `ViewTable::row_placeholders`; Debug prints every f64 exactly
+        // (`NaN`, `inf` and `-inf` included, which PostgreSQL reads).
+        (FieldType::Float, v) if backend == Backend::Postgres => Param::Text(match v {
+            Some(V::Float(f)) => Some(format!("{f:?}")),
+            _ => None,
+        }),
         (_, Some(V::Bool(b))) => Param::Bool(Some(*b)),
         (_, Some(V::Int(i))) => Param::Int(Some(*i)),
         (_, Some(V::Float(f))) => Param::Float(Some(*f)),
@@ -713,7 +731,7 @@ impl ViewWriter {
                 let sql = self.statement(&table, Kind::Current, chunk.len());
                 let params = current[chunk]
                     .iter()
-                    .flat_map(|v| table.row_params(v))
+                    .flat_map(|v| table.row_params(v, self.backend))
                     .collect();
                 out.push((sql, params));
             }
@@ -721,7 +739,7 @@ impl ViewWriter {
                 let sql = self.statement(&table, Kind::History, chunk.len());
                 let params = history[chunk]
                     .iter()
-                    .flat_map(|v| table.row_params(v))
+                    .flat_map(|v| table.row_params(v, self.backend))
                     .collect();
                 out.push((sql, params));
             }
@@ -774,25 +792,25 @@ impl ViewWriter {
                         .map(|c| format!("{c} = excluded.{c}"))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    multi_row(
+                    multi_row_of(
                         &format!(
                             "INSERT INTO {} ({}) VALUES ",
                             quote(&table.table),
                             table.column_list()
                         ),
-                        table.width(),
+                        &table.row_placeholders(backend),
                         rows,
                         &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
                         backend,
                     )
                 }
-                Kind::History => multi_row(
+                Kind::History => multi_row_of(
                     &format!(
                         "INSERT INTO {} ({}) VALUES ",
                         quote(&table.views_table()),
                         table.column_list()
                     ),
-                    table.width(),
+                    &table.row_placeholders(backend),
                     rows,
                     " ON CONFLICT (_view_id) DO NOTHING",
                     backend,

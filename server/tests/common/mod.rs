@@ -55,6 +55,13 @@ impl TestNode {
     }
 
     pub async fn start_with(config: NodeConfig) -> Self {
+        // `HOFFNUNG_TEST_LOG=debug` shows the node's logs of a test.
+        if let Ok(filter) = std::env::var("HOFFNUNG_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let node = Node::bind(config).await.expect("node starts");
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

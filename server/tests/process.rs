@@ -9,7 +9,35 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use hoffnung_store::{backend_tests, Store, StoreConfig};
+use hoffnung_core::{DocumentViewId, Fields, KeyPair, Operation, OperationValue, SchemaId};
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::{backend_tests, SchemaSource, Store, StoreConfig, ViewTable};
+
+/// Publishes a one-field (`title: str`) schema through `store`; its id.
+async fn define_title_schema(store: &Store, registry: &SchemaRegistry, key: &KeyPair) -> SchemaId {
+    let mut publish = |op: Operation, log_id: u64| {
+        let bytes = op.encode();
+        let args = hoffnung_core::entry::NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+        let entry = hoffnung_core::sign_entry(key, &args, &bytes).unwrap();
+        (entry.as_bytes().to_vec(), bytes)
+    };
+    let mut f = Fields::new();
+    f.insert("name".into(), OperationValue::Str("title".into()));
+    f.insert("type".into(), OperationValue::Str("str".into()));
+    let field = publish(Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f), 0);
+    let done = store.ingest(&field.0, &field.1, registry).await.unwrap();
+    registry.on_ingested(store, &done).await.unwrap();
+    let mut f = Fields::new();
+    f.insert("name".into(), OperationValue::Str("crash_note".into()));
+    f.insert("description".into(), OperationValue::Str("crash test".into()));
+    f.insert("fields".into(), OperationValue::PinnedRelationList(vec![DocumentViewId::from_operation(done.operation_id)]));
+    let def = publish(Operation::create(SchemaId::SCHEMA_DEFINITION_V1, f), 1);
+    let done = store.ingest(&def.0, &def.1, registry).await.unwrap();
+    registry.on_ingested(store, &done).await.unwrap();
+    let id = SchemaId::application("crash_note", DocumentViewId::from_operation(done.operation_id)).unwrap();
+    assert!(registry.schema(&id).is_some());
+    id
+}
 
 /// Starts `hoffnung node` on a free port; returns the child and its GraphQL URL.
 fn spawn_node(database_url: &str) -> (Child, String) {
@@ -77,6 +105,56 @@ backend_tests! {
         child.wait().expect("reaped");
     }
 
+    killed_node_loses_no_materialization(db) {
+        // A backlog of 30,000 operations that no materializer has seen yet.
+        let store = Store::connect(&db.url, StoreConfig::default()).await.unwrap();
+        let registry = SchemaRegistry::new(None);
+        let key = KeyPair::from_private_key(&[77; 32]);
+        let schema_id = define_title_schema(&store, &registry, &key).await;
+        let (entries, last_ops) = presigned_documents(&key, &schema_id, 2, 7_500, 3);
+        for chunk in entries.chunks(5_000) {
+            for r in store.ingest_bulk(chunk, &registry).await.unwrap() {
+                r.unwrap();
+            }
+        }
+        let last = store.last_entry_id().await.unwrap();
+        assert_eq!(store.materializer_cursor().await.unwrap(), 0);
+
+        // The node materializes it; SIGKILL as soon as its first batch is in.
+        let (mut child, _) = spawn_node(&db.url);
+        let mut polls = 0;
+        while store.materializer_cursor().await.unwrap() == 0 {
+            polls += 1;
+            assert!(polls < 30_000, "the node never materialized");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+        let at_kill = store.materializer_cursor().await.unwrap();
+        assert!(at_kill < last, "killed mid-way ({at_kill} of {last}), else this test shows nothing");
+
+        // Restarted, it resumes from the stored cursor and finishes.
+        let (mut child, _) = spawn_node(&db.url);
+        let mut polls = 0;
+        while store.materializer_cursor().await.unwrap() < last {
+            polls += 1;
+            assert!(polls < 6_000, "the restarted node never caught up");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+        let schema = registry.schema(&schema_id).unwrap();
+        let rows = store.current_views(&ViewTable::for_schema(&schema)).await.unwrap();
+        assert_eq!(rows.len(), last_ops.len());
+        let by_doc: std::collections::HashMap<_, _> = rows.into_iter().map(|r| (r.document_id, r)).collect();
+        for (doc, last_op, title) in &last_ops {
+            let row = &by_doc[doc];
+            assert_eq!(row.view_id, DocumentViewId::from_operation(*last_op));
+            assert_eq!(row.fields.as_ref().unwrap()["title"], OperationValue::Str(title.clone()));
+        }
+        store.close().await;
+    }
+
     p2panda_js_publishes_schema_and_documents(db) {
         let e2e = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../e2e");
         assert!(
@@ -112,6 +190,18 @@ backend_tests! {
         for doc in report["documents"].as_array().unwrap() {
             let view: hoffnung_core::Hash = s(&doc["viewId"]).parse().unwrap();
             assert!(node.node.store().has_entry(&view).await.unwrap());
+        }
+        // Its documents are materialized with what the client wrote.
+        node.node.materializer().unwrap().caught_up().await.unwrap();
+        let schema = node.node.registry().schema(&schema_id).unwrap();
+        let table = ViewTable::for_schema(&schema);
+        for doc in report["documents"].as_array().unwrap() {
+            let id: hoffnung_core::Hash = s(&doc["id"]).parse().unwrap();
+            let row = node.node.store().current_view(&table, &id).await.unwrap().expect("materialized");
+            assert_eq!(row.view_id.to_string(), s(&doc["viewId"]));
+            let fields = row.fields.unwrap();
+            assert_eq!(fields["title"], OperationValue::Str(s(&doc["fields"]["title"]).to_string()));
+            assert_eq!(fields["count"], OperationValue::Int(doc["fields"]["count"].as_i64().unwrap()));
         }
         // The updated document continues its log at seq 3.
         let got = node.next_args(s(&report["publicKey"]), Some(s(&report["documents"][0]["viewId"]))).await;

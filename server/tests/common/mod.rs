@@ -142,3 +142,72 @@ impl TestNode {
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
 }
+
+/// Pre-signed entries of `docs` new documents of `schema_id` (one log each,
+/// from log `first_log`), then `updates` rounds updating each: field
+/// `title` holds `"<doc> <round>"`. Returns the entries in a valid ingest
+/// order and, per document, its last operation id and title.
+pub fn presigned_documents(
+    key: &hoffnung_core::KeyPair,
+    schema_id: &hoffnung_core::SchemaId,
+    first_log: u64,
+    docs: usize,
+    updates: usize,
+) -> (
+    Vec<(Vec<u8>, Vec<u8>)>,
+    Vec<(hoffnung_core::Hash, hoffnung_core::Hash, String)>,
+) {
+    use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
+    use hoffnung_core::{
+        sign_entry, DocumentViewId, EncodedEntry, Fields, Operation, OperationValue,
+    };
+    let title = |d: usize, r: usize| {
+        let mut f = Fields::new();
+        f.insert("title".into(), OperationValue::Str(format!("{d} {r}")));
+        f
+    };
+    let mut out = Vec::new();
+    let mut logs: Vec<Vec<EncodedEntry>> = Vec::new();
+    for d in 0..docs {
+        let op = Operation::create(schema_id.clone(), title(d, 0)).encode();
+        let args = hoffnung_core::entry::NextArgs {
+            log_id: first_log + d as u64,
+            seq_num: 1,
+            backlink: None,
+            skiplink: None,
+        };
+        let entry = sign_entry(key, &args, &op).unwrap();
+        out.push((entry.as_bytes().to_vec(), op));
+        logs.push(vec![entry]);
+    }
+    for r in 1..=updates {
+        for (d, log) in logs.iter_mut().enumerate() {
+            let latest = log.last().unwrap();
+            let position = latest.position();
+            let skiplink = next_skiplink_seq_num(position.seq_num)
+                .map(|s| log[(s - 1) as usize].hash());
+            let args = next_args_after(&position, skiplink);
+            let op = Operation::update(
+                schema_id.clone(),
+                DocumentViewId::from_operation(latest.hash()),
+                title(d, r),
+            )
+            .encode();
+            let entry = sign_entry(key, &args, &op).unwrap();
+            out.push((entry.as_bytes().to_vec(), op));
+            log.push(entry);
+        }
+    }
+    let last = logs
+        .iter()
+        .enumerate()
+        .map(|(d, log)| {
+            (
+                log[0].hash(),
+                log.last().unwrap().hash(),
+                format!("{d} {updates}"),
+            )
+        })
+        .collect();
+    (out, last)
+}

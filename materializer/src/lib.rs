@@ -318,7 +318,10 @@ impl Worker {
         // loaded concurrently.
         let missing: Vec<(DocumentId, Arc<Schema>)> = work
             .iter()
-            .filter(|w| !self.cache.contains_key(&w.document_id))
+            // A document whose CREATE is in this batch has nothing before it.
+            .filter(|w| {
+                !self.cache.contains_key(&w.document_id) && w.operations[0].id != w.document_id
+            })
             .map(|w| (w.document_id, w.schema.clone()))
             .collect();
         let store = &self.store;

@@ -20,7 +20,11 @@ use serde_json::Value;
 fn value_of(field: &Value) -> OperationValue {
     let v = &field["value"];
     let ids = |v: &Value| -> Vec<Hash> {
-        v.as_array().unwrap().iter().map(|h| s(h).parse().unwrap()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| s(h).parse().unwrap())
+            .collect()
     };
     match s(&field["type"]) {
         "bool" => OperationValue::Bool(v.as_bool().unwrap()),
@@ -31,9 +35,7 @@ fn value_of(field: &Value) -> OperationValue {
         "str" => OperationValue::Str(s(v).to_string()),
         "bytes" => OperationValue::Bytes(hex::decode(s(v)).unwrap()),
         "relation" => OperationValue::Relation(s(v).parse().unwrap()),
-        "pinned_relation" => {
-            OperationValue::PinnedRelation(DocumentViewId::new(ids(v)).unwrap())
-        }
+        "pinned_relation" => OperationValue::PinnedRelation(DocumentViewId::new(ids(v)).unwrap()),
         "relation_list" => OperationValue::RelationList(ids(v)),
         "pinned_relation_list" => OperationValue::PinnedRelationList(
             v.as_array()

@@ -11,30 +11,49 @@ use std::time::Duration;
 use common::*;
 use hoffnung_core::{DocumentViewId, Fields, KeyPair, Operation, OperationValue, SchemaId};
 use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::test_utils::presigned_documents;
 use hoffnung_store::{backend_tests, SchemaSource, Store, StoreConfig, ViewTable};
 
 /// Publishes a one-field (`title: str`) schema through `store`; its id.
 async fn define_title_schema(store: &Store, registry: &SchemaRegistry, key: &KeyPair) -> SchemaId {
-    let mut publish = |op: Operation, log_id: u64| {
+    let publish = |op: Operation, log_id: u64| {
         let bytes = op.encode();
-        let args = hoffnung_core::entry::NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+        let args = hoffnung_core::entry::NextArgs {
+            log_id,
+            seq_num: 1,
+            backlink: None,
+            skiplink: None,
+        };
         let entry = hoffnung_core::sign_entry(key, &args, &bytes).unwrap();
         (entry.as_bytes().to_vec(), bytes)
     };
     let mut f = Fields::new();
     f.insert("name".into(), OperationValue::Str("title".into()));
     f.insert("type".into(), OperationValue::Str("str".into()));
-    let field = publish(Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f), 0);
+    let field = publish(
+        Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f),
+        0,
+    );
     let done = store.ingest(&field.0, &field.1, registry).await.unwrap();
     registry.on_ingested(store, &done).await.unwrap();
     let mut f = Fields::new();
     f.insert("name".into(), OperationValue::Str("crash_note".into()));
-    f.insert("description".into(), OperationValue::Str("crash test".into()));
-    f.insert("fields".into(), OperationValue::PinnedRelationList(vec![DocumentViewId::from_operation(done.operation_id)]));
+    f.insert(
+        "description".into(),
+        OperationValue::Str("crash test".into()),
+    );
+    f.insert(
+        "fields".into(),
+        OperationValue::PinnedRelationList(vec![DocumentViewId::from_operation(done.operation_id)]),
+    );
     let def = publish(Operation::create(SchemaId::SCHEMA_DEFINITION_V1, f), 1);
     let done = store.ingest(&def.0, &def.1, registry).await.unwrap();
     registry.on_ingested(store, &done).await.unwrap();
-    let id = SchemaId::application("crash_note", DocumentViewId::from_operation(done.operation_id)).unwrap();
+    let id = SchemaId::application(
+        "crash_note",
+        DocumentViewId::from_operation(done.operation_id),
+    )
+    .unwrap();
     assert!(registry.schema(&id).is_some());
     id
 }
@@ -111,7 +130,12 @@ backend_tests! {
         let registry = SchemaRegistry::new(None);
         let key = KeyPair::from_private_key(&[77; 32]);
         let schema_id = define_title_schema(&store, &registry, &key).await;
-        let (entries, last_ops) = presigned_documents(&key, &schema_id, 2, 7_500, 3);
+        let title = |d: usize, r: usize| {
+            let mut f = Fields::new();
+            f.insert("title".into(), OperationValue::Str(format!("{d} {r}")));
+            f
+        };
+        let (entries, last_ops) = presigned_documents(&key, &schema_id, 2, 7_500, 3, title);
         for chunk in entries.chunks(5_000) {
             for r in store.ingest_bulk(chunk, &registry).await.unwrap() {
                 r.unwrap();
@@ -147,10 +171,10 @@ backend_tests! {
         let rows = store.current_views(&ViewTable::for_schema(&schema)).await.unwrap();
         assert_eq!(rows.len(), last_ops.len());
         let by_doc: std::collections::HashMap<_, _> = rows.into_iter().map(|r| (r.document_id, r)).collect();
-        for (doc, last_op, title) in &last_ops {
+        for (d, (doc, last_op)) in last_ops.iter().enumerate() {
             let row = &by_doc[doc];
             assert_eq!(row.view_id, DocumentViewId::from_operation(*last_op));
-            assert_eq!(row.fields.as_ref().unwrap()["title"], OperationValue::Str(title.clone()));
+            assert_eq!(row.fields.as_ref().unwrap()["title"], OperationValue::Str(format!("{d} 3")));
         }
         store.close().await;
     }

@@ -88,6 +88,62 @@ impl TestDb {
     }
 }
 
+/// Signed entries with their operations, in a valid ingest order.
+pub type Signed = (Vec<u8>, Vec<u8>);
+
+/// Pre-signed entries of `docs` new documents of `schema_id` (one log each,
+/// from log `first_log`), then `updates` rounds updating each document with
+/// `fields(document index, round)` (round 0 is the CREATE). Returns the
+/// entries and, per document, its id and last operation id.
+pub fn presigned_documents(
+    key: &hoffnung_core::KeyPair,
+    schema_id: &hoffnung_core::SchemaId,
+    first_log: u64,
+    docs: usize,
+    updates: usize,
+    fields: impl Fn(usize, usize) -> hoffnung_core::Fields,
+) -> (Vec<Signed>, Vec<(hoffnung_core::Hash, hoffnung_core::Hash)>) {
+    use hoffnung_core::entry::NextArgs;
+    use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
+    use hoffnung_core::{sign_entry, DocumentViewId, EncodedEntry, Operation};
+    let mut out = Vec::with_capacity(docs * (updates + 1));
+    let mut logs: Vec<Vec<EncodedEntry>> = Vec::with_capacity(docs);
+    for d in 0..docs {
+        let op = Operation::create(schema_id.clone(), fields(d, 0)).encode();
+        let args = NextArgs {
+            log_id: first_log + d as u64,
+            seq_num: 1,
+            backlink: None,
+            skiplink: None,
+        };
+        let entry = sign_entry(key, &args, &op).unwrap();
+        out.push((entry.as_bytes().to_vec(), op));
+        logs.push(vec![entry]);
+    }
+    for r in 1..=updates {
+        for (d, log) in logs.iter_mut().enumerate() {
+            let latest = log.last().unwrap();
+            let position = latest.position();
+            let skiplink =
+                next_skiplink_seq_num(position.seq_num).map(|s| log[(s - 1) as usize].hash());
+            let op = Operation::update(
+                schema_id.clone(),
+                DocumentViewId::from_operation(latest.hash()),
+                fields(d, r),
+            )
+            .encode();
+            let entry = sign_entry(key, &next_args_after(&position, skiplink), &op).unwrap();
+            out.push((entry.as_bytes().to_vec(), op));
+            log.push(entry);
+        }
+    }
+    let last = logs
+        .iter()
+        .map(|log| (log[0].hash(), log[log.len() - 1].hash()))
+        .collect();
+    (out, last)
+}
+
 /// Runs a test body against SQLite, and against PostgreSQL when configured.
 /// The body gets a fresh database each time.
 #[macro_export]

@@ -97,7 +97,7 @@ impl Materializer {
         registry: Arc<SchemaRegistry>,
         config: MaterializerConfig,
     ) -> Result<Self, MaterializerError> {
-        let writer = store.view_writer().await?;
+        let writer = store.view_writer();
         let cursor = store.materializer_cursor().await?;
         let (progress_tx, progress) = watch::channel(cursor);
         let (shutdown, stop) = watch::channel(false);

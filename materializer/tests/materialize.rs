@@ -237,7 +237,7 @@ backend_tests! {
         let registry = Arc::new(SchemaRegistry::new(None));
         let key = KeyPair::from_private_key(&[6; 32]);
         define_schema(&store, &registry, &key, "solo", &[("n", "int")]).await;
-        let mut writer = store.view_writer().await.unwrap();
+        let mut writer = store.view_writer();
         let m = start(&store, &registry).await;
         m.caught_up().await.unwrap();
         let cursor = store.materializer_cursor().await.unwrap();

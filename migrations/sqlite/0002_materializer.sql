@@ -3,7 +3,7 @@
 -- view rows it stands for, so a crash never loses or repeats half a batch.
 CREATE TABLE materializer (
     id     INTEGER PRIMARY KEY CHECK (id = 1),
-    cursor BIGINT  NOT NULL
+    cursor BIGINT  NOT NULL CHECK (cursor >= 0)
 );
 INSERT INTO materializer (id, cursor) VALUES (1, 0);
 

@@ -90,6 +90,7 @@ struct Inner {
     backend: Backend,
     sql: Arc<Statements>,
     writer: mpsc::Sender<Job>,
+    scripts: mpsc::Sender<writer::ScriptJob>,
     /// Tells the writer to finish and give its connection back.
     closing: watch::Sender<bool>,
     writer_task: Mutex<Option<JoinHandle<()>>>,
@@ -157,10 +158,12 @@ impl Store {
         let sql = Arc::new(Statements::new(backend));
         let conn = pool.acquire().await?;
         let (tx, rx) = mpsc::channel(1024);
+        let (scripts, scripts_rx) = mpsc::channel(16);
         let (closing, closed) = watch::channel(false);
         let (appended_tx, appended) = watch::channel(0);
         let writer = writer::Writer::new(conn, sql.clone(), backend);
-        let writer_task = tokio::spawn(writer.run(rx, closed, appended_tx, config.max_batch));
+        let writer_task =
+            tokio::spawn(writer.run(rx, scripts_rx, closed, appended_tx, config.max_batch));
         tracing::info!(?backend, "event store ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -168,6 +171,7 @@ impl Store {
                 backend,
                 sql,
                 writer: tx,
+                scripts,
                 closing,
                 writer_task: Mutex::new(Some(writer_task)),
                 appended,
@@ -396,6 +400,26 @@ impl Store {
 
     pub(crate) fn writer(&self) -> &mpsc::Sender<Job> {
         &self.inner.writer
+    }
+
+    /// Runs statements in one transaction on the writer's connection (see
+    /// [`writer::ScriptJob`]).
+    pub(crate) async fn run_script(
+        &self,
+        statements: Vec<(String, Vec<sql::Param>)>,
+        cursor: Option<(i64, i64)>,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner
+            .scripts
+            .send(writer::ScriptJob {
+                statements,
+                cursor,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 

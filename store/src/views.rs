@@ -18,10 +18,10 @@ use hoffnung_core::{
     Schema, SchemaId,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Executor, Row};
+use sqlx::Row;
 
 use crate::error::StoreError;
-use crate::sql::{arguments, multi_row, multi_row_of, render, row_chunks, Backend, Param};
+use crate::sql::{multi_row, multi_row_of, render, row_chunks, Backend, Param};
 use crate::{hash_col, schema_col, Store};
 
 /// PostgreSQL truncates longer identifiers.
@@ -585,29 +585,20 @@ impl Store {
             .await?)
     }
 
-    /// A connection of its own for the materializer's writes.
-    pub async fn view_writer(&self) -> Result<ViewWriter, StoreError> {
-        let mut conn = self.pool().acquire().await?.detach();
-        if self.backend() == Backend::Sqlite {
-            // Views are derived data and move with the cursor in one
-            // transaction: a crash that loses the last commits loses both,
-            // and the worker redoes them. So no fsync of its own; the next
-            // entry commit (FULL) syncs these pages too.
-            conn.execute("PRAGMA synchronous = NORMAL").await?;
-        }
-        Ok(ViewWriter {
-            conn,
-            backend: self.backend(),
+    /// The writer of the view tables (the materializer's).
+    pub fn view_writer(&self) -> ViewWriter {
+        ViewWriter {
+            store: self.clone(),
             tables: HashMap::new(),
             statements: HashMap::new(),
-        })
+        }
     }
 }
 
-/// Writes views; one per materializer. Holds its own connection.
+/// Builds the writes of view tables; they run on the store's writer (one
+/// writer per database), each batch in one transaction with the cursor.
 pub struct ViewWriter {
-    conn: sqlx::AnyConnection,
-    backend: Backend,
+    store: Store,
     tables: HashMap<SchemaId, Arc<ViewTable>>,
     statements: HashMap<(String, u8, usize), String>,
 }
@@ -637,31 +628,29 @@ impl ViewWriter {
             return Ok(false);
         }
         let table = ViewTable::for_schema(schema);
-        let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        let mut tx = self.conn.begin_with(begin).await?;
-        for statement in table.ddl(self.backend) {
-            tx.execute(statement.as_str()).await?;
-        }
-        let insert = render(
-            "INSERT INTO view_tables (schema_id, table_name) VALUES (?, ?) ON CONFLICT (schema_id) DO NOTHING",
-            self.backend,
-        );
-        let created = sqlx::query(&insert)
-            .bind(schema.id().to_string())
-            .bind(table.table.clone())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-        tx.commit().await?;
-        if created {
+        let backend = self.store.backend();
+        let existed = self.store.has_view_table(schema.id()).await?;
+        if !existed {
+            let mut statements: Vec<(String, Vec<Param>)> = table
+                .ddl(backend)
+                .into_iter()
+                .map(|sql| (sql, Vec::new()))
+                .collect();
+            statements.push((
+                render(
+                    "INSERT INTO view_tables (schema_id, table_name) VALUES (?, ?) ON CONFLICT (schema_id) DO NOTHING",
+                    backend,
+                ),
+                vec![
+                    Param::Text(Some(schema.id().to_string())),
+                    Param::Text(Some(table.table.clone())),
+                ],
+            ));
+            self.store.run_script(statements, None).await?;
             tracing::info!(schema = %schema.id(), table = %table.table, "view tables created");
         }
         self.tables.insert(schema.id().clone(), Arc::new(table));
-        Ok(created)
+        Ok(!existed)
     }
 
     /// The layout of a schema whose tables [`ViewWriter::ensure_table`] made.
@@ -679,33 +668,7 @@ impl ViewWriter {
         to: i64,
     ) -> Result<(), StoreError> {
         let statements = self.statements(batch)?;
-        let backend = self.backend;
-        let begin = match backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        let mut tx = self.conn.begin_with(begin).await?;
-        let moved = sqlx::query(&render(
-            "UPDATE materializer SET cursor = ? WHERE id = 1 AND cursor = ?",
-            backend,
-        ))
-        .bind(to)
-        .bind(from)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved != 1 {
-            return Err(StoreError::WriteFailed(
-                "the materializer cursor was moved by another writer".into(),
-            ));
-        }
-        for (sql, params) in statements {
-            sqlx::query_with(&sql, arguments(params)?)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.store.run_script(statements, Some((from, to))).await
     }
 
     fn statements(
@@ -721,6 +684,7 @@ impl ViewWriter {
             by_table.entry(&v.schema_id).or_default().1.push(v);
         }
         let mut out = Vec::new();
+        let backend = self.store.backend();
         for (schema_id, (current, history)) in by_table {
             let table = self
                 .tables
@@ -731,7 +695,7 @@ impl ViewWriter {
                 let sql = self.statement(&table, Kind::Current, chunk.len());
                 let params = current[chunk]
                     .iter()
-                    .flat_map(|v| table.row_params(v, self.backend))
+                    .flat_map(|v| table.row_params(v, backend))
                     .collect();
                 out.push((sql, params));
             }
@@ -739,7 +703,7 @@ impl ViewWriter {
                 let sql = self.statement(&table, Kind::History, chunk.len());
                 let params = history[chunk]
                     .iter()
-                    .flat_map(|v| table.row_params(v, self.backend))
+                    .flat_map(|v| table.row_params(v, backend))
                     .collect();
                 out.push((sql, params));
             }
@@ -780,7 +744,7 @@ impl ViewWriter {
     }
 
     fn statement(&mut self, table: &ViewTable, kind: Kind, rows: usize) -> String {
-        let backend = self.backend;
+        let backend = self.store.backend();
         self.statements
             .entry((table.table.clone(), kind as u8, rows))
             .or_insert_with(|| match kind {

@@ -19,11 +19,11 @@ use hoffnung_core::{
 use sqlx::any::{Any, AnyArguments};
 use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, Connection, Row};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested, Job};
-use crate::sql::{multi_row, row_chunks, Backend, Param, Statements};
+use crate::sql::{arguments, multi_row, render, row_chunks, Backend, Param, Statements};
 use crate::{hash_col, schema_col};
 
 /// Entries kept in the caches before they are dropped wholesale.
@@ -98,6 +98,7 @@ impl Writer {
     pub(crate) async fn run(
         self,
         mut rx: mpsc::Receiver<Job>,
+        mut scripts: mpsc::Receiver<ScriptJob>,
         mut closed: watch::Receiver<bool>,
         appended: watch::Sender<u64>,
         max_batch: usize,
@@ -107,13 +108,25 @@ impl Writer {
             mut state,
         } = self;
         loop {
-            let first = tokio::select! {
+            enum Next {
+                Ingest(Job),
+                Script(ScriptJob),
+                Stop,
+            }
+            let next = tokio::select! {
                 biased;
-                job = rx.recv() => match job {
-                    Some(job) => job,
-                    None => break,
-                },
-                _ = closed.wait_for(|c| *c) => break,
+                job = rx.recv() => job.map_or(Next::Stop, Next::Ingest),
+                script = scripts.recv() => script.map_or(Next::Stop, Next::Script),
+                _ = closed.wait_for(|c| *c) => Next::Stop,
+            };
+            let first = match next {
+                Next::Ingest(job) => job,
+                Next::Script(script) => {
+                    let result = state.run_script(&mut conn, &script).await;
+                    let _ = script.reply.send(result);
+                    continue;
+                }
+                Next::Stop => break,
             };
             let mut jobs = vec![first];
             let mut n = jobs[0].items.len();
@@ -153,7 +166,100 @@ impl Writer {
     }
 }
 
+/// Writes of derived data (the materializer's view tables) that go
+/// through this writer, so that SQLite never sees two writers wait on each
+/// other's lock.
+pub(crate) struct ScriptJob {
+    pub(crate) statements: Vec<(String, Vec<Param>)>,
+    /// Move the materializer cursor from the first to the second value, in
+    /// the same transaction; fails if it is not at the first.
+    pub(crate) cursor: Option<(i64, i64)>,
+    pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
 impl State {
+    /// Runs a script job in one transaction. On SQLite it commits without
+    /// an fsync of its own (`synchronous = NORMAL`): the data is derived and
+    /// moves with its cursor, so a crash loses both or neither; the next
+    /// entry commit syncs its pages.
+    async fn run_script(
+        &mut self,
+        conn: &mut AnyConnection,
+        job: &ScriptJob,
+    ) -> Result<(), StoreError> {
+        let mut all = Vec::with_capacity(job.statements.len() + 1);
+        if let Some((from, to)) = job.cursor {
+            // An UPDATE that fails (CHECK cursor >= 0) unless the cursor is at `from`.
+            all.push((
+                render(
+                    "UPDATE materializer SET cursor = CASE WHEN cursor = ? THEN ? ELSE -1 END WHERE id = 1",
+                    self.backend,
+                ),
+                vec![Param::Int(Some(from)), Param::Int(Some(to))],
+            ));
+        }
+        all.extend(job.statements.iter().cloned());
+        let result = match self.backend {
+            Backend::Sqlite => {
+                let mut script = String::from("BEGIN IMMEDIATE; ");
+                let mut params = Vec::new();
+                for (sql, p) in all {
+                    script.push_str(&sql);
+                    script.push_str("; ");
+                    params.extend(p);
+                }
+                script.push_str("COMMIT;");
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                let done = match arguments(params) {
+                    Ok(args) => sqlx::query_with(&script, args)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(StoreError::from),
+                    Err(e) => Err(e),
+                };
+                if done.is_err() {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                }
+                // Entry commits must stay durable whatever happened above.
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                done
+            }
+            Backend::Postgres => {
+                let mut tx = conn.begin().await?;
+                for (sql, p) in all {
+                    sqlx::query_with(&sql, arguments(p)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        };
+        match (result, job.cursor) {
+            (Err(e), Some((from, _))) => {
+                let at: Option<i64> =
+                    sqlx::query_scalar("SELECT cursor FROM materializer WHERE id = 1")
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .ok()
+                        .flatten();
+                if at.is_some_and(|c| c != from) {
+                    Err(StoreError::WriteFailed(
+                        "the materializer cursor was moved by another writer".into(),
+                    ))
+                } else {
+                    Err(e)
+                }
+            }
+            (r, _) => r,
+        }
+    }
+
     async fn write_batch(
         &mut self,
         conn: &mut AnyConnection,
@@ -258,7 +364,8 @@ impl State {
         let statements = self.statements(&pending)?;
         match self.backend {
             Backend::Sqlite => {
-                let mut script = String::from("BEGIN IMMEDIATE; ");
+                // (FULL again in case restoring it after a script job failed.)
+                let mut script = String::from("PRAGMA synchronous = FULL; BEGIN IMMEDIATE; ");
                 let mut args = AnyArguments::default();
                 for (sql, params) in statements {
                     script.push_str(&sql);

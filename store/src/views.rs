@@ -161,21 +161,22 @@ impl ViewTable {
                 if key == "_view_id" { " PRIMARY KEY" } else { "" },
             )
         };
+        // SQLite: one b-tree per table instead of a rowid table plus a
+        // primary key index (the keys are ids, never rowids).
+        let without_rowid = match backend {
+            Backend::Sqlite => " WITHOUT ROWID",
+            Backend::Postgres => "",
+        };
         let t = quote(&self.table);
         let mut out = vec![
             format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({}{fields})",
+                "CREATE TABLE IF NOT EXISTS {t} ({}{fields}){without_rowid}",
                 meta("_document_id")
             ),
             format!(
-                "CREATE TABLE IF NOT EXISTS {} ({}{fields})",
+                "CREATE TABLE IF NOT EXISTS {} ({}{fields}){without_rowid}",
                 quote(&self.views_table()),
                 meta("_view_id")
-            ),
-            // Collections list live documents.
-            format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {t} (_deleted, _document_id)",
-                quote(&format!("{}__live", self.table))
             ),
         ];
         // Filtering and ordering by a field, with the document id as the
@@ -193,7 +194,7 @@ impl ViewTable {
             let l = quote(&self.lists_table());
             out.push(format!(
                 "CREATE TABLE IF NOT EXISTS {l} (_document_id {text} NOT NULL, _field {text} NOT NULL, \
-                 _idx BIGINT NOT NULL, _target {text} NOT NULL, PRIMARY KEY (_document_id, _field, _idx))"
+                 _idx BIGINT NOT NULL, _target {text} NOT NULL, PRIMARY KEY (_document_id, _field, _idx)){without_rowid}"
             ));
             out.push(format!(
                 "CREATE INDEX IF NOT EXISTS {} ON {l} (_field, _target)",

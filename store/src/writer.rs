@@ -201,25 +201,37 @@ impl State {
         all.extend(job.statements.iter().cloned());
         let result = match self.backend {
             Backend::Sqlite => {
-                let mut script = String::from("BEGIN IMMEDIATE; ");
-                let mut params = Vec::new();
-                for (sql, p) in all {
-                    script.push_str(&sql);
-                    script.push_str("; ");
-                    params.extend(p);
-                }
-                script.push_str("COMMIT;");
+                // Statement by statement, not as one script: each keeps its
+                // cached prepared form (scripts of varying shape would push
+                // the entry statements out of the connection's cache).
                 sqlx::query("PRAGMA synchronous = NORMAL")
                     .execute(&mut *conn)
                     .await?;
-                let done = match arguments(params) {
-                    Ok(args) => sqlx::query_with(&script, args)
+                let mut done = sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from);
+                for (sql, p) in all {
+                    if done.is_err() {
+                        break;
+                    }
+                    done = match arguments(p) {
+                        Ok(args) => sqlx::query_with(&sql, args)
+                            .execute(&mut *conn)
+                            .await
+                            .map(|_| ())
+                            .map_err(StoreError::from),
+                        Err(e) => Err(e),
+                    };
+                }
+                if done.is_ok() {
+                    done = sqlx::query("COMMIT")
                         .execute(&mut *conn)
                         .await
                         .map(|_| ())
-                        .map_err(StoreError::from),
-                    Err(e) => Err(e),
-                };
+                        .map_err(StoreError::from);
+                }
                 if done.is_err() {
                     let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
                 }

@@ -50,6 +50,9 @@ struct Args {
     /// measure publish-to-materialized lag (in-process node only).
     #[arg(long)]
     rate: Option<f64>,
+    /// Run the in-process node without its materializer (the publish path alone).
+    #[arg(long)]
+    no_materializer: bool,
 }
 
 /// Splits an author's entries into `streams` lists by document (log), so
@@ -344,9 +347,11 @@ async fn main() -> anyhow::Result<()> {
                     url
                 }
             };
-            let n = Node::bind(NodeConfig::new(database_url))
-                .await
-                .context("starting the node")?;
+            let mut config = NodeConfig::new(database_url);
+            if args.no_materializer {
+                config.materializer = None;
+            }
+            let n = Node::bind(config).await.context("starting the node")?;
             let url = n.graphql_url();
             node = Some(n);
             url

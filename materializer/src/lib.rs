@@ -48,7 +48,7 @@ impl Default for MaterializerConfig {
     fn default() -> Self {
         Self {
             batch: 4096,
-            cache_documents: 50_000,
+            cache_documents: 10_000,
             min_interval: Duration::from_millis(4),
             poll: Duration::from_millis(500),
             parallel_loads: 8,

@@ -11,7 +11,7 @@ use common::*;
 use hoffnung_core::{DocumentViewId, KeyPair, Operation, OperationValue, Schema};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::test_utils::TestDb;
-use hoffnung_store::{Store, ViewRow};
+use hoffnung_store::{Backend, Store, ViewRow};
 use proptest::prelude::*;
 
 /// One generated operation: author, which earlier operations it builds on
@@ -124,8 +124,8 @@ fn order(ops: &[(Signed, usize, Vec<usize>)], mut seed: u64) -> Vec<usize> {
     out
 }
 
-async fn deliver(g: &Generated, order: &[usize], pauses: u16) -> ViewRow {
-    let db = TestDb::sqlite();
+async fn deliver(g: &Generated, order: &[usize], pauses: u16, backend: Backend) -> ViewRow {
+    let db = TestDb::new(backend).await.expect("backend configured");
     let store = db.store().await;
     let registry = Arc::new(SchemaRegistry::new(None));
     let m = start(&store, &registry).await;
@@ -144,7 +144,23 @@ async fn deliver(g: &Generated, order: &[usize], pauses: u16) -> ViewRow {
     let got = row(&store, &g.schema, &g.document).await.unwrap();
     m.shutdown().await;
     store.close().await;
+    db.cleanup().await;
     got
+}
+
+fn check(steps: &[Step], seeds: &[u64], pauses: u16, backend: Backend) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let g = generate(steps).await;
+        for seed in seeds {
+            let got = deliver(&g, &order(&g.ops, *seed), pauses, backend).await;
+            assert_eq!(got, g.expected);
+        }
+    });
 }
 
 proptest! {
@@ -156,13 +172,18 @@ proptest! {
         seeds in prop::collection::vec(any::<u64>(), 2),
         pauses in any::<u16>(),
     ) {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let g = generate(&steps).await;
-            for seed in &seeds {
-                let got = deliver(&g, &order(&g.ops, *seed), pauses).await;
-                assert_eq!(got, g.expected);
-            }
-        });
+        check(&steps, &seeds, pauses, Backend::Sqlite);
+    }
+
+    /// The same on PostgreSQL, when `HOFFNUNG_POSTGRES_TEST_URL` is set.
+    #[test]
+    fn any_delivery_order_gives_the_same_row_postgres(
+        steps in prop::collection::vec((0usize..3, any::<u16>(), any::<bool>()), 1..7),
+        seeds in prop::collection::vec(any::<u64>(), 2),
+        pauses in any::<u16>(),
+    ) {
+        if std::env::var(hoffnung_store::test_utils::POSTGRES_ENV).is_ok() {
+            check(&steps, &seeds, pauses, Backend::Postgres);
+        }
     }
 }

@@ -212,16 +212,9 @@ async fn next_args(
     key: &KeyPair,
     view: Option<&DocumentViewId>,
 ) -> NextArgs {
-    let got: Value = client
-        .post(url)
-        .json(&serde_json::json!({ "query": NEXT_ARGS, "variables": {
-            "publicKey": key.public_key().to_hex(), "viewId": view.map(|v| v.to_string()) } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let variables = serde_json::json!({
+        "publicKey": key.public_key().to_hex(), "viewId": view.map(|v| v.to_string()) });
+    let got = post(client, url, NEXT_ARGS, variables).await;
     parse_args(&got["data"]["nextArgs"])
 }
 
@@ -245,16 +238,9 @@ async fn send(
 ) -> (Hash, NextArgs) {
     let bytes = op.encode();
     let entry = sign_entry(key, args, &bytes).unwrap();
-    let got: Value = client
-        .post(url)
-        .json(&serde_json::json!({ "query": PUBLISH, "variables": {
-            "entry": entry.to_hex(), "operation": hex::encode(&bytes) } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let variables =
+        serde_json::json!({ "entry": entry.to_hex(), "operation": hex::encode(&bytes) });
+    let got = post(client, url, PUBLISH, variables).await;
     assert!(got["errors"].is_null(), "publish refused: {got}");
     (entry.hash(), parse_args(&got["data"]["publish"]))
 }

@@ -78,23 +78,6 @@ fn spawn_node(database_url: &str) -> (Child, String) {
     (child, url)
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    query: &str,
-    variables: serde_json::Value,
-) -> serde_json::Value {
-    client
-        .post(url)
-        .json(&serde_json::json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
-}
-
 backend_tests! {
     killed_node_keeps_every_accepted_entry(db) {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();

@@ -142,3 +142,21 @@ impl TestNode {
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
 }
+
+/// One GraphQL request over HTTP; the JSON answer.
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    client
+        .post(url)
+        .json(&serde_json::json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}

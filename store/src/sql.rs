@@ -133,7 +133,7 @@ statements! {
     count_operations = "SELECT COUNT(*) FROM entries WHERE payload IS NOT NULL";
     count_logs = "SELECT COUNT(*) FROM logs";
     document_operations = "SELECT entry_hash, public_key, payload FROM entries WHERE document_id = ? ORDER BY id";
-    documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ?";
+    documents_of_schema = "SELECT DISTINCT document_id FROM logs WHERE schema_id = ?";
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod documents;
 mod error;
 
 use std::sync::Arc;
@@ -47,6 +48,12 @@ const SCALARS: &[(&str, &str)] = &[
     ("EncodedOperation", "A CBOR operation, hex-encoded."),
     ("LogId", "Log id, a u64 as a decimal string."),
     ("SeqNum", "Sequence number, a u64 as a decimal string."),
+    (
+        "DocumentId",
+        "Id of a document: the hash of its CREATE operation.",
+    ),
+    ("HexBytes", "Bytes as a hexadecimal string."),
+    ("Cursor", "An opaque pagination cursor."),
 ];
 
 /// Builds the GraphQL schema served by the node.
@@ -66,7 +73,7 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
             a.skiplink.map(|h| h.to_string())
         }));
 
-    let query = Object::new("Query").field(
+    let mut query = Object::new("Query").field(
         Field::new("nextArgs", TypeRef::named(NEXT_ARGUMENTS), |ctx| {
             FieldFuture::new(async move {
                 let api = ctx.data::<Api>()?;
@@ -110,9 +117,14 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
 
     let mut builder = Schema::build("Query", Some("MutationRoot"), None)
         .register(next_arguments)
-        .register(query)
-        .register(mutation)
-        .data(api);
+        .register(mutation);
+    builder = documents::register_shared(builder);
+    for schema in queryable_schemas(&api.registry) {
+        let (b, single, all) = documents::register_schema(builder, &schema);
+        builder = b;
+        query = query.field(single).field(all);
+    }
+    let mut builder = builder.register(query).data(api);
     for (name, description) in SCALARS {
         builder = builder.register(
             Scalar::new(*name)
@@ -121,6 +133,25 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
         );
     }
     builder.finish()
+}
+
+/// The active schemas whose relation targets are active too (a relation
+/// to an unknown schema has no type to point at; such a schema joins the
+/// API once its targets do).
+fn queryable_schemas(registry: &SchemaRegistry) -> Vec<Arc<hoffnung_core::Schema>> {
+    let mut schemas = registry.schemas();
+    loop {
+        let ids: std::collections::HashSet<_> = schemas.iter().map(|s| s.id().clone()).collect();
+        let before = schemas.len();
+        schemas.retain(|s| {
+            s.fields()
+                .iter()
+                .all(|(_, ty)| ty.relation_target().is_none_or(|t| ids.contains(t)))
+        });
+        if schemas.len() == before {
+            return schemas;
+        }
+    }
 }
 
 fn is_string(value: &Value) -> bool {
@@ -204,4 +235,37 @@ fn hex_arg(
             ),
         )
     })
+}
+
+/// The schema being served, rebuilt when the registry changes (a new
+/// schema becomes queryable without a restart; the old build is dropped
+/// once the requests using it finish).
+pub struct LiveSchema {
+    api: Api,
+    current: std::sync::RwLock<Schema>,
+}
+
+impl LiveSchema {
+    pub fn new(api: Api) -> Result<Self, SchemaError> {
+        let current = std::sync::RwLock::new(build_schema(api.clone())?);
+        Ok(Self { api, current })
+    }
+
+    /// The schema to run a request on (cheap: a reference count).
+    pub fn get(&self) -> Schema {
+        match self.current.read() {
+            Ok(s) => s.clone(),
+            Err(e) => e.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds from the registry's current schemas.
+    pub fn rebuild(&self) -> Result<(), SchemaError> {
+        let schema = build_schema(self.api.clone())?;
+        match self.current.write() {
+            Ok(mut s) => *s = schema,
+            Err(e) => *e.into_inner() = schema,
+        }
+        Ok(())
+    }
 }

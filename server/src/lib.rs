@@ -96,7 +96,7 @@ impl Node {
             store: store.clone(),
             registry: registry.clone(),
         };
-        let schema = hoffnung_graphql::build_schema(api)?;
+        let schema = Arc::new(hoffnung_graphql::LiveSchema::new(api)?);
         let listener = TcpListener::bind(config.http_bind)
             .await
             .map_err(|source| NodeError::Bind {
@@ -105,7 +105,25 @@ impl Node {
             })?;
         let addr = listener.local_addr().map_err(NodeError::Http)?;
         let (shutdown, mut stop) = watch::channel(false);
-        let app = http::router(schema);
+        let app = http::router(schema.clone());
+        // New schemas become queryable as soon as the registry has them.
+        let mut schemas = registry.subscribe();
+        let mut stop_rebuild = shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = schemas.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        if let Err(e) = schema.rebuild() {
+                            tracing::error!(error = %e, "rebuilding the GraphQL schema failed");
+                        }
+                    }
+                    _ = stop_rebuild.wait_for(|s| *s) => break,
+                }
+            }
+        });
         let server_store = store.clone();
         let server_materializer = materializer.clone();
         let task = tokio::spawn(async move {

@@ -13,6 +13,7 @@
 
 mod error;
 mod ingest;
+mod query;
 mod sql;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
@@ -35,6 +36,9 @@ use tokio::task::JoinHandle;
 
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use ingest::Ingested;
+pub use query::{
+    CollectionQuery, Cursor, Filter, FilterOp, ListScope, Operand, Page, QueryError, Target,
+};
 pub use sql::Backend;
 pub use views::{quote, StoredOperation, ViewBatch, ViewColumn, ViewRow, ViewTable, ViewWriter};
 

@@ -49,7 +49,7 @@ pub struct ViewTable {
 /// Meta columns, in the order every statement here uses them.
 const META: [&str; 5] = ["_document_id", "_view_id", "_owner", "_edited", "_deleted"];
 
-fn is_list(ty: &FieldType) -> bool {
+pub(crate) fn is_list(ty: &FieldType) -> bool {
     matches!(
         ty,
         FieldType::RelationList(_) | FieldType::PinnedRelationList(_)
@@ -120,7 +120,20 @@ impl ViewTable {
             .join(", ")
     }
 
-    fn width(&self) -> usize {
+    /// [`ViewTable::column_list`] with a table alias.
+    pub(crate) fn column_list_as(&self, alias: &str) -> String {
+        META.iter()
+            .map(|m| format!("{alias}.{m}"))
+            .chain(
+                self.columns
+                    .iter()
+                    .map(|c| format!("{alias}.{}", quote(&c.column))),
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub(crate) fn width(&self) -> usize {
         META.len() + self.columns.len()
     }
 
@@ -348,7 +361,11 @@ where
         .collect()
 }
 
-fn decode_row(table: &ViewTable, row: &AnyRow, backend: Backend) -> Result<ViewRow, StoreError> {
+pub(crate) fn decode_row(
+    table: &ViewTable,
+    row: &AnyRow,
+    backend: Backend,
+) -> Result<ViewRow, StoreError> {
     let text = |i: usize| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(i)?) };
     let document_id = Hash::from_str(&text(0)?).map_err(|e| corrupt("document id", e))?;
     let view_id = DocumentViewId::from_str(&text(1)?).map_err(|e| corrupt("view id", e))?;

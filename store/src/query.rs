@@ -1,0 +1,456 @@
+//! Collection queries on the view tables: filters, ordering and keyset
+//! pagination compiled to SQL (no filtering in memory), for `all_<schema>`
+//! queries and relation lists.
+
+use hoffnung_core::FieldType;
+use sqlx::Row;
+
+use crate::error::StoreError;
+use crate::sql::{arguments, render, Backend, Param};
+use crate::views::{decode_row, is_list, quote, ViewRow, ViewTable};
+use crate::Store;
+
+/// A value to compare with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// Strings, ids in their hex / view id string form.
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Operand {
+    fn param(&self, backend: Backend) -> Param {
+        match self {
+            Operand::Bool(b) => Param::Bool(Some(*b)),
+            Operand::Int(i) => Param::Int(Some(*i)),
+            // See `ViewTable::row_placeholders`: floats travel as text on PostgreSQL.
+            Operand::Float(f) => match backend {
+                Backend::Sqlite => Param::Float(Some(*f)),
+                Backend::Postgres => Param::Text(Some(format!("{f:?}"))),
+            },
+            Operand::Text(s) => Param::Text(Some(s.clone())),
+            Operand::Bytes(b) => Param::Blob(Some(b.clone())),
+        }
+    }
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Eq,
+    NotEq,
+    In,
+    NotIn,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Contains,
+    NotContains,
+}
+
+/// What a filter or the order looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    DocumentId,
+    ViewId,
+    Owner,
+    Edited,
+    Deleted,
+    /// An application field, by name.
+    Field(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub target: Target,
+    pub op: FilterOp,
+    /// One value, or the set of `In` / `NotIn`.
+    pub values: Vec<Operand>,
+}
+
+/// Where a page starts: after the row with this order key and document id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub key: Operand,
+    pub document_id: String,
+}
+
+/// A collection query on one schema's current views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionQuery {
+    pub filters: Vec<Filter>,
+    /// `None`: by document id (or, inside a relation list, by list position).
+    pub order_by: Option<Target>,
+    pub descending: bool,
+    pub first: u32,
+    pub after: Option<Cursor>,
+    /// Only the documents a relation list names, in its order.
+    pub list: Option<ListScope>,
+}
+
+/// The items of one relation list of one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListScope {
+    /// The lists table of the schema holding the list.
+    pub lists_table: String,
+    pub owner_document: String,
+    /// The list field's column name.
+    pub column: String,
+    /// Pinned lists name views (`_view_id`), others documents.
+    pub pinned: bool,
+}
+
+/// One page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub rows: Vec<(ViewRow, Cursor)>,
+    pub has_next_page: bool,
+}
+
+/// SQL pieces with their parameters, in order.
+struct Sql {
+    text: String,
+    params: Vec<Param>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+    fn bind(&mut self, p: Param) {
+        self.text.push('?');
+        self.params.push(p);
+    }
+}
+
+/// An error in a query that the caller should see (bad field, bad operand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(pub String);
+
+fn column_of(table: &ViewTable, target: &Target, alias: &str) -> Result<String, QueryError> {
+    let meta = |c: &str| format!("{alias}.{c}");
+    Ok(match target {
+        Target::DocumentId => meta("_document_id"),
+        Target::ViewId => meta("_view_id"),
+        Target::Owner => meta("_owner"),
+        Target::Edited => meta("_edited"),
+        Target::Deleted => meta("_deleted"),
+        Target::Field(name) => {
+            let c = table
+                .column(name)
+                .ok_or_else(|| QueryError(format!("unknown field `{name}`")))?;
+            format!("{alias}.{}", quote(&c.column))
+        }
+    })
+}
+
+fn push_filter(
+    sql: &mut Sql,
+    table: &ViewTable,
+    filter: &Filter,
+    backend: Backend,
+) -> Result<(), QueryError> {
+    let list_field = match &filter.target {
+        Target::Field(name) => table.column(name).filter(|c| is_list(&c.ty)),
+        _ => None,
+    };
+    if let Some(c) = list_field {
+        // A list matches `in` if any item is in the set; `notIn` if none is.
+        let negate = match filter.op {
+            FilterOp::In => false,
+            FilterOp::NotIn => true,
+            op => return Err(QueryError(format!("{op:?} does not apply to a list"))),
+        };
+        sql.push(if negate { "NOT EXISTS (" } else { "EXISTS (" });
+        sql.push(&format!(
+            "SELECT 1 FROM {} l WHERE l._document_id = t._document_id AND l._field = ",
+            quote(&table.lists_table())
+        ));
+        sql.bind(Param::Text(Some(c.column.clone())));
+        sql.push(" AND l._target IN (");
+        push_values(sql, &filter.values, backend);
+        sql.push("))");
+        return Ok(());
+    }
+    let col = column_of(table, &filter.target, "t")?;
+    let value = |sql: &mut Sql| -> Result<(), QueryError> {
+        let v = filter
+            .values
+            .first()
+            .ok_or_else(|| QueryError("a filter needs a value".into()))?;
+        bind_operand(sql, v, backend);
+        Ok(())
+    };
+    let cmp = |sql: &mut Sql, op: &str| -> Result<(), QueryError> {
+        sql.push(&format!("{col} {op} "));
+        value(sql)
+    };
+    match filter.op {
+        FilterOp::Eq => cmp(sql, "=")?,
+        FilterOp::NotEq => cmp(sql, "<>")?,
+        FilterOp::Gt => cmp(sql, ">")?,
+        FilterOp::Gte => cmp(sql, ">=")?,
+        FilterOp::Lt => cmp(sql, "<")?,
+        FilterOp::Lte => cmp(sql, "<=")?,
+        FilterOp::In | FilterOp::NotIn => {
+            if filter.values.is_empty() {
+                // Nothing is in the empty set.
+                sql.push(if filter.op == FilterOp::In {
+                    "1 = 0"
+                } else {
+                    "1 = 1"
+                });
+            } else {
+                sql.push(&col);
+                sql.push(if filter.op == FilterOp::In {
+                    " IN ("
+                } else {
+                    " NOT IN ("
+                });
+                push_values(sql, &filter.values, backend);
+                sql.push(")");
+            }
+        }
+        FilterOp::Contains | FilterOp::NotContains => {
+            let f = match backend {
+                Backend::Sqlite => "instr",
+                Backend::Postgres => "strpos",
+            };
+            sql.push(&format!("{f}({col}, "));
+            value(sql)?;
+            sql.push(if filter.op == FilterOp::Contains {
+                ") > 0"
+            } else {
+                ") = 0"
+            });
+        }
+    }
+    Ok(())
+}
+
+fn bind_operand(sql: &mut Sql, v: &Operand, backend: Backend) {
+    if let (Operand::Float(_), Backend::Postgres) = (v, backend) {
+        sql.push("CAST(");
+        sql.bind(v.param(backend));
+        sql.push(" AS DOUBLE PRECISION)");
+    } else {
+        sql.bind(v.param(backend));
+    }
+}
+
+fn push_values(sql: &mut Sql, values: &[Operand], backend: Backend) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        bind_operand(sql, v, backend);
+    }
+}
+
+/// `FROM` and `WHERE` of a collection: live documents, the filters, the
+/// list scope.
+fn from_where(
+    table: &ViewTable,
+    query: &CollectionQuery,
+    backend: Backend,
+) -> Result<Sql, QueryError> {
+    let mut sql = Sql {
+        text: String::new(),
+        params: Vec::new(),
+    };
+    match &query.list {
+        Some(scope) => {
+            let key = if scope.pinned {
+                "_view_id"
+            } else {
+                "_document_id"
+            };
+            let source = if scope.pinned {
+                quote(&table.views_table())
+            } else {
+                quote(&table.table)
+            };
+            sql.push(&format!(
+                " FROM {} l JOIN {source} t ON t.{key} = l._target WHERE l._document_id = ",
+                quote(&scope.lists_table)
+            ));
+            sql.bind(Param::Text(Some(scope.owner_document.clone())));
+            sql.push(" AND l._field = ");
+            sql.bind(Param::Text(Some(scope.column.clone())));
+            sql.push(" AND ");
+        }
+        None => sql.push(&format!(" FROM {} t WHERE ", quote(&table.table))),
+    }
+    // Deleted documents never appear (as upstream), whatever the filters say.
+    sql.push("t._deleted = ");
+    sql.bind(Param::Bool(Some(false)));
+    for f in &query.filters {
+        sql.push(" AND ");
+        push_filter(&mut sql, table, f, backend)?;
+    }
+    Ok(sql)
+}
+
+/// The order key column (or the list position).
+fn order_column(table: &ViewTable, query: &CollectionQuery) -> Result<String, QueryError> {
+    match (&query.order_by, &query.list) {
+        (Some(t), _) => {
+            if let Target::Field(name) = t {
+                if table.column(name).is_none() {
+                    return Err(QueryError(format!("unknown field `{name}`")));
+                }
+            }
+            column_of(table, t, "t")
+        }
+        (None, Some(_)) => Ok("l._idx".to_string()),
+        (None, None) => Ok("t._document_id".to_string()),
+    }
+}
+
+impl Store {
+    /// One page of a collection.
+    pub async fn query_collection(
+        &self,
+        table: &ViewTable,
+        query: &CollectionQuery,
+    ) -> Result<Result<Page, QueryError>, StoreError> {
+        let backend = self.backend();
+        let mut sql = match from_where(table, query, backend) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let key = match order_column(table, query) {
+            Ok(k) => k,
+            Err(e) => return Ok(Err(e)),
+        };
+        // The tie-break is the document id (or the list position, unique
+        // within a list even with duplicates).
+        let tie = if query.list.is_some() {
+            "l._idx"
+        } else {
+            "t._document_id"
+        };
+        if let Some(after) = &query.after {
+            let (gt, _) = if query.descending {
+                ("<", ">")
+            } else {
+                (">", "<")
+            };
+            sql.push(&format!(" AND ({key} {gt} "));
+            bind_operand(&mut sql, &after.key, backend);
+            sql.push(&format!(" OR ({key} = "));
+            bind_operand(&mut sql, &after.key, backend);
+            sql.push(&format!(" AND {tie} {gt} "));
+            let tie_value = if query.list.is_some() {
+                match after.document_id.parse::<i64>() {
+                    Ok(i) => Param::Int(Some(i)),
+                    Err(_) => return Ok(Err(QueryError("malformed cursor".into()))),
+                }
+            } else {
+                Param::Text(Some(after.document_id.clone()))
+            };
+            sql.bind(tie_value);
+            sql.push("))");
+        }
+        let dir = if query.descending { "DESC" } else { "ASC" };
+        sql.push(&format!(" ORDER BY {key} {dir}, {tie} {dir} LIMIT "));
+        sql.bind(Param::Int(Some(i64::from(query.first) + 1)));
+        let select = format!(
+            "SELECT {}, {key}, {tie}{}",
+            table.column_list_as("t"),
+            sql.text
+        );
+        let rows = sqlx::query_with(&render(&select, backend), arguments(sql.params)?)
+            .fetch_all(self.pool())
+            .await?;
+        let width = table.width();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows.iter().take(query.first as usize) {
+            let view = decode_row(table, row, backend)?;
+            let key = read_operand(row, width, order_type(table, query), backend)?;
+            let tie: String = if query.list.is_some() {
+                row.try_get::<i64, _>(width + 1)?.to_string()
+            } else {
+                row.try_get(width + 1)?
+            };
+            out.push((
+                view,
+                Cursor {
+                    key,
+                    document_id: tie,
+                },
+            ));
+        }
+        Ok(Ok(Page {
+            has_next_page: rows.len() > query.first as usize,
+            rows: out,
+        }))
+    }
+
+    /// How many documents match (the whole collection, not a page).
+    pub async fn count_collection(
+        &self,
+        table: &ViewTable,
+        query: &CollectionQuery,
+    ) -> Result<Result<u64, QueryError>, StoreError> {
+        let backend = self.backend();
+        let sql = match from_where(table, query, backend) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let select = format!("SELECT COUNT(*){}", sql.text);
+        let n: i64 = sqlx::query_scalar_with(&render(&select, backend), arguments(sql.params)?)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(Ok(n.max(0) as u64))
+    }
+}
+
+/// The type of the order key.
+#[derive(Clone, Copy)]
+enum KeyType {
+    Bool,
+    Int,
+    Float,
+    Text,
+    Bytes,
+}
+
+fn order_type(table: &ViewTable, query: &CollectionQuery) -> KeyType {
+    match (&query.order_by, &query.list) {
+        (Some(Target::Field(name)), _) => match table.column(name).map(|c| &c.ty) {
+            Some(FieldType::Bool) => KeyType::Bool,
+            Some(FieldType::Int) => KeyType::Int,
+            Some(FieldType::Float) => KeyType::Float,
+            Some(FieldType::Bytes) => KeyType::Bytes,
+            _ => KeyType::Text,
+        },
+        (Some(Target::Edited | Target::Deleted), _) => KeyType::Bool,
+        (Some(_), _) => KeyType::Text,
+        (None, Some(_)) => KeyType::Int,
+        (None, None) => KeyType::Text,
+    }
+}
+
+fn read_operand(
+    row: &sqlx::any::AnyRow,
+    idx: usize,
+    ty: KeyType,
+    backend: Backend,
+) -> Result<Operand, StoreError> {
+    Ok(match ty {
+        KeyType::Bool => Operand::Bool(match backend {
+            Backend::Sqlite => row.try_get::<i64, _>(idx)? != 0,
+            Backend::Postgres => row.try_get::<bool, _>(idx)?,
+        }),
+        KeyType::Int => Operand::Int(row.try_get(idx)?),
+        KeyType::Float => Operand::Float(row.try_get(idx)?),
+        KeyType::Text => Operand::Text(row.try_get(idx)?),
+        KeyType::Bytes => Operand::Bytes(row.try_get(idx)?),
+    })
+}

@@ -221,3 +221,79 @@ backend_tests! {
         node.stop().await;
     }
 }
+
+/// Every object, input and enum type of a SDL: name → member → signature
+/// (for object fields: arguments and type; input fields: type; enum items).
+fn sdl_shape(
+    sdl: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    use async_graphql::parser::parse_schema;
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let mut out = std::collections::BTreeMap::new();
+    for def in parse_schema(sdl).expect("valid SDL").definitions {
+        let TypeSystemDefinition::Type(t) = def else {
+            continue;
+        };
+        let members: std::collections::BTreeMap<String, String> = match &t.node.kind {
+            TypeKind::Object(o) => o
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut args: Vec<String> = f
+                        .node
+                        .arguments
+                        .iter()
+                        .map(|a| format!("{}: {}", a.node.name.node, a.node.ty.node))
+                        .collect();
+                    args.sort();
+                    (
+                        f.node.name.node.to_string(),
+                        format!("({}) {}", args.join(", "), f.node.ty.node),
+                    )
+                })
+                .collect(),
+            TypeKind::InputObject(i) => i
+                .fields
+                .iter()
+                .map(|f| (f.node.name.node.to_string(), f.node.ty.node.to_string()))
+                .collect(),
+            TypeKind::Enum(e) => e
+                .values
+                .iter()
+                .map(|v| (v.node.value.node.to_string(), String::new()))
+                .collect(),
+            TypeKind::Scalar => Default::default(),
+            _ => continue,
+        };
+        out.insert(t.node.name.node.to_string(), members);
+    }
+    out
+}
+
+backend_tests! {
+    generated_sdl_matches_upstream(db) {
+        // The vectors' state has a schema with every field type (`all_types`),
+        // both versions of `note` and the system schemas.
+        let node = golden_node(db).await;
+        let api = hoffnung_graphql::Api {
+            store: node.node.store().clone(),
+            registry: node.node.registry().clone(),
+        };
+        let ours = sdl_shape(&hoffnung_graphql::build_schema(api).unwrap().sdl());
+        let upstream = sdl_shape(&std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/aquadoggo-0.9.1-schema.graphql"
+        )).unwrap());
+        let mut compared = 0;
+        for (ty, members) in &upstream {
+            let mine = ours.get(ty).unwrap_or_else(|| panic!("type {ty} missing"));
+            for (member, signature) in members {
+                let got = mine.get(member).unwrap_or_else(|| panic!("{ty}.{member} missing"));
+                assert_eq!(got, signature, "{ty}.{member}");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 200, "only {compared} members compared");
+        node.stop().await;
+    }
+}

@@ -41,9 +41,12 @@ struct Collection {
     schema: Arc<Schema>,
     table: Arc<ViewTable>,
     query: CollectionQuery,
+    /// Rows in the requested order.
     page: Page,
-    /// For an empty page: the cursor the page started after.
+    /// For an empty page: the cursor the page started from.
     after: Option<String>,
+    has_next_page: bool,
+    has_previous_page: bool,
 }
 
 fn item_type(schema: &SchemaId) -> String {
@@ -228,14 +231,34 @@ pub(crate) fn register_schema(
             Field::new("hasNextPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
                 FieldFuture::new(async move {
                     let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
-                    Ok(Some(FieldValue::value(Value::Boolean(
-                        c.page.has_next_page,
-                    ))))
+                    Ok(Some(FieldValue::value(Value::Boolean(c.has_next_page))))
                 })
             })
             .description(
                 "Boolean value denoting whether there is a next page available on this query.",
             ),
+        )
+        // Additions (SPEC 13.3): backward pagination.
+        .field(
+            Field::new("hasPreviousPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+                FieldFuture::new(async move {
+                    let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
+                    Ok(Some(FieldValue::value(Value::Boolean(c.has_previous_page))))
+                })
+            })
+            .description("Whether there are documents before this page (with `last`/`before`)."),
+        )
+        .field(
+            Field::new("startCursor", TypeRef::named(TypeRef::STRING), |ctx| {
+                FieldFuture::new(async move {
+                    let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
+                    Ok(c.page
+                        .rows
+                        .first()
+                        .map(|(_, cursor)| FieldValue::value(Value::String(encode_cursor(cursor)))))
+                })
+            })
+            .description("Cursor of the first document of this page, for `before`."),
         )
         .field(
             Field::new(
@@ -583,25 +606,34 @@ async fn collection<'a>(
     list: Option<ListScope>,
 ) -> async_graphql::Result<FieldValue<'a>> {
     let api = ctx.data::<Api>()?;
-    let first = match ctx.args.get("first").filter(|v| !v.is_null()) {
-        None => DEFAULT_PAGE,
-        Some(v) => {
-            let n = v.i64()?;
-            if n < 1 {
-                // Upstream's message for `first: 0`.
-                return Err(api_error(
-                    "INVALID_ARGUMENT",
-                    "out of range integral type conversion attempted",
-                ));
-            }
-            if n > i64::from(MAX_PAGE) {
-                return Err(api_error(
-                    "PAGE_TOO_LARGE",
-                    format!("`first` is {n}, at most {MAX_PAGE} documents fit on a page"),
-                ));
-            }
-            n as u32
+    let arg = |n: &str| ctx.args.get(n).filter(|v| !v.is_null());
+    let page_size = |v: async_graphql::dynamic::ValueAccessor<'_>| -> async_graphql::Result<u32> {
+        let n = v.i64()?;
+        if n < 1 {
+            // Upstream's message for `first: 0`.
+            return Err(api_error(
+                "INVALID_ARGUMENT",
+                "out of range integral type conversion attempted",
+            ));
         }
+        if n > i64::from(MAX_PAGE) {
+            return Err(api_error(
+                "PAGE_TOO_LARGE",
+                format!("a page holds at most {MAX_PAGE} documents, {n} were asked for"),
+            ));
+        }
+        Ok(n as u32)
+    };
+    let backward = arg("last").is_some() || arg("before").is_some();
+    if backward && arg("after").is_some() {
+        return Err(api_error(
+            "INVALID_ARGUMENT",
+            "use `first`/`after` or `last`/`before`, not both",
+        ));
+    }
+    let first = match (backward, arg("first"), arg("last")) {
+        (true, _, Some(v)) | (false, Some(v), _) => page_size(v)?,
+        _ => DEFAULT_PAGE,
     };
     let mut filters = Vec::new();
     if let Some(filter) = ctx.args.get("filter").filter(|v| !v.is_null()) {
@@ -655,10 +687,8 @@ async fn collection<'a>(
         .map(|v| v.enum_name().map(|d| d == "DESC"))
         .transpose()?
         .unwrap_or(false);
-    let after_raw = ctx
-        .args
-        .get("after")
-        .filter(|v| !v.is_null())
+    let cursor_arg = if backward { "before" } else { "after" };
+    let after_raw = arg(cursor_arg)
         .map(|v| v.string().map(str::to_string))
         .transpose()?;
     let after = after_raw
@@ -667,11 +697,14 @@ async fn collection<'a>(
             decode_cursor(c).ok_or_else(|| {
                 api_error(
                     "INVALID_ARGUMENT",
-                    "Invalid value for argument \"after\", expected type \"Cursor\"",
+                    format!("Invalid value for argument \"{cursor_arg}\", expected type \"Cursor\""),
                 )
             })
         })
         .transpose()?;
+    // Backwards: the page before the cursor is the page after it in the
+    // opposite order, reversed.
+    let descending = descending != backward;
     let query = CollectionQuery {
         filters,
         order_by,
@@ -680,18 +713,27 @@ async fn collection<'a>(
         after,
         list,
     };
-    let page = api
+    let mut page = api
         .store
         .query_collection(&table, &query)
         .await
         .map_err(internal)?
         .map_err(bad_query)?;
+    let (has_next_page, has_previous_page) = if backward {
+        page.rows.reverse();
+        // Something follows the `before` cursor: at least its own document.
+        (query.after.is_some(), page.has_next_page)
+    } else {
+        (page.has_next_page, false)
+    };
     Ok(FieldValue::owned_any(Collection {
         schema,
         table,
         query,
         page,
         after: after_raw,
+        has_next_page,
+        has_previous_page,
     }))
 }
 

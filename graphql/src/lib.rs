@@ -56,6 +56,11 @@ const SCALARS: &[(&str, &str)] = &[
     ("Cursor", "An opaque pagination cursor."),
 ];
 
+/// Deepest selection a request may nest (GraphiQL's introspection needs 13).
+pub const MAX_DEPTH: usize = 24;
+/// Most fields a request may select.
+pub const MAX_COMPLEXITY: usize = 5_000;
+
 /// Builds the GraphQL schema served by the node.
 pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
     let next_arguments = Object::new(NEXT_ARGUMENTS)
@@ -124,7 +129,12 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
         builder = b;
         query = query.field(single).field(all);
     }
-    let mut builder = builder.register(query).data(api);
+    // Bounds on what one request may ask (relations can nest without end).
+    let mut builder = builder
+        .register(query)
+        .data(api)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
     for (name, description) in SCALARS {
         builder = builder.register(
             Scalar::new(*name)

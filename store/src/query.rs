@@ -166,6 +166,11 @@ fn push_filter(
             FilterOp::NotIn => true,
             op => return Err(QueryError(format!("{op:?} does not apply to a list"))),
         };
+        if filter.values.is_empty() {
+            // No item is in the empty set (and `IN ()` is not SQL everywhere).
+            sql.push(if negate { "1 = 1" } else { "1 = 0" });
+            return Ok(());
+        }
         sql.push(if negate { "NOT EXISTS (" } else { "EXISTS (" });
         sql.push(&format!(
             "SELECT 1 FROM {} l WHERE l._document_id = t._document_id AND l._field = ",

@@ -240,12 +240,16 @@ pub(crate) fn register_schema(
         )
         // Additions (SPEC 13.3): backward pagination.
         .field(
-            Field::new("hasPreviousPage", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
-                FieldFuture::new(async move {
-                    let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
-                    Ok(Some(FieldValue::value(Value::Boolean(c.has_previous_page))))
-                })
-            })
+            Field::new(
+                "hasPreviousPage",
+                TypeRef::named_nn(TypeRef::BOOLEAN),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
+                        Ok(Some(FieldValue::value(Value::Boolean(c.has_previous_page))))
+                    })
+                },
+            )
             .description("Whether there are documents before this page (with `last`/`before`)."),
         )
         .field(
@@ -367,6 +371,15 @@ fn collection_args(field: Field, name: &str) -> Field {
         .argument(
             InputValue::new("after", TypeRef::named("Cursor"))
                 .description("The item we wish to start paginating from identified by a cursor"),
+        )
+        // Additions (SPEC 13.3): backward pagination.
+        .argument(
+            InputValue::new("last", TypeRef::named(TypeRef::INT))
+                .description("Number of items before `before` (backward pagination)"),
+        )
+        .argument(
+            InputValue::new("before", TypeRef::named("Cursor"))
+                .description("Paginate backwards from the item identified by this cursor"),
         )
 }
 
@@ -697,7 +710,9 @@ async fn collection<'a>(
             decode_cursor(c).ok_or_else(|| {
                 api_error(
                     "INVALID_ARGUMENT",
-                    format!("Invalid value for argument \"{cursor_arg}\", expected type \"Cursor\""),
+                    format!(
+                        "Invalid value for argument \"{cursor_arg}\", expected type \"Cursor\""
+                    ),
                 )
             })
         })

@@ -222,11 +222,12 @@ backend_tests! {
     }
 }
 
-/// Every object, input and enum type of a SDL: name → member → signature
-/// (for object fields: arguments and type; input fields: type; enum items).
-fn sdl_shape(
-    sdl: &str,
-) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+type Members =
+    std::collections::BTreeMap<String, (std::collections::BTreeMap<String, String>, String)>;
+
+/// Every object, input and enum type of a SDL: name → member → (arguments,
+/// type) (input fields: no arguments; enum items: neither).
+fn sdl_shape(sdl: &str) -> std::collections::BTreeMap<String, Members> {
     use async_graphql::parser::parse_schema;
     use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
     let mut out = std::collections::BTreeMap::new();
@@ -234,33 +235,37 @@ fn sdl_shape(
         let TypeSystemDefinition::Type(t) = def else {
             continue;
         };
-        let members: std::collections::BTreeMap<String, String> = match &t.node.kind {
+        let members: Members = match &t.node.kind {
             TypeKind::Object(o) => o
                 .fields
                 .iter()
                 .map(|f| {
-                    let mut args: Vec<String> = f
+                    let args = f
                         .node
                         .arguments
                         .iter()
-                        .map(|a| format!("{}: {}", a.node.name.node, a.node.ty.node))
+                        .map(|a| (a.node.name.node.to_string(), a.node.ty.node.to_string()))
                         .collect();
-                    args.sort();
                     (
                         f.node.name.node.to_string(),
-                        format!("({}) {}", args.join(", "), f.node.ty.node),
+                        (args, f.node.ty.node.to_string()),
                     )
                 })
                 .collect(),
             TypeKind::InputObject(i) => i
                 .fields
                 .iter()
-                .map(|f| (f.node.name.node.to_string(), f.node.ty.node.to_string()))
+                .map(|f| {
+                    (
+                        f.node.name.node.to_string(),
+                        (Default::default(), f.node.ty.node.to_string()),
+                    )
+                })
                 .collect(),
             TypeKind::Enum(e) => e
                 .values
                 .iter()
-                .map(|v| (v.node.value.node.to_string(), String::new()))
+                .map(|v| (v.node.value.node.to_string(), Default::default()))
                 .collect(),
             TypeKind::Scalar => Default::default(),
             _ => continue,
@@ -287,13 +292,133 @@ backend_tests! {
         let mut compared = 0;
         for (ty, members) in &upstream {
             let mine = ours.get(ty).unwrap_or_else(|| panic!("type {ty} missing"));
-            for (member, signature) in members {
-                let got = mine.get(member).unwrap_or_else(|| panic!("{ty}.{member} missing"));
-                assert_eq!(got, signature, "{ty}.{member}");
+            for (member, (args, ret)) in members {
+                let (my_args, my_ret) = mine.get(member).unwrap_or_else(|| panic!("{ty}.{member} missing"));
+                assert_eq!(my_ret, ret, "{ty}.{member}");
+                for (arg, arg_ty) in args {
+                    assert_eq!(my_args.get(arg), Some(arg_ty), "{ty}.{member}({arg})");
+                }
+                // Additions are optional arguments: old queries stay valid.
+                for (arg, arg_ty) in my_args {
+                    assert!(args.contains_key(arg) || !arg_ty.ends_with('!'), "{ty}.{member}({arg}: {arg_ty})");
+                }
                 compared += 1;
             }
         }
         assert!(compared >= 200, "only {compared} members compared");
+        node.stop().await;
+    }
+}
+
+const ALL_TYPES: &str =
+    "all_all_types_002067f327412373ba916df2840e0a5e0b93270a9667f1580762e3cf4083230c9173";
+
+async fn total(node: &TestNode, args: &str) -> Value {
+    let got = node
+        .graphql(
+            &format!("{{ a: {ALL_TYPES}({args}) {{ totalCount }} }}"),
+            Value::Null,
+        )
+        .await;
+    assert!(got["errors"].is_null(), "{args}: {got}");
+    got["data"]["a"]["totalCount"].clone()
+}
+
+backend_tests! {
+    every_filter_operator_through_graphql(db) {
+        // Live all_types documents here: d1 (int 5, "B again"), d3 (105,
+        // "m (after z) #31"), d4 (1, "m #1").
+        let node = golden_node(db).await;
+        let d1 = "002055e7ac2834b36cfed2d8da2375a65857479303099253bbb631a9d8376820d828";
+        let owner = "2f8e50c2ede6d936ecc3144187ff1c273808185cfbc5ff3d3748d1ff7353fc96";
+        for (args, want) in [
+            ("filter: { int: { eq: 5 } }", 1),
+            ("filter: { int: { notEq: 5 } }", 2),
+            ("filter: { int: { in: [1, 5] } }", 2),
+            ("filter: { int: { notIn: [1] } }", 2),
+            ("filter: { int: { gt: 5 } }", 1),
+            ("filter: { int: { gte: 5 } }", 2),
+            ("filter: { int: { lt: 5 } }", 1),
+            ("filter: { int: { lte: 5 } }", 2),
+            ("filter: { int: { gt: 1, lt: 105 } }", 1),
+            ("filter: { str: { contains: \"m \" } }", 2),
+            ("filter: { str: { notContains: \"m \" } }", 1),
+            ("filter: { str: { gte: \"m\" } }", 2),
+            ("filter: { str: { in: [\"m #1\", \"nope\"] } }", 1),
+            ("filter: { bool: { eq: true } }", 1),
+            ("filter: { bool: { notEq: true } }", 2),
+            ("filter: { float: { gt: 1.0 } }", 1),
+            ("filter: { bytes: { eq: \"\" } }", 3),
+            ("filter: { bytes: { notEq: \"\" } }", 0),
+            ("filter: { relation: { eq: \"0020417a0c1821b698fc23db4e48622c1493b694a59b7aab253e549a9c1b2e2eb067\" } }", 3),
+            ("filter: { relation_list: { in: [\"0020417a0c1821b698fc23db4e48622c1493b694a59b7aab253e549a9c1b2e2eb067\"] } }", 0),
+            ("filter: { relation_list: { notIn: [\"0020417a0c1821b698fc23db4e48622c1493b694a59b7aab253e549a9c1b2e2eb067\"] } }", 3),
+            ("meta: { documentId: { eq: \"DOC\" } }", 1),
+            ("meta: { documentId: { notIn: [\"DOC\"] } }", 2),
+            ("meta: { owner: { in: [\"OWNER\"] } }", 3),
+            ("meta: { viewId: { eq: \"00205570cad48371efcaef32664218da618e738ed19b3a535af984ee9a3361a4182c_0020565616753953ea04b2353d82edda70e08696c91d61372bd3168f6ea29b1e1d04\" } }", 1),
+        ] {
+            let args = args.replace("DOC", d1).replace("OWNER", owner);
+            assert_eq!(total(&node, &args).await, json!(want), "{args}");
+        }
+        node.stop().await;
+    }
+
+    pages_backwards_and_forwards_without_gaps(db) {
+        let node = golden_node(db).await;
+        let q = |args: &str| format!(
+            "{{ a: {ALL_TYPES}({args}) {{ hasNextPage hasPreviousPage startCursor endCursor documents {{ meta {{ documentId }} }} }} }}");
+        let ids = |v: &Value| -> Vec<String> {
+            assert!(v["errors"].is_null(), "{v}");
+            v["data"]["a"]["documents"].as_array().unwrap().iter()
+                .map(|d| s(&d["meta"]["documentId"]).to_string()).collect()
+        };
+        let all = node.graphql(&q("first: 10"), Value::Null).await;
+        assert!(all["errors"].is_null(), "{all}");
+        let all_ids = ids(&all);
+        assert_eq!(all_ids.len(), 3);
+        // Forwards one by one.
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let args = match &after { None => "first: 1".to_string(), Some(c) => format!("first: 1, after: \"{c}\"") };
+            let page = node.graphql(&q(&args), Value::Null).await;
+            seen.extend(ids(&page));
+            if page["data"]["a"]["hasNextPage"] == false { break; }
+            after = Some(s(&page["data"]["a"]["endCursor"]).to_string());
+        }
+        assert_eq!(seen, all_ids);
+        // Backwards from the end, two at a time: the same order, no gaps.
+        let last = node.graphql(&q("last: 2"), Value::Null).await;
+        assert_eq!(ids(&last), all_ids[1..].to_vec());
+        assert_eq!(last["data"]["a"]["hasPreviousPage"], true);
+        let before = s(&last["data"]["a"]["startCursor"]).to_string();
+        let prev = node.graphql(&q(&format!("last: 2, before: \"{before}\"")), Value::Null).await;
+        assert_eq!(ids(&prev), all_ids[..1].to_vec());
+        assert_eq!(prev["data"]["a"]["hasPreviousPage"], false);
+        assert_eq!(prev["data"]["a"]["hasNextPage"], true);
+        // Descending works backwards too.
+        let desc = node.graphql(&q("last: 3, orderDirection: DESC"), Value::Null).await;
+        let mut rev = all_ids.clone();
+        rev.reverse();
+        assert_eq!(ids(&desc), rev);
+        // Mixing directions is refused.
+        let bad = node.graphql(&q(&format!("first: 1, after: \"{before}\", last: 1")), Value::Null).await;
+        assert_eq!(error_code(&bad), Some("INVALID_ARGUMENT"), "{bad}");
+        node.stop().await;
+    }
+
+    too_deep_queries_are_refused(db) {
+        let node = golden_node(db).await;
+        // Relations nested past the depth limit (within the parser's own
+        // recursion bound).
+        let mut q = "meta { documentId }".to_string();
+        for _ in 0..12 {
+            q = format!("fields {{ relation {{ {q} }} }}");
+        }
+        let got = node.graphql(&format!("{{ a: {ALL_TYPES} {{ documents {{ {q} }} }} }}"), Value::Null).await;
+        assert!(got["data"].is_null(), "{got}");
+        assert!(s(&got["errors"][0]["message"]).to_lowercase().contains("nested too deep"), "{got}");
         node.stop().await;
     }
 }

@@ -18,8 +18,8 @@ use hoffnung_store::{
 use proptest::prelude::*;
 
 fn schema() -> Schema {
-    let target = SchemaId::application("target", DocumentViewId::from_operation(Hash::of(b"t")))
-        .unwrap();
+    let target =
+        SchemaId::application("target", DocumentViewId::from_operation(Hash::of(b"t"))).unwrap();
     Schema::new(
         SchemaId::application("things", DocumentViewId::from_operation(Hash::of(b"s"))).unwrap(),
         "random documents",
@@ -222,12 +222,23 @@ fn to_filter(f: &GenFilter) -> Filter {
         },
         GenFilter::List(negate, set) => Filter {
             target: Target::Field("rl".into()),
-            op: if *negate { FilterOp::NotIn } else { FilterOp::In },
-            values: set.iter().map(|n| Operand::Text(target_id(*n).to_hex())).collect(),
+            op: if *negate {
+                FilterOp::NotIn
+            } else {
+                FilterOp::In
+            },
+            values: set
+                .iter()
+                .map(|n| Operand::Text(target_id(*n).to_hex()))
+                .collect(),
         },
         GenFilter::Owner(negate, o) => Filter {
             target: Target::Owner,
-            op: if *negate { FilterOp::NotEq } else { FilterOp::Eq },
+            op: if *negate {
+                FilterOp::NotEq
+            } else {
+                FilterOp::Eq
+            },
             values: vec![Operand::Text(key(*o).public_key().to_hex())],
         },
         GenFilter::Edited(e) => Filter {
@@ -287,7 +298,11 @@ async fn check(
     let schema = schema();
     let mut writer = store.view_writer();
     writer.ensure_table(&schema).await.unwrap();
-    let views: Vec<DocumentView> = docs.iter().enumerate().map(|(n, d)| view_of(&schema, n, d)).collect();
+    let views: Vec<DocumentView> = docs
+        .iter()
+        .enumerate()
+        .map(|(n, d)| view_of(&schema, n, d))
+        .collect();
     let batch = ViewBatch {
         current: views.iter().collect(),
         history: views.iter().collect(),
@@ -308,8 +323,13 @@ async fn check(
         Some(field) => value_of(d, field),
     };
     want.sort_by(|(a, da), (b, db)| {
-        let o = cmp_operand(&key_of(*a, da), &key_of(*b, db)).then_with(|| doc_id(*a).cmp(&doc_id(*b)));
-        if descending { o.reverse() } else { o }
+        let o =
+            cmp_operand(&key_of(*a, da), &key_of(*b, db)).then_with(|| doc_id(*a).cmp(&doc_id(*b)));
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
     });
     let want: Vec<ViewRow> = want.iter().map(|(n, _)| ViewRow::of(&views[*n])).collect();
 
@@ -325,11 +345,19 @@ async fn check(
         after: None,
         list: None,
     };
-    let count = store.count_collection(&table, &query).await.unwrap().unwrap();
+    let count = store
+        .count_collection(&table, &query)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(count as usize, want.len(), "count");
     let mut got = Vec::new();
     loop {
-        let p = store.query_collection(&table, &query).await.unwrap().unwrap();
+        let p = store
+            .query_collection(&table, &query)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(p.rows.len() <= page as usize);
         let last = p.rows.last().map(|(_, c)| c.clone());
         got.extend(p.rows.into_iter().map(|(r, _)| r));
@@ -361,7 +389,16 @@ fn run_case(
 }
 
 fn order_strategy() -> impl Strategy<Value = Option<&'static str>> {
-    prop::sample::select(vec![None, Some("view"), Some("b"), Some("i"), Some("f"), Some("s"), Some("x"), Some("r")])
+    prop::sample::select(vec![
+        None,
+        Some("view"),
+        Some("b"),
+        Some("i"),
+        Some("f"),
+        Some("s"),
+        Some("x"),
+        Some("r"),
+    ])
 }
 
 proptest! {

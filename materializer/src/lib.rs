@@ -112,6 +112,8 @@ impl Materializer {
             config,
             progress: progress_tx,
             events: events.clone(),
+            done: 0,
+            analyzed_at: 0,
         };
         tracing::info!(cursor, "materializer starting");
         let task = tokio::spawn(worker.run(stop));
@@ -172,7 +174,14 @@ struct Worker {
     config: MaterializerConfig,
     progress: watch::Sender<i64>,
     events: broadcast::Sender<Arc<Materialized>>,
+    /// Operations materialized by this worker, and at the last statistics
+    /// refresh.
+    done: u64,
+    analyzed_at: u64,
 }
+
+/// Statistics are refreshed when the work done doubles from this on.
+const ANALYZE_FIRST: u64 = 1_000;
 
 /// One document's part of a batch.
 struct DocumentWork {
@@ -393,6 +402,15 @@ impl Worker {
         self.writer.write(&batch, from, to).await?;
         self.cursor = to;
         self.evict();
+        self.done += count as u64;
+        if self.done >= ANALYZE_FIRST.max(self.analyzed_at * 2) {
+            // Tables grew: let the planner know (log only; queries still work).
+            match self.store.analyze().await {
+                Ok(()) => tracing::debug!(operations = self.done, "planner statistics refreshed"),
+                Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+            }
+            self.analyzed_at = self.done;
+        }
         let _ = self.progress.send(to);
         if self.events.receiver_count() > 0 {
             let views = current

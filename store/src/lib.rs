@@ -21,6 +21,7 @@ mod views;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hoffnung_core::entry::NextArgs;
@@ -71,6 +72,9 @@ pub struct StoreConfig {
     pub max_payload_size: u64,
     /// Most entries the writer appends in one transaction.
     pub max_batch: usize,
+    /// SQLite: documents a filtered collection query looks at in order
+    /// before it leaves the page to the planner (`Store::query_collection`).
+    pub query_window: u32,
 }
 
 impl Default for StoreConfig {
@@ -79,6 +83,7 @@ impl Default for StoreConfig {
             max_connections: 8,
             max_payload_size: hoffnung_core::entry::DEFAULT_MAX_PAYLOAD_SIZE,
             max_batch: 512,
+            query_window: 512,
         }
     }
 }
@@ -100,7 +105,15 @@ struct Inner {
     writer_task: Mutex<Option<JoinHandle<()>>>,
     /// Counts committed write batches: wakes the materializer.
     appended: watch::Receiver<u64>,
+    /// See `Store::connect`: when statistics were last refreshed.
+    analyzed: Arc<AtomicU64>,
     config: StoreConfig,
+}
+
+pub(crate) fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {
@@ -133,8 +146,20 @@ impl Store {
             Backend::Sqlite => sqlite_url(url),
             Backend::Postgres => url.to_string(),
         };
+        // When the planner statistics were last refreshed (ms since the
+        // Unix epoch, 0: never). SQLite connections load statistics when
+        // they open, so older ones are retired at their next use.
+        let analyzed = Arc::new(AtomicU64::new(0));
+        let analyzed_check = analyzed.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections.max(1) + 1)
+            .before_acquire(move |_conn, meta| {
+                let at = analyzed_check.load(Ordering::Relaxed);
+                let fresh = backend != Backend::Sqlite
+                    || at == 0
+                    || (meta.age.as_millis() as u64) < now_millis().saturating_sub(at);
+                Box::pin(async move { Ok(fresh) })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -179,6 +204,7 @@ impl Store {
                 closing,
                 writer_task: Mutex::new(Some(writer_task)),
                 appended,
+                analyzed,
                 config,
             }),
         })
@@ -195,6 +221,10 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    pub(crate) fn mark_analyzed(&self) {
+        self.inner.analyzed.store(now_millis(), Ordering::Relaxed);
     }
 
     /// Stops the writer (writes already taken finish, later ones fail with

@@ -284,6 +284,7 @@ fn view_of(schema: &Schema, n: usize, d: &GenDoc) -> DocumentView {
 }
 
 async fn check(
+    window: u32,
     backend: Backend,
     docs: Vec<GenDoc>,
     filters: Vec<GenFilter>,
@@ -294,7 +295,15 @@ async fn check(
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let store = db.store().await;
+    let store = hoffnung_store::Store::connect(
+        &db.url,
+        hoffnung_store::StoreConfig {
+            query_window: window,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let schema = schema();
     let mut writer = store.view_writer();
     writer.ensure_table(&schema).await.unwrap();
@@ -373,6 +382,7 @@ async fn check(
 }
 
 fn run_case(
+    window: u32,
     backend: Backend,
     docs: Vec<GenDoc>,
     filters: Vec<GenFilter>,
@@ -385,7 +395,9 @@ fn run_case(
         .enable_all()
         .build()
         .unwrap()
-        .block_on(check(backend, docs, filters, order, descending, page));
+        .block_on(check(
+            window, backend, docs, filters, order, descending, page,
+        ));
 }
 
 fn order_strategy() -> impl Strategy<Value = Option<&'static str>> {
@@ -411,8 +423,9 @@ proptest! {
         order in order_strategy(),
         descending in any::<bool>(),
         page in 1u32..8,
+        window in prop::sample::select(vec![1u32, 3, 8, 512]),
     ) {
-        run_case(Backend::Sqlite, docs, filters, order, descending, page);
+        run_case(window, Backend::Sqlite, docs, filters, order, descending, page);
     }
 }
 
@@ -428,7 +441,7 @@ proptest! {
         page in 1u32..8,
     ) {
         if std::env::var(POSTGRES_ENV).is_ok() {
-            run_case(Backend::Postgres, docs, filters, order, descending, page);
+            run_case(512, Backend::Postgres, docs, filters, order, descending, page);
         }
     }
 }

@@ -391,7 +391,44 @@ async function run(url) {
     fields: () => noteFields(secondFields),
   });
 
+  // d) read them back the way apps do: a collection and a single document,
+  // once the node has materialized them (bounded wait).
+  const collectionQuery = `{ all: all_${schemaId}(orderBy: count, orderDirection: DESC) {
+    totalCount documents { meta { documentId viewId owner } fields { title count } } } }`;
+  let collection;
+  for (let attempt = 0; ; attempt += 1) {
+    collection = (await graphql(url, collectionQuery, {}, 'all_ query')).all;
+    if (collection.totalCount === 2 && collection.documents[1]?.meta.viewId === updateId) break;
+    if (attempt >= 100) {
+      throw new E2EError(`all_ query: documents not materialized after 5 s: ${JSON.stringify(collection)}`);
+    }
+    await sleep(50);
+  }
+  const expectedDocs = [
+    { id: secondId, viewId: secondId, ...secondFields },
+    { id: firstId, viewId: updateId, title: firstFields.title, count: 2 },
+  ];
+  expectedDocs.forEach((want, i) => {
+    const got = collection.documents[i];
+    if (
+      got.meta.documentId !== want.id ||
+      got.meta.viewId !== want.viewId ||
+      got.meta.owner !== session.publicKey ||
+      got.fields.title !== want.title ||
+      got.fields.count !== want.count
+    ) {
+      throw new E2EError(`all_ query: document ${i} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+  });
+  const single = (
+    await graphql(url, `{ doc: ${schemaId}(id: "${firstId}") { meta { viewId } fields { title count } } }`, {}, 'single query')
+  ).doc;
+  if (single?.meta.viewId !== updateId || single.fields.count !== 2 || single.fields.title !== firstFields.title) {
+    throw new E2EError(`single query: ${JSON.stringify(single)}`);
+  }
+
   const result = {
+    queried: { collection: collection.documents.length, single: true },
     publicKey: session.publicKey,
     schemaId,
     documents: [

@@ -26,7 +26,7 @@ pub const DEFAULT_PAGE: u32 = 25;
 pub const MAX_PAGE: u32 = 1_000;
 
 /// A document (current or historic view) as the resolvers pass it on.
-struct Doc {
+pub(crate) struct Doc {
     schema: Arc<Schema>,
     table: Arc<ViewTable>,
     row: ViewRow,
@@ -34,6 +34,19 @@ struct Doc {
     /// current views are joined in SQL).
     current: bool,
     cursor: Option<String>,
+}
+
+impl Doc {
+    /// A document's current view.
+    pub(crate) fn current(schema: Arc<Schema>, table: Arc<ViewTable>, row: ViewRow) -> Self {
+        Self {
+            schema,
+            table,
+            row,
+            current: true,
+            cursor: None,
+        }
+    }
 }
 
 /// A page of a collection, and how to count all of it.
@@ -648,38 +661,7 @@ async fn collection<'a>(
         (true, _, Some(v)) | (false, Some(v), _) => page_size(v)?,
         _ => DEFAULT_PAGE,
     };
-    let mut filters = Vec::new();
-    if let Some(filter) = ctx.args.get("filter").filter(|v| !v.is_null()) {
-        for (field, ops) in filter.object()?.iter() {
-            let ty = schema
-                .field(field.as_str())
-                .ok_or_else(|| api_error("INVALID_ARGUMENT", format!("unknown field `{field}`")))?;
-            parse_ops(
-                &mut filters,
-                Target::Field(field.to_string()),
-                &ops,
-                operand_kind(ty),
-            )?;
-        }
-    }
-    if let Some(meta) = ctx.args.get("meta").filter(|v| !v.is_null()) {
-        for (field, ops) in meta.object()?.iter() {
-            let (target, kind) = match field.as_str() {
-                "documentId" => (Target::DocumentId, Kind::Hash),
-                "viewId" => (Target::ViewId, Kind::ViewId),
-                "owner" => (Target::Owner, Kind::PublicKey),
-                "edited" => (Target::Edited, Kind::Bool),
-                "deleted" => (Target::Deleted, Kind::Bool),
-                other => {
-                    return Err(api_error(
-                        "INVALID_ARGUMENT",
-                        format!("unknown meta field `{other}`"),
-                    ))
-                }
-            };
-            parse_ops(&mut filters, target, &ops, kind)?;
-        }
-    }
+    let filters = parse_filters(ctx, &schema)?;
     let order_by = match ctx.args.get("orderBy").filter(|v| !v.is_null()) {
         None => None,
         Some(v) => Some(match v.enum_name()? {
@@ -750,6 +732,46 @@ async fn collection<'a>(
         has_next_page,
         has_previous_page,
     }))
+}
+
+/// The `filter` and `meta` arguments of a collection or subscription.
+pub(crate) fn parse_filters(
+    ctx: &ResolverContext<'_>,
+    schema: &Schema,
+) -> async_graphql::Result<Vec<Filter>> {
+    let mut filters = Vec::new();
+    if let Some(filter) = ctx.args.get("filter").filter(|v| !v.is_null()) {
+        for (field, ops) in filter.object()?.iter() {
+            let ty = schema
+                .field(field.as_str())
+                .ok_or_else(|| api_error("INVALID_ARGUMENT", format!("unknown field `{field}`")))?;
+            parse_ops(
+                &mut filters,
+                Target::Field(field.to_string()),
+                &ops,
+                operand_kind(ty),
+            )?;
+        }
+    }
+    if let Some(meta) = ctx.args.get("meta").filter(|v| !v.is_null()) {
+        for (field, ops) in meta.object()?.iter() {
+            let (target, kind) = match field.as_str() {
+                "documentId" => (Target::DocumentId, Kind::Hash),
+                "viewId" => (Target::ViewId, Kind::ViewId),
+                "owner" => (Target::Owner, Kind::PublicKey),
+                "edited" => (Target::Edited, Kind::Bool),
+                "deleted" => (Target::Deleted, Kind::Bool),
+                other => {
+                    return Err(api_error(
+                        "INVALID_ARGUMENT",
+                        format!("unknown meta field `{other}`"),
+                    ))
+                }
+            };
+            parse_ops(&mut filters, target, &ops, kind)?;
+        }
+    }
+    Ok(filters)
 }
 
 /// How a filter value is read.

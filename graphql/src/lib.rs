@@ -9,6 +9,7 @@
 
 mod documents;
 mod error;
+mod subscriptions;
 
 use std::sync::Arc;
 
@@ -24,11 +25,13 @@ use hoffnung_store::Store;
 
 pub use error::{api_error, domain_error, ApiError};
 
-/// What resolvers need: the store and the registry.
+/// What resolvers need: the store, the registry and (for subscriptions)
+/// the materializer.
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
     pub registry: Arc<SchemaRegistry>,
+    pub materializer: Option<Arc<hoffnung_materializer::Materializer>>,
 }
 
 const NEXT_ARGUMENTS: &str = "NextArguments";
@@ -120,14 +123,21 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
         .argument(InputValue::new("operation", TypeRef::named_nn("EncodedOperation"))),
     );
 
-    let mut builder = Schema::build("Query", Some("MutationRoot"), None)
+    let schemas = queryable_schemas(&api.registry);
+    let subscription_root = (!schemas.is_empty()).then_some("Subscription");
+    let mut builder = Schema::build("Query", Some("MutationRoot"), subscription_root)
         .register(next_arguments)
         .register(mutation);
     builder = documents::register_shared(builder);
-    for schema in queryable_schemas(&api.registry) {
+    let mut subscription = async_graphql::dynamic::Subscription::new("Subscription");
+    for schema in schemas {
         let (b, single, all) = documents::register_schema(builder, &schema);
         builder = b;
         query = query.field(single).field(all);
+        subscription = subscription.field(subscriptions::field(&schema));
+    }
+    if subscription_root.is_some() {
+        builder = builder.register(subscription);
     }
     // Bounds on what one request may ask (relations can nest without end).
     let mut builder = builder

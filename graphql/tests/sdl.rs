@@ -53,6 +53,7 @@ async fn next_args_and_publish_match_upstream_sdl() {
     let api = Api {
         store: store.clone(),
         registry: Arc::new(SchemaRegistry::new(None)),
+        materializer: None,
     };
     let ours = build_schema(api).expect("schema").sdl();
     let upstream = std::fs::read_to_string(concat!(

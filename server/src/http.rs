@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::response::{Html, IntoResponse};
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use hoffnung_graphql::LiveSchema;
@@ -26,7 +26,7 @@ pub(crate) fn router(schema: Arc<LiveSchema>) -> Router {
         ])
         .allow_headers([axum::http::header::CONTENT_TYPE]);
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphiql_or_subscriptions).post(graphql))
         .with_state(schema)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)
@@ -40,6 +40,37 @@ async fn graphql(
     schema.get().execute(request.into_inner()).await.into()
 }
 
-async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+/// `GET /graphql`: a WebSocket upgrade (graphql-ws or
+/// graphql-transport-ws) serves subscriptions; anything else gets GraphiQL.
+async fn graphiql_or_subscriptions(
+    State(schema): State<Arc<LiveSchema>>,
+    request: Request,
+) -> Response {
+    let wants_socket = request
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !wants_socket {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .finish(),
+        )
+        .into_response();
+    }
+    let (mut parts, _body) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    // The schema as it is now; a new schema needs a new connection.
+    let executor = schema.get();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| GraphQLWebSocket::new(socket, executor, protocol).serve())
 }

@@ -95,6 +95,7 @@ impl Node {
         let api = Api {
             store: store.clone(),
             registry: registry.clone(),
+            materializer: materializer.clone(),
         };
         let schema = Arc::new(hoffnung_graphql::LiveSchema::new(api)?);
         let listener = TcpListener::bind(config.http_bind)

@@ -191,6 +191,8 @@ backend_tests! {
         )
         .unwrap();
         assert_eq!(report["entries"], 6);
+        // The client read its documents back through `all_` and a single query.
+        assert_eq!(report["queried"]["collection"], 2);
         assert_eq!(node.counts().await.0, 6);
         let schema_id: hoffnung_core::SchemaId = s(&report["schemaId"]).parse().unwrap();
         assert!(hoffnung_store::SchemaSource::schema(node.node.registry().as_ref(), &schema_id).is_some());

@@ -283,6 +283,7 @@ backend_tests! {
         let api = hoffnung_graphql::Api {
             store: node.node.store().clone(),
             registry: node.node.registry().clone(),
+            materializer: None,
         };
         let ours = sdl_shape(&hoffnung_graphql::build_schema(api).unwrap().sdl());
         let upstream = sdl_shape(&std::fs::read_to_string(concat!(

@@ -1,0 +1,110 @@
+//! Subscriptions over a real WebSocket (graphql-transport-ws): documents
+//! arrive as they are materialized, filtered like collections.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures::{SinkExt, StreamExt};
+use hoffnung_core::{Fields, KeyPair, OperationValue, SchemaId};
+use hoffnung_store::backend_tests;
+use hoffnung_store::test_utils::presigned_documents;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const NOTE: &str = "note_0020974b2f54e7557098470ad6ef648bb497e48a22a4e583787396a6075b824b5e14";
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(node: &TestNode) -> Socket {
+    let url = node.node.graphql_url().replace("http://", "ws://");
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+/// The next JSON message, waiting at most 10 s.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .expect("readable");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+fn title(d: usize, r: usize) -> Fields {
+    let mut f = Fields::new();
+    let t = if d == 0 {
+        format!("hello {r}")
+    } else {
+        format!("other {r}")
+    };
+    f.insert("title".into(), OperationValue::Str(t));
+    f
+}
+
+backend_tests! {
+    subscribers_see_matching_documents_as_they_change(db) {
+        let node = TestNode::start(db).await;
+        node.replay_publish_sequence().await;
+        let mut socket = connect(&node).await;
+        let query = format!(
+            "subscription {{ all_{NOTE}(filter: {{ title: {{ contains: \"hello\" }} }}) {{ meta {{ documentId viewId }} fields {{ title }} }} }}"
+        );
+        socket
+            .send(Message::text(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string()))
+            .await
+            .unwrap();
+        // Two new documents, each updated twice; only document 0 matches.
+        let schema: SchemaId = NOTE.parse().unwrap();
+        let key = KeyPair::from_private_key(&[61; 32]);
+        let (entries, last) = presigned_documents(&key, &schema, 0, 2, 2, title);
+        // Give the subscription a moment to be registered before publishing.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for (entry, op) in &entries {
+            // One publish at a time, each after the previous one is
+            // materialized, so that every view is its own event.
+            let got = node.publish(&hex::encode(entry), &hex::encode(op)).await;
+            assert!(got["errors"].is_null(), "{got}");
+            node.node.materializer().unwrap().caught_up().await.unwrap();
+        }
+        let mut titles = Vec::new();
+        for _ in 0..3 {
+            let msg = next(&mut socket).await;
+            assert_eq!(msg["type"], "next", "{msg}");
+            let doc = &msg["payload"]["data"][format!("all_{NOTE}")];
+            assert_eq!(doc["meta"]["documentId"], last[0].0.to_hex(), "{msg}");
+            titles.push(doc["fields"]["title"].as_str().unwrap().to_string());
+        }
+        assert_eq!(titles, vec!["hello 0", "hello 1", "hello 2"]);
+        // Nothing of document 1 follows.
+        let quiet = tokio::time::timeout(Duration::from_millis(300), socket.next()).await;
+        assert!(quiet.is_err(), "unexpected message: {quiet:?}");
+        socket
+            .send(Message::text(json!({ "id": "1", "type": "complete" }).to_string()))
+            .await
+            .unwrap();
+        node.stop().await;
+    }
+}

@@ -19,7 +19,9 @@ use hoffnung_store::{
 };
 
 use crate::error::api_error;
+use crate::loader::{RelationKey, RelationLoader};
 use crate::Api;
+use async_graphql::dataloader::DataLoader;
 
 /// Default and largest page size.
 pub const DEFAULT_PAGE: u32 = 25;
@@ -512,7 +514,7 @@ async fn resolve_value<'a>(
         OperationValue::Relation(id) => {
             let schema = target_schema(field_type)?;
             let table = Arc::new(ViewTable::for_schema(&schema));
-            let row = api.store.current_view(&table, id).await.map_err(internal)?;
+            let row = load_related(ctx, api, &table, false, id.to_hex()).await?;
             row.filter(|r| !r.is_deleted).map(|row| {
                 FieldValue::owned_any(Doc {
                     schema,
@@ -526,11 +528,7 @@ async fn resolve_value<'a>(
         OperationValue::PinnedRelation(view_id) => {
             let schema = target_schema(field_type)?;
             let table = Arc::new(ViewTable::for_schema(&schema));
-            let row = api
-                .store
-                .stored_view(&table, view_id)
-                .await
-                .map_err(internal)?;
+            let row = load_related(ctx, api, &table, true, view_id.to_string()).await?;
             row.filter(|r| !r.is_deleted).map(|row| {
                 FieldValue::owned_any(Doc {
                     schema,
@@ -563,6 +561,31 @@ async fn resolve_value<'a>(
             Some(collection(ctx, schema, table, Some(scope)).await?)
         }
     })
+}
+
+/// A related document through the request's loader (batched with the other
+/// documents of the page), or directly outside a request that has one.
+async fn load_related(
+    ctx: &ResolverContext<'_>,
+    api: &Api,
+    table: &Arc<ViewTable>,
+    pinned: bool,
+    id: String,
+) -> async_graphql::Result<Option<ViewRow>> {
+    let key = RelationKey {
+        table: table.clone(),
+        pinned,
+        id,
+    };
+    match ctx.data_opt::<DataLoader<RelationLoader>>() {
+        Some(loader) => loader.load_one(key).await.map_err(internal),
+        None => Ok(api
+            .store
+            .views_by_key(table, pinned, std::slice::from_ref(&key.id))
+            .await
+            .map_err(internal)?
+            .pop()),
+    }
 }
 
 async fn single_document<'a>(

@@ -9,6 +9,7 @@
 
 mod documents;
 mod error;
+mod loader;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -277,6 +278,17 @@ impl LiveSchema {
             Ok(s) => s.clone(),
             Err(e) => e.into_inner().clone(),
         }
+    }
+
+    /// Runs one request, with a relation loader of its own.
+    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        let loader = async_graphql::dataloader::DataLoader::new(
+            loader::RelationLoader {
+                store: self.api.store.clone(),
+            },
+            tokio::spawn,
+        );
+        self.get().execute(request.data(loader)).await
     }
 
     /// Rebuilds from the registry's current schemas.

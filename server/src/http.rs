@@ -37,7 +37,7 @@ async fn graphql(
     State(schema): State<Arc<LiveSchema>>,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    schema.get().execute(request.into_inner()).await.into()
+    schema.execute(request.into_inner()).await.into()
 }
 
 /// `GET /graphql`: a WebSocket upgrade (graphql-ws or

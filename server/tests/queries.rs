@@ -423,3 +423,24 @@ backend_tests! {
         node.stop().await;
     }
 }
+
+backend_tests! {
+    relations_of_a_page_load_in_one_batch(db) {
+        let node = golden_node(db).await;
+        let before = node.node.store().view_reads();
+        let got = node.graphql(&format!(
+            "{{ a: {ALL_TYPES} {{ documents {{ fields {{ relation {{ fields {{ title }} }} pinned_relation {{ fields {{ title }} }} }} }} }} }}"
+        ), Value::Null).await;
+        let reads = node.node.store().view_reads() - before;
+        let docs = got["data"]["a"]["documents"].as_array().unwrap_or_else(|| panic!("{got}"));
+        assert_eq!(docs.len(), 3);
+        for d in docs {
+            assert!(d["fields"]["relation"]["fields"]["title"].is_string(), "{d}");
+            assert!(d["fields"]["pinned_relation"]["fields"]["title"].is_string(), "{d}");
+        }
+        // The page, then one statement for the relations and one for the
+        // pinned relations (not one per document: that would be 1 + 3 + 3).
+        assert_eq!(reads, 3, "{got}");
+        node.stop().await;
+    }
+}

@@ -107,6 +107,9 @@ struct Inner {
     appended: watch::Receiver<u64>,
     /// See `Store::connect`: when statistics were last refreshed.
     analyzed: Arc<AtomicU64>,
+    /// Statements run against the view tables (a metric; tests use it to
+    /// see that loads are batched).
+    view_reads: AtomicU64,
     config: StoreConfig,
 }
 
@@ -205,6 +208,7 @@ impl Store {
                 writer_task: Mutex::new(Some(writer_task)),
                 appended,
                 analyzed,
+                view_reads: AtomicU64::new(0),
                 config,
             }),
         })
@@ -221,6 +225,15 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    /// Statements run against the view tables so far.
+    pub fn view_reads(&self) -> u64 {
+        self.inner.view_reads.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_read(&self) {
+        self.inner.view_reads.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn mark_analyzed(&self) {

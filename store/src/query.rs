@@ -392,6 +392,7 @@ impl Store {
         let rows = match windowed {
             Some(rows) => rows,
             None => {
+                self.count_read();
                 sqlx::query_with(&render(&select, backend), arguments(sql.params)?)
                     .fetch_all(self.pool())
                     .await?
@@ -466,12 +467,14 @@ impl Store {
         }
         outer.push(&format!(" ORDER BY {key} {dir}, {tie} {dir} LIMIT "));
         outer.bind(Param::Int(Some(i64::from(query.first) + 1)));
+        self.count_read();
         let rows = sqlx::query_with(&render(&outer.text, backend), arguments(outer.params)?)
             .fetch_all(self.pool())
             .await?;
         if rows.len() > query.first as usize {
             return Ok(Ok(Some(rows)));
         }
+        self.count_read();
         let seen: i64 = sqlx::query_scalar_with(
             &render(&format!("SELECT COUNT(*) FROM ({inner_sql}) w"), backend),
             arguments(inner.params)?,
@@ -493,6 +496,7 @@ impl Store {
             Err(e) => return Ok(Err(e)),
         };
         let select = format!("SELECT COUNT(*){}", sql.text);
+        self.count_read();
         let n: i64 = sqlx::query_scalar_with(&render(&select, backend), arguments(sql.params)?)
             .fetch_one(self.pool())
             .await?;

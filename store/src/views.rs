@@ -544,20 +544,10 @@ impl Store {
         table: &ViewTable,
         document_id: &DocumentId,
     ) -> Result<Option<ViewRow>, StoreError> {
-        let sql = render(
-            &format!(
-                "SELECT {} FROM {} WHERE _document_id = ?",
-                table.column_list(),
-                quote(&table.table)
-            ),
-            self.backend(),
-        );
-        let row = sqlx::query(&sql)
-            .bind(document_id.to_hex())
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| decode_row(table, &r, self.backend()))
-            .transpose()
+        Ok(self
+            .views_by_key(table, false, &[document_id.to_hex()])
+            .await?
+            .pop())
     }
 
     /// A view that was a document's current view.
@@ -566,20 +556,47 @@ impl Store {
         table: &ViewTable,
         view_id: &DocumentViewId,
     ) -> Result<Option<ViewRow>, StoreError> {
-        let sql = render(
-            &format!(
-                "SELECT {} FROM {} WHERE _view_id = ?",
-                table.column_list(),
-                quote(&table.views_table())
-            ),
-            self.backend(),
-        );
-        let row = sqlx::query(&sql)
-            .bind(view_id.to_string())
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| decode_row(table, &r, self.backend()))
-            .transpose()
+        Ok(self
+            .views_by_key(table, true, &[view_id.to_string()])
+            .await?
+            .pop())
+    }
+
+    /// Many views at once: current views by document id (hex), or
+    /// (`by_view_id`) stored views by view id. Rows of keys not found are
+    /// left out; the order is the database's.
+    pub async fn views_by_key(
+        &self,
+        table: &ViewTable,
+        by_view_id: bool,
+        keys: &[String],
+    ) -> Result<Vec<ViewRow>, StoreError> {
+        let (source, key) = if by_view_id {
+            (table.views_table(), "_view_id")
+        } else {
+            (table.table.clone(), "_document_id")
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            self.count_read();
+            let sql = render(
+                &format!(
+                    "SELECT {} FROM {} WHERE {key} IN ({})",
+                    table.column_list(),
+                    quote(&source),
+                    vec!["?"; chunk.len()].join(", ")
+                ),
+                self.backend(),
+            );
+            let mut query = sqlx::query(&sql);
+            for k in chunk {
+                query = query.bind(k.clone());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                out.push(decode_row(table, &row, self.backend())?);
+            }
+        }
+        Ok(out)
     }
 
     /// Every current view of a schema, by document id.

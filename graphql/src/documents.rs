@@ -577,15 +577,53 @@ async fn load_related(
         pinned,
         id,
     };
-    match ctx.data_opt::<DataLoader<RelationLoader>>() {
-        Some(loader) => loader.load_one(key).await.map_err(internal),
-        None => Ok(api
+    let stored = match ctx.data_opt::<DataLoader<RelationLoader>>() {
+        Some(loader) => loader.load_one(key.clone()).await.map_err(internal)?,
+        None => api
             .store
             .views_by_key(table, pinned, std::slice::from_ref(&key.id))
             .await
             .map_err(internal)?
-            .pop()),
+            .pop(),
+    };
+    match (stored, pinned) {
+        (None, true) => match DocumentViewId::from_str(&key.id) {
+            Ok(view_id) => computed_view(api, &table.schema_id, &view_id).await,
+            Err(_) => Ok(None),
+        },
+        (row, _) => Ok(row),
     }
+}
+
+/// A view that was never a current view here (so not stored): reduced
+/// from the document's operations on request. `None` if the view id does
+/// not name operations of one stored document of this schema.
+async fn computed_view(
+    api: &Api,
+    schema_id: &SchemaId,
+    view_id: &DocumentViewId,
+) -> async_graphql::Result<Option<ViewRow>> {
+    let Some(first) = view_id.ids().first() else {
+        return Ok(None);
+    };
+    let Some((document, schema)) = api.store.operation_origin(first).await.map_err(internal)?
+    else {
+        return Ok(None);
+    };
+    if &schema != schema_id {
+        return Ok(None);
+    }
+    let Some(schema) = api.registry.schema(schema_id) else {
+        return Ok(None);
+    };
+    let ops = api
+        .store
+        .document_operations(&document, &schema)
+        .await
+        .map_err(internal)?;
+    Ok(hoffnung_core::reduce_to_view(&ops, view_id)
+        .ok()
+        .map(|v| ViewRow::of(&v)))
 }
 
 async fn single_document<'a>(
@@ -627,11 +665,15 @@ async fn single_document<'a>(
         (None, Some(view_id)) => {
             let view_id =
                 DocumentViewId::from_str(&view_id).map_err(|e| invalid_arg("viewId", e))?;
-            let row = api
+            let row = match api
                 .store
                 .stored_view(&table, &view_id)
                 .await
-                .map_err(internal)?;
+                .map_err(internal)?
+            {
+                Some(row) => Some(row),
+                None => computed_view(api, schema.id(), &view_id).await?,
+            };
             (row, false)
         }
     };

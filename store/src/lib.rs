@@ -422,11 +422,20 @@ impl Store {
 
     /// The document an operation belongs to, if the operation is stored.
     pub async fn operation_document(&self, id: &Hash) -> Result<Option<DocumentId>, StoreError> {
+        Ok(self.operation_origin(id).await?.map(|(doc, _)| doc))
+    }
+
+    /// The document and schema of a stored operation.
+    pub async fn operation_origin(
+        &self,
+        id: &Hash,
+    ) -> Result<Option<(DocumentId, SchemaId)>, StoreError> {
         let row = sqlx::query(&self.inner.sql.operation_meta)
             .bind(id.as_bytes().as_slice())
             .fetch_optional(&self.inner.pool)
             .await?;
-        row.map(|r| hash_col(&r, 0)).transpose()
+        row.map(|r| Ok((hash_col(&r, 0)?, schema_col(&r, 1)?)))
+            .transpose()
     }
 
     /// The ids of every document of a schema.

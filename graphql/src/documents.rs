@@ -14,8 +14,8 @@ use async_graphql::dynamic::{
 use async_graphql::Value;
 use hoffnung_core::{DocumentViewId, FieldType, Hash, OperationValue, Schema, SchemaId};
 use hoffnung_store::{
-    CollectionQuery, Cursor, Filter, FilterOp, ListScope, Operand, Page, SchemaSource, Target,
-    ViewRow, ViewTable,
+    CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, SchemaSource,
+    Target, ViewRow, ViewTable,
 };
 
 use crate::error::api_error;
@@ -540,22 +540,31 @@ async fn resolve_value<'a>(
             })
         }
         OperationValue::RelationList(_) | OperationValue::PinnedRelationList(_) => {
-            if !doc.current {
-                return Err(api_error(
-                    "UNSUPPORTED",
-                    "relation lists of historic views are not queryable yet",
-                ));
-            }
             let schema = target_schema(field_type)?;
             let table = Arc::new(ViewTable::for_schema(&schema));
-            let column = doc
-                .table
-                .column(name)
-                .ok_or_else(|| internal("list field without column"))?;
+            let items = if doc.current {
+                // A current view's list is in the lists table (joinable).
+                let column = doc
+                    .table
+                    .column(name)
+                    .ok_or_else(|| internal("list field without column"))?;
+                ListItems::Stored {
+                    lists_table: doc.table.lists_table(),
+                    owner_document: doc.row.document_id.to_hex(),
+                    column: column.column.clone(),
+                }
+            } else {
+                // A historic view's list: its own items.
+                ListItems::Given(match value {
+                    OperationValue::RelationList(l) => l.iter().map(|d| d.to_hex()).collect(),
+                    OperationValue::PinnedRelationList(l) => {
+                        l.iter().map(|v| v.to_string()).collect()
+                    }
+                    _ => Vec::new(),
+                })
+            };
             let scope = ListScope {
-                lists_table: doc.table.lists_table(),
-                owner_document: doc.row.document_id.to_hex(),
-                column: column.column.clone(),
+                items,
                 pinned: matches!(value, OperationValue::PinnedRelationList(_)),
             };
             Some(collection(ctx, schema, table, Some(scope)).await?)

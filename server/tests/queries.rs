@@ -503,3 +503,32 @@ backend_tests! {
         node.stop().await;
     }
 }
+
+backend_tests! {
+    relation_lists_of_historic_views(db) {
+        // `note`'s definition was updated: its first view lists its own
+        // field definitions, which a viewId query must show.
+        let node = golden_node(db).await;
+        let seq = vectors("publish_sequence");
+        let hash_of = |name: &str| -> String {
+            s(&seq["entries"].as_array().unwrap().iter().find(|e| e["name"] == name).unwrap()["entry_hash"]).to_string()
+        };
+        let first = hash_of("note.schema_definition");
+        let table = hoffnung_store::ViewTable::for_schema(
+            &hoffnung_core::Schema::system(&hoffnung_core::SchemaId::SCHEMA_DEFINITION_V1).unwrap(),
+        );
+        let stored = node.node.store().stored_view(&table, &first.parse().unwrap()).await.unwrap().unwrap();
+        let hoffnung_core::OperationValue::PinnedRelationList(pinned) = &stored.fields.as_ref().unwrap()["fields"] else {
+            panic!("fields is a pinned relation list");
+        };
+        let got = node.graphql(&format!(
+            "{{ doc: schema_definition_v1(viewId: \"{first}\") {{ fields {{ name fields {{ totalCount documents {{ meta {{ viewId }} fields {{ name type }} }} }} }} }} }}"
+        ), Value::Null).await;
+        let list = &got["data"]["doc"]["fields"]["fields"];
+        assert_eq!(list["totalCount"], pinned.len(), "{got}");
+        let views: Vec<String> = list["documents"].as_array().unwrap().iter().map(|d| s(&d["meta"]["viewId"]).to_string()).collect();
+        assert_eq!(views, pinned.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+        assert!(list["documents"][0]["fields"]["name"].is_string());
+        node.stop().await;
+    }
+}

@@ -38,7 +38,8 @@ use tokio::task::JoinHandle;
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use ingest::Ingested;
 pub use query::{
-    CollectionQuery, Cursor, Filter, FilterOp, ListScope, Operand, Page, QueryError, Target,
+    CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, QueryError,
+    Target,
 };
 pub use sql::Backend;
 pub use views::{quote, StoredOperation, ViewBatch, ViewColumn, ViewRow, ViewTable, ViewWriter};

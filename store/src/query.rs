@@ -95,13 +95,23 @@ pub struct CollectionQuery {
 /// The items of one relation list of one document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListScope {
-    /// The lists table of the schema holding the list.
-    pub lists_table: String,
-    pub owner_document: String,
-    /// The list field's column name.
-    pub column: String,
+    pub items: ListItems,
     /// Pinned lists name views (`_view_id`), others documents.
     pub pinned: bool,
+}
+
+/// Where the items of a list come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListItems {
+    /// The list of a current view, in the lists table of its schema.
+    Stored {
+        lists_table: String,
+        owner_document: String,
+        /// The list field's column name.
+        column: String,
+    },
+    /// The items themselves (a historic view's list), in list order.
+    Given(Vec<String>),
 }
 
 /// One page.
@@ -280,14 +290,40 @@ fn from_where(
             } else {
                 quote(&table.table)
             };
-            sql.push(&format!(
-                " FROM {} l JOIN {source} t ON t.{key} = l._target WHERE l._document_id = ",
-                quote(&scope.lists_table)
-            ));
-            sql.bind(Param::Text(Some(scope.owner_document.clone())));
-            sql.push(" AND l._field = ");
-            sql.bind(Param::Text(Some(scope.column.clone())));
-            sql.push(" AND ");
+            match &scope.items {
+                ListItems::Stored {
+                    lists_table,
+                    owner_document,
+                    column,
+                } => {
+                    sql.push(&format!(
+                        " FROM {} l JOIN {source} t ON t.{key} = l._target WHERE l._document_id = ",
+                        quote(lists_table)
+                    ));
+                    sql.bind(Param::Text(Some(owner_document.clone())));
+                    sql.push(" AND l._field = ");
+                    sql.bind(Param::Text(Some(column.clone())));
+                    sql.push(" AND ");
+                }
+                ListItems::Given(items) => {
+                    // The items as a derived table (position, target).
+                    sql.push(" FROM (");
+                    if items.is_empty() {
+                        sql.push("SELECT 0 AS _idx, '' AS _target WHERE 1 = 0");
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(" UNION ALL ");
+                        }
+                        sql.push(&format!("SELECT {i} AS _idx, "));
+                        sql.bind(Param::Text(Some(item.clone())));
+                        sql.push(" AS _target");
+                    }
+                    sql.push(&format!(
+                        ") l JOIN {source} t ON t.{key} = l._target WHERE "
+                    ));
+                }
+            }
         }
         None => sql.push(&format!(" FROM {} t WHERE ", quote(&table.table))),
     }

@@ -14,8 +14,8 @@ use async_graphql::dynamic::{
 use async_graphql::Value;
 use hoffnung_core::{DocumentViewId, FieldType, Hash, OperationValue, Schema, SchemaId};
 use hoffnung_store::{
-    CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, SchemaSource,
-    Target, ViewRow, ViewTable,
+    CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, SchemaSource, Target,
+    ViewRow, ViewTable,
 };
 
 use crate::error::api_error;
@@ -35,7 +35,8 @@ pub(crate) struct Doc {
     /// Whether `row` is the document's current view (relation lists of
     /// current views are joined in SQL).
     current: bool,
-    cursor: Option<String>,
+    /// Its position in a collection (encoded only if asked for).
+    cursor: Option<Cursor>,
 }
 
 impl Doc {
@@ -53,11 +54,10 @@ impl Doc {
 
 /// A page of a collection, and how to count all of it.
 struct Collection {
-    schema: Arc<Schema>,
     table: Arc<ViewTable>,
     query: CollectionQuery,
-    /// Rows in the requested order.
-    page: Page,
+    /// The page's documents in the requested order, each with its cursor.
+    docs: Vec<Doc>,
     /// For an empty page: the cursor the page started from.
     after: Option<String>,
     has_next_page: bool,
@@ -196,8 +196,8 @@ pub(crate) fn register_schema(
                     let doc = ctx.parent_value.try_downcast_ref::<Doc>()?;
                     Ok(doc
                         .cursor
-                        .clone()
-                        .map(|c| FieldValue::value(Value::String(c))))
+                        .as_ref()
+                        .map(|c| FieldValue::value(Value::String(encode_cursor(c)))))
                 })
             })
             .description(format!(
@@ -233,8 +233,8 @@ pub(crate) fn register_schema(
                     let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
                     // An empty page ends where it started (upstream answers
                     // null here despite `String!`, SPEC 13.3).
-                    let end = match c.page.rows.last() {
-                        Some((_, cursor)) => encode_cursor(cursor),
+                    let end = match c.docs.last().and_then(|d| d.cursor.as_ref()) {
+                        Some(cursor) => encode_cursor(cursor),
                         None => c.after.clone().unwrap_or_default(),
                     };
                     Ok(Some(FieldValue::value(Value::String(end))))
@@ -271,10 +271,10 @@ pub(crate) fn register_schema(
             Field::new("startCursor", TypeRef::named(TypeRef::STRING), |ctx| {
                 FieldFuture::new(async move {
                     let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
-                    Ok(c.page
-                        .rows
+                    Ok(c.docs
                         .first()
-                        .map(|(_, cursor)| FieldValue::value(Value::String(encode_cursor(cursor)))))
+                        .and_then(|d| d.cursor.as_ref())
+                        .map(|cursor| FieldValue::value(Value::String(encode_cursor(cursor)))))
                 })
             })
             .description("Cursor of the first document of this page, for `before`."),
@@ -286,16 +286,9 @@ pub(crate) fn register_schema(
                 |ctx| {
                     FieldFuture::new(async move {
                         let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
-                        let docs = c.page.rows.iter().map(|(row, cursor)| {
-                            FieldValue::owned_any(Doc {
-                                schema: c.schema.clone(),
-                                table: c.table.clone(),
-                                row: row.clone(),
-                                current: c.query.list.as_ref().is_none_or(|l| !l.pinned),
-                                cursor: Some(encode_cursor(cursor)),
-                            })
-                        });
-                        Ok(Some(FieldValue::list(docs)))
+                        Ok(Some(FieldValue::list(
+                            c.docs.iter().map(|d| FieldValue::borrowed_any(d)),
+                        )))
                     })
                 },
             )
@@ -401,16 +394,13 @@ fn collection_args(field: Field, name: &str) -> Field {
 fn fields_field(name: &str, short: &str) -> Field {
     Field::new("fields", TypeRef::named(format!("{name}Fields")), |ctx| {
         FieldFuture::new(async move {
+            // The same document, borrowed: no copy per field.
             let doc = ctx.parent_value.try_downcast_ref::<Doc>()?;
-            Ok(doc.row.fields.as_ref().map(|_| {
-                FieldValue::owned_any(Doc {
-                    schema: doc.schema.clone(),
-                    table: doc.table.clone(),
-                    row: doc.row.clone(),
-                    current: doc.current,
-                    cursor: None,
-                })
-            }))
+            Ok(doc
+                .row
+                .fields
+                .as_ref()
+                .map(|_| FieldValue::borrowed_any(doc)))
         })
     })
     .description(format!("Application fields of a `{short}` document."))
@@ -420,13 +410,7 @@ fn meta_field(short: &str) -> Field {
     Field::new("meta", TypeRef::named("DocumentMeta"), |ctx| {
         FieldFuture::new(async move {
             let doc = ctx.parent_value.try_downcast_ref::<Doc>()?;
-            Ok(Some(FieldValue::owned_any(Doc {
-                schema: doc.schema.clone(),
-                table: doc.table.clone(),
-                row: doc.row.clone(),
-                current: doc.current,
-                cursor: None,
-            })))
+            Ok(Some(FieldValue::borrowed_any(doc)))
         })
     })
     .description(format!("Meta fields of a `{short}` document."))
@@ -797,11 +781,23 @@ async fn collection<'a>(
     } else {
         (page.has_next_page, false)
     };
+    // Items of a pinned list are historic views; all others current ones.
+    let current = query.list.as_ref().is_none_or(|l| !l.pinned);
+    let docs = page
+        .rows
+        .into_iter()
+        .map(|(row, cursor)| Doc {
+            schema: schema.clone(),
+            table: table.clone(),
+            row,
+            current,
+            cursor: Some(cursor),
+        })
+        .collect();
     Ok(FieldValue::owned_any(Collection {
-        schema,
         table,
         query,
-        page,
+        docs,
         after: after_raw,
         has_next_page,
         has_previous_page,

@@ -153,6 +153,67 @@ async function graphql(url, query, variables, label) {
   return body.data;
 }
 
+// ---------------------------------------------------------------------------
+// Subscriptions over WebSocket (graphql-transport-ws), Node's WebSocket
+// (global from Node 22; Node 20 needs --experimental-websocket)
+
+async function subscribe(url, query) {
+  if (typeof WebSocket !== 'function') {
+    throw new E2EError('no WebSocket in this Node.js: run with --experimental-websocket (Node 20)');
+  }
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const events = [];
+  const waiting = [];
+  let failure;
+  const deliver = () => {
+    while (waiting.length > 0 && (events.length > 0 || failure)) {
+      const w = waiting.shift();
+      if (events.length > 0) w.resolve(events.shift());
+      else w.reject(failure);
+    }
+  };
+  const acked = new Promise((resolve, reject) => {
+    socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init' }));
+    socket.onerror = () => reject(new E2EError(`subscription: WebSocket to ${url} failed`));
+    socket.onmessage = (message) => {
+      const msg = JSON.parse(message.data);
+      if (msg.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+        resolve();
+      } else if (msg.type === 'next') {
+        if (msg.payload.errors) failure = new GraphQLError('subscription', msg.payload.errors.map((e) => e.message));
+        else events.push(msg.payload.data);
+        deliver();
+      } else if (msg.type === 'error') {
+        failure = new E2EError(`subscription: ${JSON.stringify(msg.payload)}`);
+        deliver();
+      }
+    };
+  });
+  await acked;
+  // Let the node register the subscription before anything is published.
+  await sleep(200);
+  return {
+    next(timeoutMs = REQUEST_TIMEOUT_MS) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new E2EError(`subscription: no event within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        waiting.push({
+          resolve: (v) => { clearTimeout(timer); resolve(v); },
+          reject: (e) => { clearTimeout(timer); reject(e); },
+        });
+        deliver();
+      });
+    },
+    close() {
+      socket.send(JSON.stringify({ id: '1', type: 'complete' }));
+      socket.close();
+    },
+  };
+}
+
 const HASH_RE = /^0020[0-9a-f]{64}$/;
 const DECIMAL_RE = /^(0|[1-9][0-9]*)$/;
 
@@ -384,12 +445,24 @@ async function run(url) {
     documentId: firstId,
     fields: () => noteFields({ count: 2 }),
   });
+  // A subscription (graphql-transport-ws over WebSocket) that must see the
+  // next document, and only documents with count >= 40.
+  const subscription = await subscribe(
+    url,
+    `subscription { doc: all_${schemaId}(filter: { count: { gte: 40 } }) { meta { documentId } fields { title count } } }`,
+  );
   const secondFields = { title: 'second note', count: 42 };
   const secondId = await session.publish({
     label: 'document 2 create',
     schemaId,
     fields: () => noteFields(secondFields),
   });
+
+  const event = await subscription.next();
+  subscription.close();
+  if (event?.doc?.meta.documentId !== secondId || event.doc.fields.title !== secondFields.title) {
+    throw new E2EError(`subscription: expected document ${secondId}, got ${JSON.stringify(event)}`);
+  }
 
   // d) read them back the way apps do: a collection and a single document,
   // once the node has materialized them (bounded wait).
@@ -428,7 +501,7 @@ async function run(url) {
   }
 
   const result = {
-    queried: { collection: collection.documents.length, single: true },
+    queried: { collection: collection.documents.length, single: true, subscription: true },
     publicKey: session.publicKey,
     schemaId,
     documents: [

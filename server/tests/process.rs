@@ -172,6 +172,8 @@ backend_tests! {
         let url = node.node.graphql_url();
         let output = tokio::task::spawn_blocking(move || {
             Command::new("node")
+                // WebSocket is global from Node 22; Node 20 needs the flag.
+                .arg("--experimental-websocket")
                 .arg("publish.mjs")
                 .arg(url)
                 .current_dir(e2e)
@@ -193,6 +195,7 @@ backend_tests! {
         assert_eq!(report["entries"], 6);
         // The client read its documents back through `all_` and a single query.
         assert_eq!(report["queried"]["collection"], 2);
+        assert_eq!(report["queried"]["subscription"], true);
         assert_eq!(node.counts().await.0, 6);
         let schema_id: hoffnung_core::SchemaId = s(&report["schemaId"]).parse().unwrap();
         assert!(hoffnung_store::SchemaSource::schema(node.node.registry().as_ref(), &schema_id).is_some());

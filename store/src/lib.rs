@@ -74,7 +74,8 @@ pub struct StoreConfig {
     /// Most entries the writer appends in one transaction.
     pub max_batch: usize,
     /// SQLite: documents a filtered collection query looks at in order
-    /// before it leaves the page to the planner (`Store::query_collection`).
+    /// before it leaves the page to the planner (`Store::query_collection`;
+    /// at least four pages). Small: the window is materialized each time.
     pub query_window: u32,
 }
 
@@ -84,7 +85,7 @@ impl Default for StoreConfig {
             max_connections: 8,
             max_payload_size: hoffnung_core::entry::DEFAULT_MAX_PAYLOAD_SIZE,
             max_batch: 512,
-            query_window: 512,
+            query_window: 128,
         }
     }
 }

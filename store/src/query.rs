@@ -483,7 +483,10 @@ impl Store {
             return Ok(Err(e));
         }
         let dir = if query.descending { "DESC" } else { "ASC" };
-        let window = i64::from(self.config().query_window.max(1));
+        // At least four pages' worth, so that a filter matching a quarter
+        // of the documents fills the page from the window.
+        let window =
+            i64::from(self.config().query_window.max(1)).max(4 * (i64::from(query.first) + 1));
         inner.push(&format!(
             " ORDER BY {key} {dir}, {tie} {dir} LIMIT {window}"
         ));

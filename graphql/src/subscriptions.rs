@@ -23,21 +23,28 @@ use crate::Api;
 /// The subscription field of one schema.
 pub(crate) fn field(schema: &Arc<Schema>) -> SubscriptionField {
     let name = schema.id().to_string();
-    let schema = schema.clone();
-    SubscriptionField::new(format!("all_{name}"), TypeRef::named_nn(name.clone()), move |ctx| {
-        let schema = schema.clone();
-        SubscriptionFieldFuture::new(async move { stream(ctx, schema).await })
-    })
-    .description(format!(
+    let description = format!(
         "Every new current view of a `{}` document that matches the filters, as it is materialized.",
-        schema_name(&name)
+        schema.id().name()
+    );
+    let schema = schema.clone();
+    SubscriptionField::new(
+        format!("all_{name}"),
+        TypeRef::named_nn(name.clone()),
+        move |ctx| {
+            let schema = schema.clone();
+            SubscriptionFieldFuture::new(async move { stream(ctx, schema).await })
+        },
+    )
+    .description(description)
+    .argument(InputValue::new(
+        "filter",
+        TypeRef::named(format!("{name}Filter")),
     ))
-    .argument(InputValue::new("filter", TypeRef::named(format!("{name}Filter"))))
-    .argument(InputValue::new("meta", TypeRef::named("MetaFilterInputObject")))
-}
-
-fn schema_name(id: &str) -> &str {
-    id.split('_').next().unwrap_or(id)
+    .argument(InputValue::new(
+        "meta",
+        TypeRef::named("MetaFilterInputObject"),
+    ))
 }
 
 struct State {

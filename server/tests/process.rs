@@ -171,10 +171,18 @@ backend_tests! {
         let node = TestNode::start(db).await;
         let url = node.node.graphql_url();
         let output = tokio::task::spawn_blocking(move || {
-            Command::new("node")
-                // WebSocket is global from Node 22; Node 20 needs the flag.
-                .arg("--experimental-websocket")
-                .arg("publish.mjs")
+            // WebSocket is global from Node 22; Node 20 and 21 need a flag.
+            let major = Command::new("node")
+                .args(["-e", "process.stdout.write(process.versions.node.split('.')[0])"])
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok()?.parse::<u32>().ok())
+                .unwrap_or(0);
+            let mut node = Command::new("node");
+            if major < 22 {
+                node.arg("--experimental-websocket");
+            }
+            node.arg("publish.mjs")
                 .arg(url)
                 .current_dir(e2e)
                 .output()

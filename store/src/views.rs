@@ -720,11 +720,6 @@ impl ViewWriter {
         Ok(!existed)
     }
 
-    /// The layout of a schema whose tables [`ViewWriter::ensure_table`] made.
-    pub fn table(&self, schema_id: &SchemaId) -> Option<Arc<ViewTable>> {
-        self.tables.get(schema_id).cloned()
-    }
-
     /// Writes a batch and moves the cursor from `from` to `to`, in one
     /// transaction. Fails without writing if the cursor is not at `from`
     /// (another materializer moved it).

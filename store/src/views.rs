@@ -640,14 +640,21 @@ impl Store {
     /// Without them SQLite takes any equality filter for selective and
     /// sorts instead of walking the order's index.
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        let statements = match self.backend() {
-            Backend::Sqlite => vec![
-                ("PRAGMA analysis_limit = 10000".to_string(), Vec::new()),
-                ("ANALYZE".to_string(), Vec::new()),
-            ],
-            Backend::Postgres => vec![("ANALYZE".to_string(), Vec::new())],
-        };
-        self.run_script(statements, None).await?;
+        match self.backend() {
+            // Through the writer: SQLite has one writer at a time.
+            Backend::Sqlite => {
+                let statements = vec![
+                    ("PRAGMA analysis_limit = 10000".to_string(), Vec::new()),
+                    ("ANALYZE".to_string(), Vec::new()),
+                ];
+                self.run_script(statements, None).await?;
+            }
+            // Beside it: PostgreSQL's ANALYZE samples, takes no write lock,
+            // and must not hold up appends while it runs.
+            Backend::Postgres => {
+                sqlx::query("ANALYZE").execute(self.pool()).await?;
+            }
+        }
         self.mark_analyzed();
         Ok(())
     }

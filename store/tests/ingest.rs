@@ -230,3 +230,17 @@ async fn unsupported_url_is_a_clear_error() {
         "{err}"
     );
 }
+
+backend_tests! {
+    planner_statistics_refresh(db) {
+        let store = db.store().await;
+        let schema = hoffnung_core::Schema::system(&hoffnung_core::SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
+        let mut writer = store.view_writer();
+        writer.ensure_table(&schema).await.unwrap();
+        store.analyze().await.unwrap();
+        // Queries run on connections opened after the refresh.
+        let table = hoffnung_store::ViewTable::for_schema(&schema);
+        assert!(store.current_views(&table).await.unwrap().is_empty());
+        store.close().await;
+    }
+}

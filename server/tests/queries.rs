@@ -307,6 +307,14 @@ backend_tests! {
             }
         }
         assert!(compared >= 200, "only {compared} members compared");
+        // And no type of ours conflicts with one of upstream's: every scalar
+        // we declare is one of theirs.
+        for (ty, members) in &ours {
+            if members.is_empty() && !upstream.contains_key(ty) {
+                // Empty: a scalar (objects, inputs and enums have members).
+                panic!("scalar {ty} is not upstream's");
+            }
+        }
         node.stop().await;
     }
 }

@@ -114,6 +114,7 @@ impl Materializer {
             events: events.clone(),
             done: 0,
             analyzed_at: 0,
+            grown: Default::default(),
         };
         tracing::info!(cursor, "materializer starting");
         let task = tokio::spawn(worker.run(stop));
@@ -178,6 +179,8 @@ struct Worker {
     /// refresh.
     done: u64,
     analyzed_at: u64,
+    /// Schemas written since the last refresh.
+    grown: std::collections::HashSet<SchemaId>,
 }
 
 /// Statistics are refreshed when the work done doubles from this on.
@@ -403,9 +406,17 @@ impl Worker {
         self.cursor = to;
         self.evict();
         self.done += count as u64;
+        self.grown
+            .extend(current.iter().map(|v| v.schema_id.clone()));
         if self.done >= ANALYZE_FIRST.max(self.analyzed_at * 2) {
             // Tables grew: let the planner know (log only; queries still work).
-            match self.store.analyze().await {
+            let tables: Vec<Arc<hoffnung_store::ViewTable>> = std::mem::take(&mut self.grown)
+                .iter()
+                .filter_map(|id| self.writer.table(id))
+                .collect();
+            let tables: Vec<&hoffnung_store::ViewTable> =
+                tables.iter().map(|t| t.as_ref()).collect();
+            match self.store.analyze(&tables).await {
                 Ok(()) => tracing::debug!(operations = self.done, "planner statistics refreshed"),
                 Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
             }

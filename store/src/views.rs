@@ -636,23 +636,32 @@ impl Store {
             .await?)
     }
 
-    /// Refreshes the query planner's statistics (bounded work on SQLite).
-    /// Without them SQLite takes any equality filter for selective and
-    /// sorts instead of walking the order's index.
-    pub async fn analyze(&self) -> Result<(), StoreError> {
+    /// Refreshes the query planner's statistics of these view tables
+    /// (bounded work on SQLite). Without them SQLite takes any equality
+    /// filter for selective and sorts instead of walking the order's index.
+    pub async fn analyze(&self, tables: &[&ViewTable]) -> Result<(), StoreError> {
+        let mut statements = Vec::new();
+        for t in tables {
+            statements.push(format!("ANALYZE {}", quote(&t.table)));
+            if t.has_lists() {
+                statements.push(format!("ANALYZE {}", quote(&t.lists_table())));
+            }
+        }
         match self.backend() {
             // Through the writer: SQLite has one writer at a time.
             Backend::Sqlite => {
-                let statements = vec![
-                    ("PRAGMA analysis_limit = 10000".to_string(), Vec::new()),
-                    ("ANALYZE".to_string(), Vec::new()),
-                ];
+                let statements = std::iter::once("PRAGMA analysis_limit = 10000".to_string())
+                    .chain(statements)
+                    .map(|sql| (sql, Vec::new()))
+                    .collect();
                 self.run_script(statements, None).await?;
             }
             // Beside it: PostgreSQL's ANALYZE samples, takes no write lock,
             // and must not hold up appends while it runs.
             Backend::Postgres => {
-                sqlx::query("ANALYZE").execute(self.pool()).await?;
+                for sql in statements {
+                    sqlx::query(&sql).execute(self.pool()).await?;
+                }
             }
         }
         self.mark_analyzed();
@@ -725,6 +734,11 @@ impl ViewWriter {
         }
         self.tables.insert(schema.id().clone(), Arc::new(table));
         Ok(!existed)
+    }
+
+    /// The layout of a schema whose tables [`ViewWriter::ensure_table`] made.
+    pub fn table(&self, schema_id: &SchemaId) -> Option<Arc<ViewTable>> {
+        self.tables.get(schema_id).cloned()
     }
 
     /// Writes a batch and moves the cursor from `from` to `to`, in one

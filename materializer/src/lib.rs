@@ -88,6 +88,7 @@ pub struct Materializer {
     shutdown: watch::Sender<bool>,
     progress: watch::Receiver<i64>,
     events: broadcast::Sender<Arc<Materialized>>,
+    tables: watch::Receiver<u64>,
 }
 
 impl Materializer {
@@ -102,7 +103,8 @@ impl Materializer {
         let (progress_tx, progress) = watch::channel(cursor);
         let (shutdown, stop) = watch::channel(false);
         let (events, _) = broadcast::channel(1024);
-        let worker = Worker {
+        let (tables_tx, tables) = watch::channel(0);
+        let mut worker = Worker {
             store: store.clone(),
             registry,
             writer,
@@ -115,7 +117,11 @@ impl Materializer {
             done: 0,
             analyzed_at: 0,
             grown: Default::default(),
+            tables: tables_tx,
         };
+        // Tables of every active schema exist before `start` returns, so a
+        // schema served right away can be queried.
+        worker.ensure_tables().await?;
         tracing::info!(cursor, "materializer starting");
         let task = tokio::spawn(worker.run(stop));
         Ok(Self {
@@ -124,7 +130,14 @@ impl Materializer {
             shutdown,
             progress,
             events,
+            tables,
         })
+    }
+
+    /// Changes each time every schema the registry knows has its view
+    /// tables: the moment a new schema can be served.
+    pub fn tables_ready(&self) -> watch::Receiver<u64> {
+        self.tables.clone()
     }
 
     /// The cursor: entries up to it are reflected in the views.
@@ -175,6 +188,8 @@ struct Worker {
     config: MaterializerConfig,
     progress: watch::Sender<i64>,
     events: broadcast::Sender<Arc<Materialized>>,
+    /// Bumped each time every active schema has its tables.
+    tables: watch::Sender<u64>,
     /// Operations materialized by this worker, and at the last statistics
     /// refresh.
     done: u64,
@@ -197,8 +212,9 @@ impl Worker {
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut appended = self.store.appended();
         let mut schemas = self.registry.subscribe();
-        // Tables of every active schema are made at start.
-        let mut new_schemas = true;
+        // `start` made the tables of the schemas known then.
+        schemas.borrow_and_update();
+        let mut new_schemas = false;
         let mut last_commit = Instant::now() - self.config.min_interval;
         loop {
             if *stop.borrow() {
@@ -260,6 +276,7 @@ impl Worker {
                 self.backfill(schema).await?;
             }
         }
+        self.tables.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 )]
 
 mod http;
+mod metrics;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -70,6 +71,42 @@ pub enum NodeError {
     Join(#[from] tokio::task::JoinError),
 }
 
+/// Keeps [`metrics::Metrics`] told whether the materializer is behind.
+fn track_lag(
+    store: &Store,
+    materializer: &Arc<Materializer>,
+    metrics: Arc<metrics::Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let store = store.clone();
+    let mut appended = store.appended();
+    let mut progress = materializer.progress();
+    tokio::spawn(async move {
+        loop {
+            let progressed = tokio::select! {
+                changed = appended.changed() => match changed {
+                    Ok(()) => false,
+                    Err(_) => break,
+                },
+                changed = progress.changed() => match changed {
+                    Ok(()) => true,
+                    Err(_) => break,
+                },
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            if !progressed {
+                metrics.appended();
+                continue;
+            }
+            let cursor = *progress.borrow_and_update();
+            let last = store.last_entry_id().await;
+            if last.is_ok_and(|last| cursor >= last) {
+                metrics.caught_up();
+            }
+        }
+    });
+}
+
 /// A running node.
 pub struct Node {
     addr: SocketAddr,
@@ -106,9 +143,27 @@ impl Node {
             })?;
         let addr = listener.local_addr().map_err(NodeError::Http)?;
         let (shutdown, mut stop) = watch::channel(false);
-        let app = http::router(schema.clone());
-        // New schemas become queryable as soon as the registry has them.
-        let mut schemas = registry.subscribe();
+        let metrics = Arc::new(metrics::Metrics::new());
+        let parts = metrics::NodeParts {
+            store: store.clone(),
+            registry: registry.clone(),
+            materializer: materializer.clone(),
+            metrics: metrics.clone(),
+            database_url: config.database_url.clone(),
+        };
+        if let Some(m) = &materializer {
+            track_lag(&store, m, metrics, shutdown.subscribe());
+        }
+        let app = http::router(http::AppState {
+            schema: schema.clone(),
+            parts,
+        });
+        // New schemas become queryable as soon as the registry has them,
+        // and with a materializer, once their tables exist.
+        let mut schemas = match &materializer {
+            Some(m) => m.tables_ready(),
+            None => registry.subscribe(),
+        };
         let mut stop_rebuild = shutdown.subscribe();
         tokio::spawn(async move {
             loop {

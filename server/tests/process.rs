@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -58,31 +57,21 @@ async fn define_title_schema(store: &Store, registry: &SchemaRegistry, key: &Key
     id
 }
 
-/// Starts `hoffnung node` on a free port; returns the child and its GraphQL URL.
-fn spawn_node(database_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hoffnung"))
-        .args(["node", "--database-url", database_url, "--http-port", "0"])
-        .env("HOFFNUNG_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn hoffnung");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next().expect("a line").expect("readable");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (child, url)
+/// Starts `hoffnung node` on `database_url` at a free port.
+fn spawn_node(database_url: &str) -> NodeProcess {
+    // The node key goes to a data dir that outlives the process.
+    let home = tempfile::tempdir().expect("temp dir").keep();
+    let mut cmd = hoffnung(&home);
+    cmd.args(["node", "--database-url", database_url]);
+    NodeProcess::start(cmd)
 }
 
 backend_tests! {
     killed_node_keeps_every_accepted_entry(db) {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let entries = vectors("publish_sequence")["entries"].as_array().unwrap().clone();
-        let (mut child, url) = spawn_node(&db.url);
+        let mut node = spawn_node(&db.url);
+        let url = node.url.clone();
         let mut accepted = 0;
         for e in entries.iter().take(30) {
             let got = post(&client, &url, PUBLISH, serde_json::json!({
@@ -91,20 +80,21 @@ backend_tests! {
             accepted += 1;
         }
         // SIGKILL: no shutdown path runs.
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
+        node.child.kill().expect("kill");
+        node.child.wait().expect("reaped");
         let store = Store::connect(&db.url, StoreConfig::default()).await.unwrap();
         assert_eq!(store.entry_count().await.unwrap(), accepted);
         store.close().await;
         // A restarted node continues the logs.
-        let (mut child, url) = spawn_node(&db.url);
+        let mut node = spawn_node(&db.url);
+        let url = node.url.clone();
         let e = &entries[30];
         let req = &e["next_args_request"];
         let got = post(&client, &url, NEXT_ARGS, serde_json::json!({
             "publicKey": s(&req["publicKey"]), "viewId": req["viewId"] })).await;
         assert_eq!(got["data"]["nextArgs"], e["next_args_response"], "{got}");
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
+        node.child.kill().expect("kill");
+        node.child.wait().expect("reaped");
     }
 
     killed_node_loses_no_materialization(db) {
@@ -128,28 +118,28 @@ backend_tests! {
         assert_eq!(store.materializer_cursor().await.unwrap(), 0);
 
         // The node materializes it; SIGKILL as soon as its first batch is in.
-        let (mut child, _) = spawn_node(&db.url);
+        let mut node = spawn_node(&db.url);
         let mut polls = 0;
         while store.materializer_cursor().await.unwrap() == 0 {
             polls += 1;
             assert!(polls < 30_000, "the node never materialized");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
+        node.child.kill().expect("kill");
+        node.child.wait().expect("reaped");
         let at_kill = store.materializer_cursor().await.unwrap();
         assert!(at_kill < last, "killed mid-way ({at_kill} of {last}), else this test shows nothing");
 
         // Restarted, it resumes from the stored cursor and finishes.
-        let (mut child, _) = spawn_node(&db.url);
+        let mut node = spawn_node(&db.url);
         let mut polls = 0;
         while store.materializer_cursor().await.unwrap() < last {
             polls += 1;
             assert!(polls < 6_000, "the restarted node never caught up");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
+        node.child.kill().expect("kill");
+        node.child.wait().expect("reaped");
         let schema = registry.schema(&schema_id).unwrap();
         let rows = store.current_views(&ViewTable::for_schema(&schema)).await.unwrap();
         assert_eq!(rows.len(), last_ops.len());

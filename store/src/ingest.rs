@@ -7,6 +7,10 @@ use hoffnung_core::entry::{EncodedEntry, EntryError, NextArgs};
 use hoffnung_core::{
     verify_batch, DocumentId, OperationAction, OperationId, PlainOperation, SchemaId,
 };
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
 use tokio::sync::oneshot;
 
 use crate::error::{IngestError, StoreError};
@@ -21,6 +25,49 @@ pub struct Ingested {
     pub action: OperationAction,
     /// The arguments for the author's next entry in the same log.
     pub next_args: NextArgs,
+}
+
+/// Counts of ingest outcomes, for metrics.
+#[derive(Debug, Default)]
+pub(crate) struct IngestStats {
+    accepted: AtomicU64,
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// A snapshot of [`IngestStats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub accepted: u64,
+    /// Rejections by [`IngestError::code`].
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl IngestStats {
+    fn record<'a>(&self, results: impl IntoIterator<Item = &'a Result<Ingested, IngestError>>) {
+        let mut accepted = 0;
+        let mut rejected: Vec<&'static str> = Vec::new();
+        for r in results {
+            match r {
+                Ok(_) => accepted += 1,
+                Err(e) => rejected.push(e.code()),
+            }
+        }
+        self.accepted.fetch_add(accepted, Ordering::Relaxed);
+        if !rejected.is_empty() {
+            if let Ok(mut map) = self.rejected.lock() {
+                for code in rejected {
+                    *map.entry(code).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> IngestCounts {
+        IngestCounts {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            rejected: self.rejected.lock().map(|m| m.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 /// An entry whose own checks passed; what remains needs stored state.
@@ -48,19 +95,26 @@ impl Store {
         schemas: &dyn SchemaSource,
     ) -> Result<Ingested, IngestError> {
         let entry = EncodedEntry::decode(entry);
-        let checked = precheck(
-            entry,
-            operation,
-            schemas,
-            self.config().max_payload_size,
-            true,
-        )?;
-        let mut results = self.submit(vec![Ok(checked)]).await?;
-        results
-            .pop()
-            .unwrap_or(Err(IngestError::Store(StoreError::WriteFailed(
-                "no result".into(),
-            ))))
+        let result =
+            match precheck(
+                entry,
+                operation,
+                schemas,
+                self.config().max_payload_size,
+                true,
+            ) {
+                Ok(checked) => {
+                    match self.submit(vec![Ok(checked)]).await {
+                        Ok(mut results) => results.pop().unwrap_or(Err(IngestError::Store(
+                            StoreError::WriteFailed("no result".into()),
+                        ))),
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+        self.stats().record([&result]);
+        result
     }
 
     /// Ingests many entries at once (replication, import): signatures are
@@ -85,6 +139,7 @@ impl Store {
         for reply in replies {
             out.extend(reply.await.map_err(|_| StoreError::Closed)??);
         }
+        self.stats().record(&out);
         Ok(out)
     }
 

@@ -12,6 +12,7 @@
 )]
 
 mod error;
+mod export;
 mod ingest;
 mod query;
 mod sql;
@@ -36,7 +37,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use error::{IngestError, NextArgsError, StoreError};
-pub use ingest::Ingested;
+pub use export::{EntryFilter, StoredEntry};
+pub use ingest::{IngestCounts, Ingested};
 pub use query::{
     CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, QueryError,
     Target,
@@ -112,6 +114,8 @@ struct Inner {
     /// Statements run against the view tables (a metric; tests use it to
     /// see that loads are batched).
     view_reads: AtomicU64,
+    /// Ingest outcomes since start (metrics).
+    ingest_stats: ingest::IngestStats,
     config: StoreConfig,
 }
 
@@ -154,6 +158,12 @@ impl Store {
         // When the planner statistics were last refreshed (ms since the
         // Unix epoch, 0: never). SQLite connections load statistics when
         // they open, so older ones are retired at their next use.
+        if backend == Backend::Postgres {
+            // One plain connection first: an unreachable server or a bad
+            // login fails at once instead of after the pool's retries.
+            use sqlx::Connection;
+            sqlx::AnyConnection::connect(&url).await?.close().await?;
+        }
         let analyzed = Arc::new(AtomicU64::new(0));
         let analyzed_check = analyzed.clone();
         let pool = AnyPoolOptions::new()
@@ -211,6 +221,7 @@ impl Store {
                 appended,
                 analyzed,
                 view_reads: AtomicU64::new(0),
+                ingest_stats: ingest::IngestStats::default(),
                 config,
             }),
         })
@@ -232,6 +243,15 @@ impl Store {
     /// Statements run against the view tables so far.
     pub fn view_reads(&self) -> u64 {
         self.inner.view_reads.load(Ordering::Relaxed)
+    }
+
+    /// Entries accepted and rejected (by error code) since the store opened.
+    pub fn ingest_stats(&self) -> IngestCounts {
+        self.inner.ingest_stats.snapshot()
+    }
+
+    pub(crate) fn stats(&self) -> &ingest::IngestStats {
+        &self.inner.ingest_stats
     }
 
     pub(crate) fn count_read(&self) {
@@ -271,6 +291,22 @@ impl Store {
     /// The number of logs.
     pub async fn log_count(&self) -> Result<u64, StoreError> {
         self.count(&self.inner.sql.count_logs).await
+    }
+
+    /// Entries after `cursor` (the materializer's backlog).
+    pub async fn entries_after_count(&self, cursor: i64) -> Result<u64, StoreError> {
+        let sql = sql::render("SELECT COUNT(*) FROM entries WHERE id > ?", self.backend());
+        let n: i64 = sqlx::query_scalar(&sql)
+            .bind(cursor)
+            .fetch_one(&self.inner.pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.inner.pool).await?;
+        Ok(())
     }
 
     async fn count(&self, sql: &str) -> Result<u64, StoreError> {

@@ -57,6 +57,11 @@ struct Args {
     /// in-process node and measure document queries over HTTP.
     #[arg(long)]
     queries: Option<usize>,
+    /// Instead of publishing: measure start-up time and idle memory of the
+    /// `hoffnung` binary (built beside this one) on an empty data dir and
+    /// on one with this many documents.
+    #[arg(long)]
+    startup: Option<usize>,
     /// How long the concurrent query phase runs, in seconds.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
@@ -441,6 +446,115 @@ async fn query_bench(
     Ok(())
 }
 
+/// Start-up time and idle memory of `hoffnung node` (the real binary) on
+/// an empty data dir and on one holding `docs` materialized documents.
+async fn startup_bench(docs: usize) -> anyhow::Result<()> {
+    let binary = std::env::current_exe()?.with_file_name("hoffnung");
+    if !binary.is_file() {
+        bail!(
+            "{} is missing: build it first (cargo build --release -p hoffnung)",
+            binary.display()
+        );
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let empty = tempfile::tempdir()?;
+    measure_start(&binary, &client, empty.path(), "empty data dir").await?;
+
+    let full = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", full.path().join("hoffnung.db").display());
+    let node = Node::bind(NodeConfig::new(url)).await?;
+    let entries = presign_documents(docs);
+    for chunk in entries.chunks(20_000) {
+        for r in node
+            .store()
+            .ingest_bulk(chunk, node.registry().as_ref())
+            .await?
+        {
+            r?;
+        }
+    }
+    node.materializer()
+        .context("needs the materializer")?
+        .caught_up()
+        .await?;
+    node.shutdown();
+    node.join().await?;
+    let label = format!("{docs} documents");
+    measure_start(&binary, &client, full.path(), &label).await
+}
+
+/// Starts the binary on `data_dir`, times it until `/health` answers, and
+/// reads its resident memory after 5 idle seconds and after a query.
+async fn measure_start(
+    binary: &std::path::Path,
+    client: &reqwest::Client,
+    data_dir: &std::path::Path,
+    label: &str,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .args(["node", "--http-port", "0", "--data-dir"])
+        .arg(data_dir)
+        .env("HOFFNUNG_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .context("no output")??;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .context("no URL")?
+        .to_string();
+    let base = url.trim_end_matches("/graphql");
+    loop {
+        match client.get(format!("{base}/health")).send().await {
+            Ok(r) if r.status().is_success() => break,
+            _ if started.elapsed() > Duration::from_secs(60) => bail!("no health in 60 s"),
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+    let up = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = rss_kib(child.id())?;
+    let count: serde_json::Value = client
+        .post(&url)
+        .json(&json!({ "query": "{ all_schema_field_definition_v1 { totalCount } }" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let after_query = rss_kib(child.id())?;
+    println!(
+        "{label}: ready in {:.0} ms; idle RSS {:.1} MiB; after a totalCount query ({}) {:.1} MiB",
+        up.as_secs_f64() * 1000.0,
+        idle as f64 / 1024.0,
+        count["data"]["all_schema_field_definition_v1"]["totalCount"],
+        after_query as f64 / 1024.0
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait()?;
+    Ok(())
+}
+
+/// VmRSS of a process, in KiB (Linux).
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")
+}
+
 /// `authors` concurrent clients sending `count` `nextArgs` queries each.
 async fn probe(
     client: &reqwest::Client,
@@ -464,6 +578,9 @@ async fn probe(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(docs) = args.startup {
+        return startup_bench(docs).await;
+    }
     let mut _dir = None;
     let mut node = None;
     let url = match &args.url {

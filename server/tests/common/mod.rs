@@ -160,3 +160,84 @@ pub async fn post(
         .await
         .expect("json")
 }
+
+/// A `hoffnung` command with a clean environment: no `HOFFNUNG_*`
+/// variables of the caller, and config and data directories inside `home`
+/// (nothing of the user's is read or written).
+pub fn hoffnung(home: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hoffnung"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOFFNUNG_") || k.starts_with("XDG_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("HOFFNUNG_LOG_LEVEL", "warn");
+    cmd
+}
+
+/// A `hoffnung node` process; killed when dropped.
+pub struct NodeProcess {
+    pub child: std::process::Child,
+    /// The GraphQL endpoint.
+    pub url: String,
+    /// The node's base URL.
+    pub base: String,
+}
+
+impl NodeProcess {
+    /// Starts `cmd` (a `hoffnung node` command; `--http-port 0` is added) and
+    /// waits for the line with its GraphQL URL.
+    pub fn start(mut cmd: std::process::Command) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = cmd
+            .args(["--http-port", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn hoffnung");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = match lines.next() {
+            Some(Ok(line)) => line,
+            other => {
+                let status = child.wait();
+                panic!("hoffnung node printed no URL ({other:?}); exit: {status:?}");
+            }
+        };
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        let base = url.trim_end_matches("/graphql").to_string();
+        Self { child, url, base }
+    }
+
+    /// Sends SIGTERM and waits; returns whether the node exited cleanly.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM {pid}");
+        // Bounded: a node that ignores SIGTERM fails the test.
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

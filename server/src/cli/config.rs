@@ -1,0 +1,400 @@
+//! The node's configuration: defaults < `config.toml` < `HOFFNUNG_*`
+//! environment variables < command-line flags, merged into one [`Config`].
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
+pub const KEYS: [&str; 8] = [
+    "data_dir",
+    "database_url",
+    "http_bind",
+    "http_port",
+    "allow_schema",
+    "log_level",
+    "log_format",
+    "materializer",
+];
+
+/// `HOFFNUNG_*` variables that are not config keys but are read elsewhere.
+const OTHER_VARIABLES: [&str; 5] = [
+    "HOFFNUNG_CONFIG",
+    "HOFFNUNG_NODE",
+    "HOFFNUNG_KEY_FILE",
+    "HOFFNUNG_TEST_LOG",
+    "HOFFNUNG_POSTGRES_TEST_URL",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The merged configuration of `hoffnung node`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Holds the SQLite database and the node key.
+    pub data_dir: PathBuf,
+    /// `sqlite:<path>` or `postgres://…`; empty: SQLite in `data_dir`.
+    #[serde(default)]
+    pub database_url: String,
+    pub http_bind: IpAddr,
+    pub http_port: u16,
+    /// Schema ids to accept; empty or `["*"]`: all.
+    #[serde(deserialize_with = "string_or_list")]
+    pub allow_schema: Vec<String>,
+    /// A level (`info`) or a tracing filter (`hoffnung=debug,sqlx=warn`).
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// Run the materializer (document views and queries need it).
+    pub materializer: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            database_url: String::new(),
+            http_bind: IpAddr::from([127, 0, 0, 1]),
+            http_port: 2020,
+            allow_schema: Vec::new(),
+            log_level: "info".into(),
+            log_format: LogFormat::Human,
+            materializer: true,
+        }
+    }
+}
+
+/// The flags of `hoffnung node` that override the other layers; `None`
+/// leaves a key to the layers below.
+#[derive(Debug, Default, Clone, Serialize, clap::Args)]
+pub struct Flags {
+    /// Directory for the node's data: SQLite database and node key
+    /// [env: HOFFNUNG_DATA_DIR] [default: $XDG_DATA_HOME/hoffnung]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, `sqlite:<path>` or `postgres://…`
+    /// [env: HOFFNUNG_DATABASE_URL] [default: SQLite in the data dir]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Address the HTTP server binds to [env: HOFFNUNG_HTTP_BIND] [default: 127.0.0.1]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_bind: Option<IpAddr>,
+    /// Port of the GraphQL API [env: HOFFNUNG_HTTP_PORT] [default: 2020]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    /// Accept only this schema id (repeatable, or comma-separated)
+    /// [env: HOFFNUNG_ALLOW_SCHEMA] [default: all]
+    #[arg(long = "allow-schema", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_schema: Vec<String>,
+    /// Log level or tracing filter [env: HOFFNUNG_LOG_LEVEL] [default: info]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// Log format [env: HOFFNUNG_LOG_FORMAT] [default: human]
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// Do not run the materializer [env: HOFFNUNG_MATERIALIZER=false]
+    #[arg(long = "no-materializer", action = clap::ArgAction::SetTrue)]
+    #[serde(skip)]
+    pub no_materializer: bool,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where the config file is: `--config`, `HOFFNUNG_CONFIG`, else
+/// `$XDG_CONFIG_HOME/hoffnung/config.toml` if it exists.
+fn config_file(
+    explicit: Option<&Path>,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let explicit = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| env.get("HOFFNUNG_CONFIG").map(PathBuf::from));
+    if let Some(path) = explicit {
+        return if path.is_file() {
+            Ok(Some(path))
+        } else {
+            Err(ConfigError::Missing(path))
+        };
+    }
+    let implicit = config_dir().join("config.toml");
+    Ok(implicit.is_file().then_some(implicit))
+}
+
+impl Config {
+    /// Merges the layers. `env` is the process environment (a parameter so
+    /// that tests can give their own).
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        flags: &Flags,
+    ) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let file = config_file(file, env)?;
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only our keys: other HOFFNUNG_* variables are not config.
+        figment = figment.merge(EnvPairs(env_pairs(env)));
+        figment = figment.merge(Serialized::defaults(flags.clone()));
+        if flags.no_materializer {
+            figment = figment.merge(Serialized::default("materializer", false));
+        }
+        let config: Config = figment.extract().map_err(describe)?;
+        for id in &config.allow_schema {
+            if id != "*" {
+                id.parse::<hoffnung_core::SchemaId>().map_err(|e| {
+                    ConfigError::Invalid(format!("allow_schema: `{id}` is not a schema id: {e}"))
+                })?;
+            }
+        }
+        Ok((config, file))
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("hoffnung.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The schema allow list: `None` accepts all.
+    pub fn allow_list(&self) -> Option<Vec<String>> {
+        let ids: Vec<String> = self
+            .allow_schema
+            .iter()
+            .filter(|s| s.as_str() != "*")
+            .cloned()
+            .collect();
+        (!(ids.is_empty() || self.allow_schema.iter().any(|s| s == "*"))).then_some(ids)
+    }
+}
+
+/// `HOFFNUNG_*` variables that are neither config keys nor known otherwise
+/// (probably typos): the node warns about them.
+pub fn unknown_variables(env: &BTreeMap<String, String>) -> Vec<String> {
+    env.keys()
+        .filter(|k| {
+            k.strip_prefix("HOFFNUNG_").is_some_and(|key| {
+                !KEYS.contains(&key.to_ascii_lowercase().as_str())
+                    && !OTHER_VARIABLES.contains(&k.as_str())
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Our `HOFFNUNG_<KEY>` variables as (key, value) pairs.
+fn env_pairs(env: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    env.iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("HOFFNUNG_")?.to_ascii_lowercase();
+            KEYS.contains(&key.as_str()).then(|| (key, v.clone()))
+        })
+        .collect()
+}
+
+/// Environment pairs as a figment provider: values are parsed like figment's
+/// `Env` does (numbers, booleans), and named as environment variables in
+/// errors.
+struct EnvPairs(Vec<(String, String)>);
+
+impl figment::Provider for EnvPairs {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable")
+            .interpolater(|_, keys| format!("HOFFNUNG_{}", keys.join("_").to_ascii_uppercase()))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (k, v) in &self.0 {
+            let value: figment::value::Value = v.parse().unwrap_or_else(|_| v.as_str().into());
+            dict.insert(k.clone(), value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// A figment error as "which key, from where, why".
+fn describe(error: figment::Error) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = match &e.metadata {
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(path)) => format!(" in {}", path.display()),
+                    _ if m.name.contains("environment") => {
+                        format!(" in environment variable HOFFNUNG_{}", key.to_uppercase())
+                    }
+                    _ if m.name.contains("Serialized") => " (command line)".to_string(),
+                    _ => format!(" in {}", m.name),
+                },
+                None => String::new(),
+            };
+            if key.is_empty() {
+                format!("config{source}: {}", e.kind)
+            } else {
+                format!("config key `{key}`{source}: {}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Invalid(messages.join("; "))
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// `$XDG_DATA_HOME/hoffnung`, else `~/.local/share/hoffnung`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("hoffnung");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/hoffnung"),
+        None => PathBuf::from("hoffnung-data"),
+    }
+}
+
+/// `$XDG_CONFIG_HOME/hoffnung`, else `~/.config/hoffnung`.
+pub fn config_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("hoffnung");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".config/hoffnung"),
+        None => PathBuf::from("hoffnung-config"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "http_port = 3000\nlog_level = \"debug\"\n").unwrap();
+        let e = env(&[("HOFFNUNG_HTTP_PORT", "4000")]);
+        let (c, _) = Config::load(Some(&file), &e, &Flags::default()).unwrap();
+        assert_eq!(c.http_port, 4000);
+        assert_eq!(c.log_level, "debug");
+        let flags = Flags {
+            http_port: Some(5000),
+            ..Flags::default()
+        };
+        let (c, _) = Config::load(Some(&file), &e, &flags).unwrap();
+        assert_eq!(c.http_port, 5000);
+    }
+
+    #[test]
+    fn the_example_config_parses_and_states_the_defaults() {
+        let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config.toml");
+        let text = std::fs::read_to_string(&example).unwrap();
+        // Every key is documented, commented out, with its default.
+        for key in KEYS {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("# {key} ="))),
+                "config.toml documents `{key}`"
+            );
+        }
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| KEYS.iter().any(|k| l.starts_with(&format!("{k} ="))))
+            .filter(|l| !l.starts_with("data_dir") && !l.starts_with("database_url"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, uncommented).unwrap();
+        let (c, _) = Config::load(Some(&file), &BTreeMap::new(), &Flags::default()).unwrap();
+        let d = Config::default();
+        assert_eq!(
+            (c.http_bind, c.http_port, c.log_level, c.log_format),
+            (d.http_bind, d.http_port, d.log_level, d.log_format)
+        );
+        assert_eq!(c.allow_schema, d.allow_schema);
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_source() {
+        let e = env(&[("HOFFNUNG_HTTP_PORT", "eighty")]);
+        let err = Config::load(None, &e, &Flags::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("http_port"), "{msg}");
+        assert!(msg.contains("HOFFNUNG_HTTP_PORT"), "{msg}");
+    }
+
+    #[test]
+    fn allow_schema_accepts_a_comma_list_in_the_environment() {
+        let id = "schema_field_definition_v1";
+        let e = env(&[(
+            "HOFFNUNG_ALLOW_SCHEMA",
+            &format!("{id},schema_definition_v1"),
+        )]);
+        let (c, _) = Config::load(None, &e, &Flags::default()).unwrap();
+        assert_eq!(c.allow_schema, vec![id, "schema_definition_v1"]);
+        let e = env(&[("HOFFNUNG_ALLOW_SCHEMA", "not a schema")]);
+        assert!(Config::load(None, &e, &Flags::default()).is_err());
+    }
+
+    #[test]
+    fn unknown_variables_are_found() {
+        let e = env(&[
+            ("HOFFNUNG_HTTP_PROT", "1"),
+            ("HOFFNUNG_HTTP_PORT", "1"),
+            ("HOFFNUNG_NODE", "x"),
+        ]);
+        assert_eq!(unknown_variables(&e), vec!["HOFFNUNG_HTTP_PROT"]);
+    }
+}

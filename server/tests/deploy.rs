@@ -1,0 +1,147 @@
+//! The container set-up (docker-compose.yml, Dockerfile): no Docker engine
+//! runs here, so these tests read the files and check every variable and
+//! port against what the real binary reads (`hoffnung config`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::hoffnung;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn repo_file(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn string_map(y: &Yaml) -> BTreeMap<String, String> {
+    y.as_hash()
+        .expect("a mapping")
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Yaml::String(s) => s.clone(),
+                Yaml::Integer(i) => i.to_string(),
+                Yaml::Boolean(b) => b.to_string(),
+                other => panic!("unexpected value {other:?}"),
+            };
+            (k.as_str().expect("string key").to_string(), value)
+        })
+        .collect()
+}
+
+/// What `hoffnung config` makes of `env` alone (no file, no flags).
+fn effective_config(env: &BTreeMap<String, String>) -> toml::Table {
+    let home = tempfile::tempdir().unwrap();
+    let out = hoffnung(home.path())
+        .env_remove("HOFFNUNG_LOG_LEVEL")
+        .envs(env)
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().parse().unwrap()
+}
+
+#[test]
+fn compose_file_sets_only_variables_the_node_reads() {
+    let docs = YamlLoader::load_from_str(&repo_file("docker-compose.yml")).unwrap();
+    let compose = &docs[0];
+    let node = &compose["services"]["hoffnung"];
+    assert!(!node.is_badvalue(), "a `hoffnung` service");
+    let env = string_map(&node["environment"]);
+    let config = effective_config(&env);
+    for (var, value) in &env {
+        let key = var
+            .strip_prefix("HOFFNUNG_")
+            .unwrap_or_else(|| panic!("{var} is not a HOFFNUNG_ variable"))
+            .to_ascii_lowercase();
+        let got = config
+            .get(&key)
+            .unwrap_or_else(|| panic!("{var}: the node has no config key `{key}`"));
+        let got = match got {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(&got, value, "{var} reaches the node's `{key}`");
+    }
+
+    // The published port is the one the node listens on, on all interfaces.
+    let port = config["http_port"].as_integer().unwrap().to_string();
+    let ports: Vec<&str> = node["ports"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        ports
+            .iter()
+            .any(|p| p.rsplit(':').next() == Some(port.as_str())),
+        "{ports:?} publishes container port {port}"
+    );
+    assert_eq!(config["http_bind"].as_str(), Some("0.0.0.0"));
+
+    // The database URL names the postgres service with its credentials.
+    let pg = string_map(&compose["services"]["postgres"]["environment"]);
+    let url = config["database_url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "postgres://{}:{}@postgres:5432/{}",
+            pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]
+        )
+    );
+
+    // The data volume is mounted where the node keeps its data.
+    let data_dir = config["data_dir"].as_str().unwrap();
+    let volumes: Vec<&str> = node["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        volumes.iter().any(|v| v.ends_with(&format!(":{data_dir}"))),
+        "{volumes:?} mounts {data_dir}"
+    );
+    assert_eq!(
+        node["build"].as_str(),
+        Some("."),
+        "built from the Dockerfile"
+    );
+}
+
+#[test]
+fn dockerfile_matches_the_node() {
+    let dockerfile = repo_file("Dockerfile");
+    // ENV lines (with continuations) as KEY=VALUE pairs.
+    let joined = dockerfile.replace("\\\n", " ");
+    let mut env = BTreeMap::new();
+    for line in joined.lines() {
+        if let Some(rest) = line.trim().strip_prefix("ENV ") {
+            for pair in rest.split_whitespace() {
+                let (k, v) = pair.split_once('=').expect("ENV KEY=VALUE");
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    assert!(!env.is_empty());
+    let config = effective_config(&env);
+    let port = config["http_port"].as_integer().unwrap();
+    assert!(
+        dockerfile.contains(&format!("EXPOSE {port}")),
+        "EXPOSE {port}"
+    );
+    let data_dir = config["data_dir"].as_str().unwrap();
+    assert!(dockerfile.contains(&format!("VOLUME {data_dir}")));
+    assert!(dockerfile.contains("cargo build --release --locked -p hoffnung --bin hoffnung"));
+    assert!(dockerfile.contains("CMD [\"node\"]"));
+}

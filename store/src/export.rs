@@ -1,0 +1,119 @@
+//! Reading entries back in ingest order, for export and (later) replication.
+
+use hoffnung_core::{PublicKey, SchemaId};
+use sqlx::Row;
+
+use crate::error::StoreError;
+use crate::sql::render;
+use crate::Store;
+
+/// Which entries an export takes; empty lists take everything.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    /// Application schemas to take. The system schemas (schema and field
+    /// definitions) always come along, so that an import knows the schemas.
+    pub schemas: Vec<SchemaId>,
+    /// Authors to take.
+    pub authors: Vec<PublicKey>,
+}
+
+/// A stored entry with its operation, as received.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// Position in the global ingest order.
+    pub id: i64,
+    pub entry: Vec<u8>,
+    pub operation: Vec<u8>,
+}
+
+impl EntryFilter {
+    fn clause(&self) -> (String, Vec<SqlArg>) {
+        let mut parts = Vec::new();
+        let mut args = Vec::new();
+        if !self.schemas.is_empty() {
+            let mut ids: Vec<String> = self.schemas.iter().map(|s| s.to_string()).collect();
+            ids.push(SchemaId::SCHEMA_DEFINITION_V1.to_string());
+            ids.push(SchemaId::SCHEMA_FIELD_DEFINITION_V1.to_string());
+            parts.push(format!("schema_id IN ({})", placeholders(ids.len())));
+            args.extend(ids.into_iter().map(SqlArg::Text));
+        }
+        if !self.authors.is_empty() {
+            parts.push(format!(
+                "public_key IN ({})",
+                placeholders(self.authors.len())
+            ));
+            args.extend(
+                self.authors
+                    .iter()
+                    .map(|a| SqlArg::Bytes(a.as_bytes().to_vec())),
+            );
+        }
+        let clause = parts
+            .iter()
+            .map(|p| format!(" AND {p}"))
+            .collect::<String>();
+        (clause, args)
+    }
+}
+
+enum SqlArg {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+impl Store {
+    /// Up to `limit` entries after entry id `after` that pass `filter`, in
+    /// ingest order (so every entry comes after those it depends on).
+    pub async fn entries_after(
+        &self,
+        after: i64,
+        limit: u32,
+        filter: &EntryFilter,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let (clause, args) = filter.clause();
+        let sql = render(
+            &format!(
+                "SELECT id, entry, payload FROM entries WHERE id > ?{clause} ORDER BY id LIMIT ?"
+            ),
+            self.backend(),
+        );
+        let mut query = sqlx::query(&sql).bind(after);
+        for arg in args {
+            query = match arg {
+                SqlArg::Text(t) => query.bind(t),
+                SqlArg::Bytes(b) => query.bind(b),
+            };
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEntry {
+                    id: r.try_get(0)?,
+                    entry: r.try_get(1)?,
+                    operation: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many entries pass `filter`.
+    pub async fn count_entries(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
+        let (clause, args) = filter.clause();
+        let sql = render(
+            &format!("SELECT COUNT(*) FROM entries WHERE 1 = 1{clause}"),
+            self.backend(),
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for arg in args {
+            query = match arg {
+                SqlArg::Text(t) => query.bind(t),
+                SqlArg::Bytes(b) => query.bind(b),
+            };
+        }
+        Ok(query.fetch_one(self.pool()).await?.max(0) as u64)
+    }
+}

@@ -127,7 +127,11 @@ async fn node_starts_with_zero_setup_and_serves_health_metrics_and_status() {
     assert_eq!(status["node"], "hoffnung");
     assert_eq!(status["database"]["backend"], "sqlite");
     assert_eq!(status["entries"], 0);
-    assert_eq!(status["schemas"].as_array().unwrap().len(), 4, "the system schemas");
+    assert_eq!(
+        status["schemas"].as_array().unwrap().len(),
+        4,
+        "the system schemas"
+    );
 
     // The key survives a restart; SIGTERM stops the node cleanly.
     assert!(node.terminate(), "clean exit on SIGTERM");
@@ -317,6 +321,57 @@ fn client_subcommands_publish_and_query() {
     );
     assert!(err.contains("publish was refused"), "{err}");
 
+    // A JSON description with relations to the first schema.
+    let json_file = h.join("comment.json");
+    std::fs::write(
+        &json_file,
+        format!(
+            r#"{{"name": "comment", "description": "On a note", "fields": [
+                {{"name": "text", "type": "str"}},
+                {{"name": "note", "type": "relation", "schema": "{schema}"}},
+                {{"name": "seen", "type": "pinned_relation_list", "schema": "{schema}"}},
+                {{"name": "blob", "type": "bytes"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let comment = ok(
+        h,
+        &[
+            "schema",
+            "create",
+            json_file.to_str().unwrap(),
+            "--node",
+            url,
+        ],
+    );
+    assert!(comment.starts_with("comment_0020"), "{comment}");
+    let fields =
+        format!(r#"{{"text": "nice", "note": "{doc}", "seen": ["{view}"], "blob": "00ff"}}"#);
+    ok(
+        h,
+        &[
+            "doc", "create", "--schema", &comment, "--node", url, "--fields", &fields,
+        ],
+    );
+    let q = format!("{{ all_{comment} {{ documents {{ fields {{ text blob note {{ fields {{ title }} }} seen {{ documents {{ meta {{ viewId }} }} }} }} }} }} }}");
+    let out: Value = serde_json::from_str(&ok(h, &["query", &q, "--node", url])).unwrap();
+    let got = &out["data"][format!("all_{comment}")]["documents"][0]["fields"];
+    assert_eq!(got["text"], "nice", "{out}");
+    assert_eq!(got["blob"], "00ff");
+    assert_eq!(got["note"]["fields"]["title"], "Hello");
+    assert_eq!(got["seen"]["documents"][0]["meta"]["viewId"], view.as_str());
+    let bad = h.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"name": "xy", "description": "", "fields": [{"name": "a", "type": "relation"}]}"#,
+    )
+    .unwrap();
+    let err = fails(
+        h,
+        &["schema", "create", bad.to_str().unwrap(), "--node", url],
+    );
+    assert!(err.contains("field `a`"), "{err}");
+
     // Delete; the document leaves the collection.
     ok(
         h,
@@ -333,9 +388,9 @@ fn client_subcommands_publish_and_query() {
     // Status, human and JSON.
     let human = ok(h, &["status", "--node", url]);
     assert!(human.contains(&schema), "{human}");
-    assert!(human.contains("entries     9"), "{human}");
+    assert!(human.contains("entries     15"), "{human}");
     let json: Value = serde_json::from_str(&ok(h, &["status", "--json", "--node", url])).unwrap();
-    assert_eq!(json["entries"], 9);
+    assert_eq!(json["entries"], 15);
     assert_eq!(json["materializer"]["backlog"], 0);
 
     // A node that is not there.

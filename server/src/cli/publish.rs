@@ -54,7 +54,7 @@ impl SchemaFile {
     fn field_types(&self) -> anyhow::Result<Vec<(String, FieldType)>> {
         if !hoffnung_core::ids::is_valid_schema_name(&self.name) {
             bail!(
-                "`{}` is not a valid schema name (1-64 characters, a letter first, then letters, digits or _)",
+                "`{}` is not a valid schema name (2-64 characters: a letter first, then letters, digits or _, not ending in _)",
                 self.name
             );
         }

@@ -259,6 +259,10 @@ impl Writer {
         self.out.push(if b { 0xf5 } else { 0xf4 });
     }
 
+    pub fn null(&mut self) {
+        self.out.push(0xf6);
+    }
+
     /// The shortest of f16, f32 and f64 that holds `x` exactly (NaN as f16).
     pub fn float(&mut self, x: f64) {
         if x.is_nan() {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lipmaa;
 pub mod operation;
 pub mod publish;
+pub mod replication;
 pub mod schema;
 pub mod varu64;
 

@@ -111,6 +111,15 @@ impl SchemaRegistry {
         self.version.subscribe()
     }
 
+    /// The configured allow list, in wire order (`None`: all schemas).
+    pub fn allow_list(&self) -> Option<Vec<SchemaId>> {
+        self.allow.as_ref().map(|a| {
+            let mut ids: Vec<SchemaId> = a.iter().cloned().collect();
+            ids.sort();
+            ids
+        })
+    }
+
     /// Whether the node accepts this schema id at all.
     pub fn allows(&self, id: &SchemaId) -> bool {
         self.allow.as_ref().is_none_or(|a| a.contains(id))
@@ -126,6 +135,36 @@ impl SchemaRegistry {
                 .await?;
         } else if ingested.schema_id == SchemaId::SCHEMA_FIELD_DEFINITION_V1 {
             // Only definitions that wait for a field definition are retried.
+            let pending: Vec<DocumentId> = self.read().pending.iter().copied().collect();
+            for doc in pending {
+                self.build_definition(store, &doc, Views::All).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::on_ingested`] for a batch stored in one go (replication,
+    /// import): a definition document may have gained several views at
+    /// once, so every view of it is built, not only the current one.
+    pub async fn on_ingested_batch(
+        &self,
+        store: &Store,
+        ingested: &[Ingested],
+    ) -> Result<(), StoreError> {
+        let mut definitions: Vec<DocumentId> = ingested
+            .iter()
+            .filter(|i| i.schema_id == SchemaId::SCHEMA_DEFINITION_V1)
+            .map(|i| i.document_id)
+            .collect();
+        definitions.sort();
+        definitions.dedup();
+        for doc in &definitions {
+            self.build_definition(store, doc, Views::All).await?;
+        }
+        if ingested
+            .iter()
+            .any(|i| i.schema_id == SchemaId::SCHEMA_FIELD_DEFINITION_V1)
+        {
             let pending: Vec<DocumentId> = self.read().pending.iter().copied().collect();
             for doc in pending {
                 self.build_definition(store, &doc, Views::All).await?;

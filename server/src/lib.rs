@@ -17,6 +17,8 @@ use std::sync::Arc;
 use hoffnung_core::SchemaId;
 use hoffnung_graphql::Api;
 use hoffnung_materializer::{Materializer, MaterializerConfig, MaterializerError};
+pub use hoffnung_replication::ReplicationConfig;
+use hoffnung_replication::{Replication, ReplicationError};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
@@ -35,6 +37,8 @@ pub struct NodeConfig {
     pub store: StoreConfig,
     /// `None`: no materializer runs (entries pile up for a later start).
     pub materializer: Option<MaterializerConfig>,
+    /// `None`: no networking, no replication.
+    pub replication: Option<ReplicationConfig>,
 }
 
 impl NodeConfig {
@@ -46,6 +50,7 @@ impl NodeConfig {
             allow_schema_ids: None,
             store: StoreConfig::default(),
             materializer: Some(MaterializerConfig::default()),
+            replication: None,
         }
     }
 }
@@ -63,6 +68,8 @@ pub enum NodeError {
     },
     #[error("could not start the materializer: {0}")]
     Materializer(#[from] MaterializerError),
+    #[error("could not start replication: {0}")]
+    Replication(#[from] ReplicationError),
     #[error("could not build the GraphQL schema: {0}")]
     Schema(#[from] async_graphql::dynamic::SchemaError),
     #[error("HTTP server failed: {0}")]
@@ -113,6 +120,7 @@ pub struct Node {
     store: Store,
     registry: Arc<SchemaRegistry>,
     materializer: Option<Arc<Materializer>>,
+    replication: Option<Arc<Replication>>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<Result<(), NodeError>>,
 }
@@ -126,6 +134,12 @@ impl Node {
         let materializer = match &config.materializer {
             Some(c) => Some(Arc::new(
                 Materializer::start(store.clone(), registry.clone(), c.clone()).await?,
+            )),
+            None => None,
+        };
+        let replication = match &config.replication {
+            Some(c) => Some(Arc::new(
+                Replication::start(store.clone(), registry.clone(), c.clone()).await?,
             )),
             None => None,
         };
@@ -148,6 +162,7 @@ impl Node {
             store: store.clone(),
             registry: registry.clone(),
             materializer: materializer.clone(),
+            replication: replication.clone(),
             metrics: metrics.clone(),
             database_url: config.database_url.clone(),
         };
@@ -182,6 +197,7 @@ impl Node {
         });
         let server_store = store.clone();
         let server_materializer = materializer.clone();
+        let server_replication = replication.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -189,6 +205,9 @@ impl Node {
                 })
                 .await
                 .map_err(NodeError::Http)?;
+            if let Some(r) = server_replication {
+                r.shutdown().await;
+            }
             if let Some(m) = server_materializer {
                 m.shutdown().await;
             }
@@ -201,6 +220,7 @@ impl Node {
             store,
             registry,
             materializer,
+            replication,
             shutdown,
             task,
         })
@@ -227,6 +247,11 @@ impl Node {
     /// The materializer, unless the node runs without one.
     pub fn materializer(&self) -> Option<&Arc<Materializer>> {
         self.materializer.as_ref()
+    }
+
+    /// Replication, if the node runs it.
+    pub fn replication(&self) -> Option<&Arc<Replication>> {
+        self.replication.as_ref()
     }
 
     /// Asks the node to stop: no new requests, running ones finish.

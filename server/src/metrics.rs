@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hoffnung_materializer::Materializer;
+use hoffnung_replication::Replication;
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{Backend, Store, StoreError};
 use serde_json::{json, Value};
@@ -119,6 +120,7 @@ pub(crate) struct NodeParts {
     pub(crate) store: Store,
     pub(crate) registry: Arc<SchemaRegistry>,
     pub(crate) materializer: Option<Arc<Materializer>>,
+    pub(crate) replication: Option<Arc<Replication>>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) database_url: String,
 }
@@ -210,6 +212,63 @@ impl NodeParts {
             };
             let _ = writeln!(out, "hoffnung_materializer_lag_seconds {lag}");
         }
+        if let Some(r) = &self.replication {
+            let s = r.stats();
+            let counters = [
+                (
+                    "hoffnung_peers",
+                    "gauge",
+                    "Connected peers.",
+                    s.peers.len() as u64,
+                ),
+                (
+                    "hoffnung_replication_sessions_open",
+                    "gauge",
+                    "Replication sessions running.",
+                    s.sessions_open,
+                ),
+                (
+                    "hoffnung_replication_sessions_started_total",
+                    "counter",
+                    "Replication sessions started (by either side).",
+                    s.sessions_started,
+                ),
+                (
+                    "hoffnung_replication_entries_received_total",
+                    "counter",
+                    "Entries received from peers and stored.",
+                    s.entries_received,
+                ),
+                (
+                    "hoffnung_replication_entries_sent_total",
+                    "counter",
+                    "Entries sent to peers in sessions.",
+                    s.entries_sent,
+                ),
+                (
+                    "hoffnung_replication_entries_rejected_total",
+                    "counter",
+                    "Invalid entries received from peers.",
+                    s.entries_rejected,
+                ),
+                (
+                    "hoffnung_replication_gossip_sent_total",
+                    "counter",
+                    "Entries announced live with gossip.",
+                    s.gossip_sent,
+                ),
+                (
+                    "hoffnung_replication_peer_faults_total",
+                    "counter",
+                    "Times a peer was dropped for invalid data.",
+                    s.faults,
+                ),
+            ];
+            for (name, kind, help, value) in counters {
+                metric(&mut out, name, kind, help);
+                let _ = writeln!(out, "{name} {value}");
+            }
+        }
         metric(
             &mut out,
             "hoffnung_graphql_request_duration_seconds",
@@ -276,8 +335,33 @@ impl NodeParts {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         };
+        let replication = match &self.replication {
+            Some(r) => {
+                let s = r.stats();
+                let listen: Vec<String> = r
+                    .listen_addrs()
+                    .await
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect();
+                json!({
+                    "peerId": r.peer_id(),
+                    "listen": listen,
+                    "peers": s.peers,
+                    "sessionsOpen": s.sessions_open,
+                    "sessionsStarted": s.sessions_started,
+                    "entriesReceived": s.entries_received,
+                    "entriesSent": s.entries_sent,
+                    "entriesRejected": s.entries_rejected,
+                    "gossipSent": s.gossip_sent,
+                    "peerFaults": s.faults,
+                })
+            }
+            None => json!(null),
+        };
         Ok(json!({
             "node": "hoffnung",
+            "replication": replication,
             "version": env!("CARGO_PKG_VERSION"),
             "uptimeSeconds": self.metrics.started.elapsed().as_secs(),
             "database": {

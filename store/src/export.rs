@@ -10,8 +10,7 @@ use crate::Store;
 /// Which entries an export takes; empty lists take everything.
 #[derive(Debug, Clone, Default)]
 pub struct EntryFilter {
-    /// Application schemas to take. The system schemas (schema and field
-    /// definitions) always come along, so that an import knows the schemas.
+    /// Schemas to take.
     pub schemas: Vec<SchemaId>,
     /// Authors to take.
     pub authors: Vec<PublicKey>,
@@ -22,6 +21,9 @@ pub struct EntryFilter {
 pub struct StoredEntry {
     /// Position in the global ingest order.
     pub id: i64,
+    pub public_key: [u8; 32],
+    pub log_id: u64,
+    pub seq_num: u64,
     pub entry: Vec<u8>,
     pub operation: Vec<u8>,
 }
@@ -31,9 +33,7 @@ impl EntryFilter {
         let mut parts = Vec::new();
         let mut args = Vec::new();
         if !self.schemas.is_empty() {
-            let mut ids: Vec<String> = self.schemas.iter().map(|s| s.to_string()).collect();
-            ids.push(SchemaId::SCHEMA_DEFINITION_V1.to_string());
-            ids.push(SchemaId::SCHEMA_FIELD_DEFINITION_V1.to_string());
+            let ids: Vec<String> = self.schemas.iter().map(|s| s.to_string()).collect();
             parts.push(format!("schema_id IN ({})", placeholders(ids.len())));
             args.extend(ids.into_iter().map(SqlArg::Text));
         }
@@ -77,7 +77,7 @@ impl Store {
         let (clause, args) = filter.clause();
         let sql = render(
             &format!(
-                "SELECT id, entry, payload FROM entries WHERE id > ?{clause} ORDER BY id LIMIT ?"
+                "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries WHERE id > ?{clause} ORDER BY id LIMIT ?"
             ),
             self.backend(),
         );
@@ -91,11 +91,50 @@ impl Store {
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
+                let key: Vec<u8> = r.try_get(1)?;
                 Ok(StoredEntry {
                     id: r.try_get(0)?,
-                    entry: r.try_get(1)?,
-                    operation: r.try_get(2)?,
+                    public_key: key
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?,
+                    log_id: r.try_get::<i64, _>(2)? as u64,
+                    seq_num: r.try_get::<i64, _>(3)? as u64,
+                    entry: r.try_get(4)?,
+                    operation: r.try_get(5)?,
                 })
+            })
+            .collect()
+    }
+
+    /// The latest seq num of every log of documents of `schemas`, by author.
+    pub async fn log_heights(
+        &self,
+        schemas: &[SchemaId],
+    ) -> Result<Vec<([u8; 32], u64, u64)>, StoreError> {
+        if schemas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = render(
+            &format!(
+                "SELECT public_key, log_id, latest_seq_num FROM logs WHERE schema_id IN ({}) ORDER BY public_key, log_id",
+                placeholders(schemas.len())
+            ),
+            self.backend(),
+        );
+        let mut query = sqlx::query(&sql);
+        for s in schemas {
+            query = query.bind(s.to_string());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                let key: Vec<u8> = r.try_get(0)?;
+                Ok((
+                    key.try_into()
+                        .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?,
+                    r.try_get::<i64, _>(1)? as u64,
+                    r.try_get::<i64, _>(2)? as u64,
+                ))
             })
             .collect()
     }

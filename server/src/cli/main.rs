@@ -299,6 +299,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|a| parse_public_key(a))
                 .collect::<anyhow::Result<_>>()?;
+            // Schema and field definitions come along, so that an import knows the schemas.
+            let mut schemas = schemas;
+            if !schemas.is_empty() {
+                schemas.push(SchemaId::SCHEMA_DEFINITION_V1);
+                schemas.push(SchemaId::SCHEMA_FIELD_DEFINITION_V1);
+                schemas.sort();
+                schemas.dedup();
+            }
             let filter = EntryFilter { schemas, authors };
             let n = transfer::export(&config.database_url(), &file, filter).await?;
             eprintln!("exported {n} entries to {}", file.display());

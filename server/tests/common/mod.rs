@@ -241,3 +241,31 @@ impl Drop for NodeProcess {
         let _ = self.child.wait();
     }
 }
+
+impl TestNode {
+    /// Signs `operation` with `key` after asking `nextArgs`, publishes it,
+    /// and returns the operation id.
+    pub async fn publish_operation(
+        &self,
+        key: &hoffnung_core::KeyPair,
+        operation: &hoffnung_core::Operation,
+    ) -> hoffnung_core::Hash {
+        let view = operation.previous.as_ref().map(|v| v.to_string());
+        let got = self
+            .next_args(&key.public_key().to_hex(), view.as_deref())
+            .await;
+        let a = &got["data"]["nextArgs"];
+        let hash = |k: &str| a[k].as_str().map(|h| h.parse().unwrap());
+        let args = hoffnung_core::entry::NextArgs {
+            log_id: s(&a["logId"]).parse().unwrap(),
+            seq_num: s(&a["seqNum"]).parse().unwrap(),
+            backlink: hash("backlink"),
+            skiplink: hash("skiplink"),
+        };
+        let payload = operation.encode();
+        let entry = hoffnung_core::sign_entry(key, &args, &payload).unwrap();
+        let got = self.publish(&entry.to_hex(), &hex::encode(&payload)).await;
+        assert!(got["errors"].is_null(), "{got}");
+        entry.hash()
+    }
+}

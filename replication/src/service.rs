@@ -1,0 +1,545 @@
+//! The libp2p swarm: connections, discovery, known peers, faults and bans,
+//! gossip in both directions, and a task per connected peer.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hoffnung_core::replication::Message;
+use hoffnung_core::{Hash, PlainOperation};
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::{EntryFilter, Store};
+use libp2p::core::ConnectedPoint;
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
+use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Stream, Swarm};
+use tokio::sync::{mpsc, watch};
+
+use crate::ingest::{Incoming, Ingester};
+use crate::peer::{supported_schemas, PeerTask, Shared};
+use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    gossipsub: gossipsub::Behaviour,
+    stream: libp2p_stream::Behaviour,
+}
+
+/// What other tasks ask of the swarm.
+pub(crate) enum Command {
+    /// The peer sent invalid data.
+    Fault(PeerId, &'static str),
+    AddPeer(Multiaddr),
+}
+
+/// A known peer address and when to dial it next.
+struct Known {
+    peer: Option<PeerId>,
+    next: Instant,
+    backoff: Duration,
+}
+
+struct PeerState {
+    inbound: mpsc::Sender<Stream>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) struct Service {
+    swarm: Swarm<Behaviour>,
+    store: Store,
+    registry: Arc<SchemaRegistry>,
+    config: ReplicationConfig,
+    stats: Arc<Stats>,
+    listening: watch::Sender<Vec<Multiaddr>>,
+    commands: mpsc::Receiver<Command>,
+    shared: Shared,
+    peers: HashMap<PeerId, PeerState>,
+    known: HashMap<Multiaddr, Known>,
+    faults: HashMap<PeerId, u32>,
+    banned: HashMap<PeerId, Instant>,
+    topics: HashSet<String>,
+    received: Arc<Mutex<HashSet<Hash>>>,
+    schemas_changed: watch::Sender<u64>,
+    /// Entries up to this id have been gossiped (or were there at start).
+    gossip_cursor: i64,
+}
+
+fn topic(schema: &str) -> IdentTopic {
+    IdentTopic::new(format!("p2panda/{schema}"))
+}
+
+impl Service {
+    pub(crate) async fn new(
+        store: Store,
+        registry: Arc<SchemaRegistry>,
+        config: ReplicationConfig,
+        stats: Arc<Stats>,
+        listening: watch::Sender<Vec<Multiaddr>>,
+        commands_tx: mpsc::Sender<Command>,
+        commands: mpsc::Receiver<Command>,
+    ) -> Result<(Self, String), ReplicationError> {
+        let setup = |e: &dyn std::fmt::Display| ReplicationError::Setup(e.to_string());
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(config.key.private_key())
+            .map_err(|e| setup(&e))?;
+        let mdns_on = config.mdns;
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| setup(&e))?
+            .with_quic()
+            .with_behaviour(|key| {
+                let peer_id = key.public().to_peer_id();
+                let mdns = if mdns_on {
+                    Some(mdns::tokio::Behaviour::new(
+                        mdns::Config::default(),
+                        peer_id,
+                    )?)
+                } else {
+                    None
+                };
+                let gossip_config = gossipsub::ConfigBuilder::default()
+                    .heartbeat_interval(Duration::from_millis(500))
+                    // An entry with a maximal operation, as CBOR.
+                    .max_transmit_size(2 * 1024 * 1024)
+                    .validation_mode(gossipsub::ValidationMode::Strict)
+                    // The same entry from two nodes is one message.
+                    .message_id_fn(|m| {
+                        gossipsub::MessageId::from(Hash::of(&m.data).as_bytes().to_vec())
+                    })
+                    .build()
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let gossipsub = gossipsub::Behaviour::new(
+                    MessageAuthenticity::Signed(key.clone()),
+                    gossip_config,
+                )
+                .map_err(std::io::Error::other)?;
+                Ok(Behaviour {
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        "/p2panda/1.0.0".into(),
+                        key.public(),
+                    )),
+                    ping: ping::Behaviour::default(),
+                    mdns: Toggle::from(mdns),
+                    gossipsub,
+                    stream: libp2p_stream::Behaviour::new(),
+                })
+            })
+            .map_err(|e| setup(&e))?
+            // Upstream's default idle timeout of 0 drops connections before
+            // anything is said (SPEC 10.3); keep them.
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+            .build();
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| ReplicationError::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+        let local_peer = *swarm.local_peer_id();
+        let (schemas_changed, schemas_rx) = watch::channel(0);
+        let received = Arc::new(Mutex::new(HashSet::new()));
+        let (ingest_tx, ingest_rx) = mpsc::channel(8192);
+        tokio::spawn(
+            Ingester::new(
+                store.clone(),
+                registry.clone(),
+                stats.clone(),
+                commands_tx.clone(),
+                received.clone(),
+            )
+            .run(ingest_rx),
+        );
+        let shared = Shared {
+            store: store.clone(),
+            registry: registry.clone(),
+            stats: stats.clone(),
+            ingest: ingest_tx,
+            commands: commands_tx,
+            local_peer,
+            sync_interval: config.sync_interval,
+            schemas_changed: schemas_rx,
+        };
+        let known = config
+            .peers
+            .iter()
+            .map(|a| {
+                (
+                    a.clone(),
+                    Known {
+                        peer: None,
+                        next: Instant::now(),
+                        backoff: Duration::from_secs(1),
+                    },
+                )
+            })
+            .collect();
+        let gossip_cursor = store.last_entry_id().await.map_err(|e| setup(&e))?;
+        let service = Self {
+            swarm,
+            store,
+            registry,
+            config,
+            stats,
+            listening,
+            commands,
+            shared,
+            peers: HashMap::new(),
+            known,
+            faults: HashMap::new(),
+            banned: HashMap::new(),
+            topics: HashSet::new(),
+            received,
+            schemas_changed,
+            gossip_cursor,
+        };
+        Ok((service, local_peer.to_string()))
+    }
+
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut control = self.swarm.behaviour().stream.new_control();
+        let mut incoming = match control.accept(PROTOCOL) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot accept p2panda streams");
+                return;
+            }
+        };
+        let mut appended = self.store.appended();
+        let mut schemas = self.registry.subscribe();
+        self.subscribe_topics();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tracing::info!(peer_id = %self.swarm.local_peer_id(), "replication started");
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event),
+                Some((peer, stream)) = incoming.next() => self.on_inbound(peer, stream),
+                Some(command) = self.commands.recv() => self.on_command(command),
+                changed = appended.changed() => {
+                    if changed.is_ok() {
+                        self.gossip_new_entries().await;
+                    }
+                }
+                changed = schemas.changed() => {
+                    if changed.is_ok() {
+                        self.subscribe_topics();
+                        self.schemas_changed.send_modify(|n| *n += 1);
+                    }
+                }
+                _ = tick.tick() => {
+                    self.dial_known();
+                    self.reap_peers();
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        for (_, state) in self.peers.drain() {
+            state.task.abort();
+        }
+        tracing::debug!("replication stopped");
+    }
+
+    fn subscribe_topics(&mut self) {
+        for schema in supported_schemas(&self.registry) {
+            let name = schema.to_string();
+            if self.topics.insert(name.clone()) {
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&topic(&name))
+                {
+                    tracing::warn!(error = %e, schema = %name, "gossip subscription failed");
+                }
+            }
+        }
+    }
+
+    fn is_banned(&mut self, peer: &PeerId) -> bool {
+        match self.banned.get(peer) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                self.banned.remove(peer);
+                self.faults.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "p2p listening");
+                self.listening.send_modify(|a| a.push(address));
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if self.is_banned(&peer_id) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    if let Some(k) = self.known.get_mut(address) {
+                        k.peer = Some(peer_id);
+                        k.backoff = Duration::from_secs(1);
+                    }
+                }
+                if num_established.get() == 1 {
+                    tracing::info!(peer = %peer_id, "peer connected");
+                }
+                // An inbound stream may have started the peer's task already.
+                if !self.peers.contains_key(&peer_id) {
+                    self.start_peer(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::info!(peer = %peer_id, "peer disconnected");
+                if let Some(state) = self.peers.remove(&peer_id) {
+                    state.task.abort();
+                }
+                for k in self.known.values_mut() {
+                    if k.peer == Some(peer_id) {
+                        k.next = Instant::now() + k.backoff;
+                    }
+                }
+                self.update_peer_list();
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                tracing::debug!(%error, "dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if !self.swarm.is_connected(&peer) && !self.is_banned(&peer) {
+                        tracing::debug!(%peer, %addr, "discovered by mDNS");
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            })) => self.on_gossip(propagation_source, message.data),
+            _ => {}
+        }
+    }
+
+    fn start_peer(&mut self, peer: PeerId) {
+        let (inbound, inbound_rx) = mpsc::channel(2);
+        let mut control = self.swarm.behaviour().stream.new_control();
+        let shared = self.shared.clone();
+        let task = tokio::spawn(async move {
+            let stream = match control.open_stream(peer, PROTOCOL).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "could not open a p2panda stream");
+                    return;
+                }
+            };
+            tracing::debug!(%peer, "outbound stream open");
+            PeerTask::run(peer, shared, stream, inbound_rx).await;
+        });
+        self.peers.insert(peer, PeerState { inbound, task });
+        self.update_peer_list();
+    }
+
+    fn on_inbound(&mut self, peer: PeerId, stream: Stream) {
+        if self.is_banned(&peer) {
+            return;
+        }
+        if !self.peers.contains_key(&peer) {
+            self.start_peer(peer);
+        }
+        tracing::debug!(%peer, "inbound stream");
+        if let Some(state) = self.peers.get(&peer) {
+            if state.inbound.try_send(stream).is_err() {
+                tracing::debug!(%peer, "extra inbound stream ignored");
+            }
+        }
+    }
+
+    fn reap_peers(&mut self) {
+        // A peer task that ended (stream closed) while the connection lives
+        // on is started again, so the peer keeps being replicated.
+        let ended: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| s.task.is_finished())
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in ended {
+            self.peers.remove(&peer);
+            if self.swarm.is_connected(&peer) {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+        self.update_peer_list();
+    }
+
+    fn update_peer_list(&self) {
+        if let Ok(mut list) = self.stats.peers.lock() {
+            *list = self.peers.keys().map(|p| p.to_string()).collect();
+            list.sort();
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Fault(peer, why) => {
+                self.stats.faults.fetch_add(1, Ordering::Relaxed);
+                let n = self.faults.entry(peer).or_default();
+                *n += 1;
+                if *n >= self.config.max_faults {
+                    tracing::warn!(%peer, why, "peer refused for a while after repeated faults");
+                    self.banned.insert(peer, Instant::now() + self.config.ban);
+                } else {
+                    tracing::warn!(%peer, why, "disconnecting a faulty peer");
+                }
+                if let Some(state) = self.peers.remove(&peer) {
+                    state.task.abort();
+                }
+                let _ = self.swarm.disconnect_peer_id(peer);
+                self.update_peer_list();
+            }
+            Command::AddPeer(addr) => {
+                self.known.entry(addr).or_insert(Known {
+                    peer: None,
+                    next: Instant::now(),
+                    backoff: Duration::from_secs(1),
+                });
+                self.dial_known();
+            }
+        }
+    }
+
+    fn dial_known(&mut self) {
+        let now = Instant::now();
+        let mut to_dial = Vec::new();
+        for (addr, k) in self.known.iter_mut() {
+            let connected = k.peer.is_some_and(|p| self.swarm.is_connected(&p));
+            if connected || now < k.next {
+                continue;
+            }
+            if k.peer
+                .is_some_and(|p| self.banned.get(&p).is_some_and(|until| now < *until))
+            {
+                continue;
+            }
+            to_dial.push(addr.clone());
+            k.next = now + k.backoff;
+            k.backoff = (k.backoff * 2).min(Duration::from_secs(30));
+        }
+        for addr in to_dial {
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn on_gossip(&mut self, from: PeerId, data: Vec<u8>) {
+        let (entry, operation) = match Message::decode(&data) {
+            Ok((
+                Message::Entry {
+                    entry,
+                    operation: Some(operation),
+                    ..
+                },
+                used,
+            )) if used == data.len() => (entry, operation),
+            _ => {
+                self.on_command(Command::Fault(from, "malformed gossip"));
+                return;
+            }
+        };
+        let sender = self.shared.ingest.clone();
+        let incoming = Incoming {
+            peer: from,
+            entry,
+            operation,
+        };
+        if sender.try_send(incoming).is_err() {
+            // Busy: the next sync session brings it.
+            tracing::debug!("gossip dropped, ingest queue full");
+        }
+    }
+
+    /// Publishes the entries stored since the last call (except those that
+    /// came from peers) on their schemas' topics.
+    async fn gossip_new_entries(&mut self) {
+        loop {
+            let batch = match self
+                .store
+                .entries_after(self.gossip_cursor, 1000, &EntryFilter::default())
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading new entries failed");
+                    return;
+                }
+            };
+            let Some(last) = batch.last() else { return };
+            self.gossip_cursor = last.id;
+            let full = batch.len() == 1000;
+            for e in batch {
+                let hash = Hash::of(&e.entry);
+                let from_peer = self
+                    .received
+                    .lock()
+                    .map(|mut r| r.remove(&hash))
+                    .unwrap_or(false);
+                if from_peer {
+                    continue;
+                }
+                let Ok(op) = PlainOperation::decode(&e.operation) else {
+                    continue;
+                };
+                let data = Message::Entry {
+                    session: 0,
+                    entry: e.entry,
+                    operation: Some(e.operation),
+                }
+                .encode();
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic(&op.schema_id.to_string()), data)
+                {
+                    Ok(_) => {
+                        self.stats.gossip_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                    Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
+                }
+            }
+            if !full {
+                return;
+            }
+        }
+    }
+}

@@ -12,8 +12,9 @@ USER hoffnung
 # Config keys as environment variables (see config.toml); the compose file adds more.
 ENV HOFFNUNG_DATA_DIR=/var/lib/hoffnung \
     HOFFNUNG_HTTP_BIND=0.0.0.0 \
-    HOFFNUNG_HTTP_PORT=2020
-EXPOSE 2020
+    HOFFNUNG_HTTP_PORT=2020 \
+    HOFFNUNG_P2P_PORT=2022
+EXPOSE 2020 2022/udp 2022/tcp
 VOLUME /var/lib/hoffnung
 ENTRYPOINT ["hoffnung"]
 CMD ["node"]

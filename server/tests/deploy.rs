@@ -38,6 +38,9 @@ fn effective_config(env: &BTreeMap<String, String>) -> toml::Table {
     let home = tempfile::tempdir().unwrap();
     let out = hoffnung(home.path())
         .env_remove("HOFFNUNG_LOG_LEVEL")
+        .env_remove("HOFFNUNG_P2P_BIND")
+        .env_remove("HOFFNUNG_P2P_PORT")
+        .env_remove("HOFFNUNG_MDNS")
         .envs(env)
         .arg("config")
         .output()
@@ -88,6 +91,14 @@ fn compose_file_sets_only_variables_the_node_reads() {
         "{ports:?} publishes container port {port}"
     );
     assert_eq!(config["http_bind"].as_str(), Some("0.0.0.0"));
+    let p2p = config["p2p_port"].as_integer().unwrap();
+    for proto in ["udp", "tcp"] {
+        assert!(
+            ports.contains(&format!("{p2p}:{p2p}/{proto}").as_str()),
+            "{ports:?} publishes the node-to-node port {p2p}/{proto}"
+        );
+    }
+    assert_eq!(config["p2p_bind"].as_str(), Some("0.0.0.0"));
 
     // The database URL names the postgres service with its credentials.
     let pg = string_map(&compose["services"]["postgres"]["environment"]);
@@ -136,9 +147,10 @@ fn dockerfile_matches_the_node() {
     assert!(!env.is_empty());
     let config = effective_config(&env);
     let port = config["http_port"].as_integer().unwrap();
+    let p2p = config["p2p_port"].as_integer().unwrap();
     assert!(
-        dockerfile.contains(&format!("EXPOSE {port}")),
-        "EXPOSE {port}"
+        dockerfile.contains(&format!("EXPOSE {port} {p2p}/udp {p2p}/tcp")),
+        "EXPOSE {port} {p2p}/udp {p2p}/tcp"
     );
     let data_dir = config["data_dir"].as_str().unwrap();
     assert!(dockerfile.contains(&format!("VOLUME {data_dir}")));

@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 13] = [
     "data_dir",
     "database_url",
     "http_bind",
@@ -19,6 +19,11 @@ pub const KEYS: [&str; 8] = [
     "log_level",
     "log_format",
     "materializer",
+    "replication",
+    "p2p_bind",
+    "p2p_port",
+    "peers",
+    "mdns",
 ];
 
 /// `HOFFNUNG_*` variables that are not config keys but are read elsewhere.
@@ -56,6 +61,17 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Run the materializer (document views and queries need it).
     pub materializer: bool,
+    /// Replicate with other nodes over libp2p.
+    pub replication: bool,
+    /// Address the node-to-node port binds to.
+    pub p2p_bind: IpAddr,
+    /// Node-to-node port (QUIC on UDP and TCP).
+    pub p2p_port: u16,
+    /// Peers to connect to: `host:port` (QUIC) or multiaddrs.
+    #[serde(deserialize_with = "string_or_list")]
+    pub peers: Vec<String>,
+    /// Discover peers on the local network.
+    pub mdns: bool,
 }
 
 impl Default for Config {
@@ -69,6 +85,11 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: LogFormat::Human,
             materializer: true,
+            replication: true,
+            p2p_bind: IpAddr::from([0, 0, 0, 0]),
+            p2p_port: 2022,
+            peers: Vec::new(),
+            mdns: true,
         }
     }
 }
@@ -112,6 +133,27 @@ pub struct Flags {
     #[arg(long = "no-materializer", action = clap::ArgAction::SetTrue)]
     #[serde(skip)]
     pub no_materializer: bool,
+    /// Address of the node-to-node port [env: HOFFNUNG_P2P_BIND] [default: 0.0.0.0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p2p_bind: Option<IpAddr>,
+    /// Node-to-node port, QUIC (UDP) and TCP [env: HOFFNUNG_P2P_PORT] [default: 2022]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p2p_port: Option<u16>,
+    /// Follow this node: `host:port` (QUIC) or a multiaddr (repeatable)
+    /// [env: HOFFNUNG_PEERS, comma-separated]
+    #[arg(long = "peer", value_delimiter = ',')]
+    #[serde(rename = "peers", skip_serializing_if = "Vec::is_empty")]
+    pub peer: Vec<String>,
+    /// No mDNS discovery on the local network [env: HOFFNUNG_MDNS=false]
+    #[arg(long = "no-mdns", action = clap::ArgAction::SetTrue)]
+    #[serde(skip)]
+    pub no_mdns: bool,
+    /// No networking at all [env: HOFFNUNG_REPLICATION=false]
+    #[arg(long = "no-replication", action = clap::ArgAction::SetTrue)]
+    #[serde(skip)]
+    pub no_replication: bool,
 }
 
 /// Why the configuration cannot be used.
@@ -159,8 +201,14 @@ impl Config {
         // Only our keys: other HOFFNUNG_* variables are not config.
         figment = figment.merge(EnvPairs(env_pairs(env)));
         figment = figment.merge(Serialized::defaults(flags.clone()));
-        if flags.no_materializer {
-            figment = figment.merge(Serialized::default("materializer", false));
+        for (off, key) in [
+            (flags.no_materializer, "materializer"),
+            (flags.no_mdns, "mdns"),
+            (flags.no_replication, "replication"),
+        ] {
+            if off {
+                figment = figment.merge(Serialized::default(key, false));
+            }
         }
         let config: Config = figment.extract().map_err(describe)?;
         for id in &config.allow_schema {
@@ -169,6 +217,10 @@ impl Config {
                     ConfigError::Invalid(format!("allow_schema: `{id}` is not a schema id: {e}"))
                 })?;
             }
+        }
+        for peer in &config.peers {
+            hoffnung_replication::parse_peer_address(peer)
+                .map_err(|e| ConfigError::Invalid(format!("peers: {e}")))?;
         }
         Ok((config, file))
     }

@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use hoffnung_core::{KeyPair, PublicKey, SchemaId};
 use hoffnung_materializer::MaterializerConfig;
-use hoffnung_server::{Node, NodeConfig, NodeError};
+use hoffnung_server::{Node, NodeConfig, NodeError, ReplicationConfig};
 use hoffnung_store::EntryFilter;
 use serde_json::Value;
 
@@ -401,6 +401,16 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         node_config.materializer = Some(MaterializerConfig::default());
     }
+    if config.replication {
+        let mut r = ReplicationConfig::new(node_key.clone(), config.p2p_bind, config.p2p_port);
+        r.mdns = config.mdns;
+        r.peers = config
+            .peers
+            .iter()
+            .map(|p| hoffnung_replication::parse_peer_address(p))
+            .collect::<Result<_, _>>()?;
+        node_config.replication = Some(r);
+    }
     let node = match Node::bind(node_config).await {
         Ok(node) => node,
         Err(NodeError::Bind { addr, source }) if source.kind() == std::io::ErrorKind::AddrInUse => {
@@ -417,6 +427,15 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         data_dir = %config.data_dir.display(),
         "node started"
     );
+    if let Some(r) = node.replication() {
+        let addrs: Vec<String> = r
+            .listen_addrs()
+            .await
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        tracing::info!(peer_id = r.peer_id(), listen = ?addrs, "replicating");
+    }
     println!("hoffnung: GraphQL on {}", node.graphql_url());
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -545,6 +564,26 @@ fn print_status(url: &str, s: &Value) {
             s["materializer"]["cursor"], s["materializer"]["backlog"]
         ),
         _ => println!("materializer off"),
+    }
+    let r = &s["replication"];
+    if r.is_null() {
+        println!("replication off");
+    } else {
+        println!("peer id     {}", r["peerId"].as_str().unwrap_or("?"));
+        let listen: Vec<&str> = r["listen"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!("listening   {}", listen.join(" "));
+        let peers: Vec<&str> = r["peers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!("peers       {} {}", peers.len(), peers.join(" "));
+        println!(
+            "replicated  {} entries received, {} sent, {} rejected; {} sessions open",
+            r["entriesReceived"], r["entriesSent"], r["entriesRejected"], r["sessionsOpen"]
+        );
     }
     let schemas = s["schemas"].as_array().cloned().unwrap_or_default();
     println!("schemas     {}", schemas.len());

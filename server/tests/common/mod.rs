@@ -174,7 +174,11 @@ pub fn hoffnung(home: &std::path::Path) -> std::process::Command {
     cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
-        .env("HOFFNUNG_LOG_LEVEL", "warn");
+        .env("HOFFNUNG_LOG_LEVEL", "warn")
+        // Tests stay on loopback, on free ports, and never find each other.
+        .env("HOFFNUNG_P2P_BIND", "127.0.0.1")
+        .env("HOFFNUNG_P2P_PORT", "0")
+        .env("HOFFNUNG_MDNS", "false");
     cmd
 }
 

@@ -19,6 +19,8 @@ use crate::Stats;
 const MAX_PENDING: usize = 200_000;
 /// Entries per ingest transaction.
 const BATCH: usize = 2048;
+/// How long a batch waits for more entries.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A received entry and where it came from.
 pub(crate) struct Incoming {
@@ -74,11 +76,17 @@ impl Ingester {
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Incoming>) {
         while let Some(first) = rx.recv().await {
+            // Linger a moment for more: one transaction (and fsync) per
+            // few entries would cap a catch-up at the disk's commit rate.
+            let deadline = tokio::time::Instant::now() + LINGER;
             let mut batch = vec![first];
             while batch.len() < BATCH {
                 match rx.try_recv() {
                     Ok(item) => batch.push(item),
-                    Err(_) => break,
+                    Err(_) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(item)) => batch.push(item),
+                        Ok(None) | Err(_) => break,
+                    },
                 }
             }
             let progress = self.ingest(batch).await;

@@ -157,11 +157,12 @@ impl PeerTask {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut schemas = self.shared.schemas_changed.clone();
         loop {
-            // Every whole message in the buffer first.
+            // Every whole message in the buffer first (one drain at the end).
+            let mut at = 0;
             loop {
-                match Message::decode(&buf) {
+                match Message::decode(&buf[at..]) {
                     Ok((message, used)) => {
-                        buf.drain(..used);
+                        at += used;
                         self.handle(message).await?;
                     }
                     Err(MessageError::Incomplete) => break,
@@ -171,6 +172,7 @@ impl PeerTask {
                     }
                 }
             }
+            buf.drain(..at);
             if buf.len() > MAX_MESSAGE {
                 return Err(PeerError::Fault("message too large"));
             }
@@ -260,7 +262,9 @@ impl PeerTask {
             .filter(|s| ours.contains(*s))
             .cloned()
             .collect();
-        if target.is_empty() || self.sessions.values().any(|s| s.ours) {
+        // One session of ours at a time, and none while the peer runs one
+        // over the same schemas: its entries would come twice.
+        if target.is_empty() || self.sessions.values().any(|s| s.ours || s.target == target) {
             return Ok(());
         }
         // Ids are per connection and both sides pick them: skip the ones

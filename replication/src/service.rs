@@ -35,6 +35,8 @@ pub(crate) enum Command {
     /// The peer sent invalid data.
     Fault(PeerId, &'static str),
     AddPeer(Multiaddr),
+    /// Publish on a gossip topic (from the gossip tail task).
+    Gossip(IdentTopic, Vec<u8>),
 }
 
 /// A known peer address and when to dial it next.
@@ -215,7 +217,14 @@ impl Service {
                 return;
             }
         };
-        let mut appended = self.store.appended();
+        // The tail reads the store beside the swarm, so that reading never
+        // holds up the network.
+        let tail = tokio::spawn(gossip_tail(
+            self.store.clone(),
+            self.received.clone(),
+            self.gossip_cursor,
+            self.shared.commands.clone(),
+        ));
         let mut schemas = self.registry.subscribe();
         self.subscribe_topics();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -226,11 +235,6 @@ impl Service {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some((peer, stream)) = incoming.next() => self.on_inbound(peer, stream),
                 Some(command) = self.commands.recv() => self.on_command(command),
-                changed = appended.changed() => {
-                    if changed.is_ok() {
-                        self.gossip_new_entries().await;
-                    }
-                }
                 changed = schemas.changed() => {
                     if changed.is_ok() {
                         self.subscribe_topics();
@@ -248,6 +252,7 @@ impl Service {
                 }
             }
         }
+        tail.abort();
         for (_, state) in self.peers.drain() {
             state.task.abort();
         }
@@ -425,6 +430,15 @@ impl Service {
                 let _ = self.swarm.disconnect_peer_id(peer);
                 self.update_peer_list();
             }
+            Command::Gossip(topic, data) => {
+                match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
+                    Ok(_) => {
+                        self.stats.gossip_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                    Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
+                }
+            }
             Command::AddPeer(addr) => {
                 self.known.entry(addr).or_insert(Known {
                     peer: None,
@@ -486,29 +500,35 @@ impl Service {
             tracing::debug!("gossip dropped, ingest queue full");
         }
     }
+}
 
-    /// Publishes the entries stored since the last call (except those that
-    /// came from peers) on their schemas' topics.
-    async fn gossip_new_entries(&mut self) {
+/// Publishes every entry stored from now on (except those that came from
+/// peers) on its schema's topic.
+async fn gossip_tail(
+    store: Store,
+    received: Arc<Mutex<HashSet<Hash>>>,
+    mut cursor: i64,
+    commands: mpsc::Sender<Command>,
+) {
+    let mut appended = store.appended();
+    while appended.changed().await.is_ok() {
         loop {
-            let batch = match self
-                .store
-                .entries_after(self.gossip_cursor, 1000, &EntryFilter::default())
+            let batch = match store
+                .entries_after(cursor, 1000, &EntryFilter::default())
                 .await
             {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(error = %e, "reading new entries failed");
-                    return;
+                    break;
                 }
             };
-            let Some(last) = batch.last() else { return };
-            self.gossip_cursor = last.id;
+            let Some(last) = batch.last() else { break };
+            cursor = last.id;
             let full = batch.len() == 1000;
             for e in batch {
                 let hash = Hash::of(&e.entry);
-                let from_peer = self
-                    .received
+                let from_peer = received
                     .lock()
                     .map(|mut r| r.remove(&hash))
                     .unwrap_or(false);
@@ -524,21 +544,13 @@ impl Service {
                     operation: Some(e.operation),
                 }
                 .encode();
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(topic(&op.schema_id.to_string()), data)
-                {
-                    Ok(_) => {
-                        self.stats.gossip_sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-                    Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
+                let topic = topic(&op.schema_id.to_string());
+                if commands.send(Command::Gossip(topic, data)).await.is_err() {
+                    return;
                 }
             }
             if !full {
-                return;
+                break;
             }
         }
     }

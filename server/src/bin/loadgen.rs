@@ -503,7 +503,7 @@ async fn measure_start(
     use std::io::BufRead;
     let started = Instant::now();
     let mut child = std::process::Command::new(binary)
-        .args(["node", "--http-port", "0", "--data-dir"])
+        .args(["node", "--http-port", "0", "--p2p-port", "0", "--data-dir"])
         .arg(data_dir)
         .env("HOFFNUNG_LOG_LEVEL", "warn")
         .stdout(std::process::Stdio::piped())

@@ -18,7 +18,7 @@ use crate::Stats;
 /// Entries held back at most (the oldest go first beyond this).
 const MAX_PENDING: usize = 200_000;
 /// Entries per ingest transaction.
-const BATCH: usize = 2048;
+const BATCH: usize = 4096;
 /// How long a batch waits for more entries.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 

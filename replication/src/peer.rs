@@ -457,18 +457,21 @@ impl PeerTask {
     }
 }
 
-/// Writes queued messages to the stream, flushing when the queue is empty.
+/// Writes queued messages to the stream: whatever is queued goes out in
+/// one write (many small writes cost more than the bytes), then a flush.
 async fn write_loop(mut stream: Stream, mut rx: mpsc::Receiver<Vec<u8>>) {
+    const CHUNK: usize = 256 * 1024;
+    let mut buf = Vec::with_capacity(CHUNK);
     while let Some(first) = rx.recv().await {
-        if stream.write_all(&first).await.is_err() {
-            return;
-        }
-        while let Ok(next) = rx.try_recv() {
-            if stream.write_all(&next).await.is_err() {
-                return;
+        buf.clear();
+        buf.extend_from_slice(&first);
+        while buf.len() < CHUNK {
+            match rx.try_recv() {
+                Ok(next) => buf.extend_from_slice(&next),
+                Err(_) => break,
             }
         }
-        if stream.flush().await.is_err() {
+        if stream.write_all(&buf).await.is_err() || stream.flush().await.is_err() {
             return;
         }
     }

@@ -120,7 +120,7 @@ impl Store {
     /// Ingests many entries at once (replication, import): signatures are
     /// verified in batches on all cores, and entries are appended in the
     /// given order (entries of a log must come in seq order) in transactions
-    /// of up to `max_batch` entries. Each entry gets its own result; a
+    /// of up to `bulk_batch` entries. Each entry gets its own result; a
     /// rejected one stores nothing and does not stop the others.
     pub async fn ingest_bulk(
         &self,
@@ -131,7 +131,7 @@ impl Store {
         // verified (the writer takes jobs in order, so later chunks see
         // earlier ones).
         let mut replies = Vec::new();
-        for chunk in items.chunks(self.config().max_batch.max(1)) {
+        for chunk in items.chunks(self.config().bulk_batch.max(1)) {
             let checked = self.precheck_bulk(chunk, schemas);
             replies.push(self.enqueue(checked).await?);
         }

@@ -73,8 +73,13 @@ pub struct StoreConfig {
     pub max_connections: u32,
     /// Largest operation accepted, in bytes.
     pub max_payload_size: u64,
-    /// Most entries the writer appends in one transaction.
+    /// Most entries the writer gathers from concurrent publishes into one
+    /// transaction.
     pub max_batch: usize,
+    /// Entries per transaction of a bulk ingest (replication, import):
+    /// larger, since one caller has them all at hand and each commit costs
+    /// an fsync.
+    pub bulk_batch: usize,
     /// SQLite: documents a filtered collection query looks at in order
     /// before it leaves the page to the planner (`Store::query_collection`;
     /// at least four pages). Small: the window is materialized each time.
@@ -87,6 +92,7 @@ impl Default for StoreConfig {
             max_connections: 8,
             max_payload_size: hoffnung_core::entry::DEFAULT_MAX_PAYLOAD_SIZE,
             max_batch: 512,
+            bulk_batch: 4096,
             query_window: 128,
         }
     }

@@ -372,6 +372,7 @@ fn init_client_logs() {
 async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let (config, file) = load_config(&args)?;
     init_logs(&config)?;
+    let signals = Signals::register()?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
     for var in config::unknown_variables(&env) {
         tracing::warn!(variable = %var, "unknown HOFFNUNG_ environment variable, ignored");
@@ -437,7 +438,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(peer_id = r.peer_id(), listen = ?addrs, "replicating");
     }
     println!("hoffnung: GraphQL on {}", node.graphql_url());
-    shutdown_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     node.shutdown();
     node.join().await?;
@@ -596,25 +597,38 @@ fn print_status(url: &str, s: &Value) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered at once: a signal that comes right after
+/// start-up (before the node waits for it) must not kill the process.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

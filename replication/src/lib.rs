@@ -56,7 +56,7 @@ pub struct ReplicationConfig {
 }
 
 impl ReplicationConfig {
-    /// Listening on `port` (QUIC and TCP) on all interfaces.
+    /// Listening on `bind`:`port` with QUIC and TCP, mDNS on, no known peers.
     pub fn new(key: KeyPair, bind: std::net::IpAddr, port: u16) -> Self {
         let ip = match bind {
             std::net::IpAddr::V4(ip) => format!("/ip4/{ip}"),

@@ -165,7 +165,6 @@ pub struct Replication {
     stats: Arc<Stats>,
     listening: watch::Receiver<Vec<Multiaddr>>,
     shutdown: watch::Sender<bool>,
-    commands: mpsc::Sender<service::Command>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -196,7 +195,6 @@ impl Replication {
             stats,
             listening,
             shutdown,
-            commands,
             task: Mutex::new(Some(task)),
         })
     }
@@ -216,11 +214,6 @@ impl Replication {
 
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
-    }
-
-    /// Connects to a peer now (and keeps it connected).
-    pub async fn add_peer(&self, addr: Multiaddr) {
-        let _ = self.commands.send(service::Command::AddPeer(addr)).await;
     }
 
     /// Stops networking.

@@ -34,7 +34,6 @@ struct Behaviour {
 pub(crate) enum Command {
     /// The peer sent invalid data.
     Fault(PeerId, &'static str),
-    AddPeer(Multiaddr),
     /// Publish on a gossip topic (from the gossip tail task).
     Gossip(IdentTopic, Vec<u8>),
 }
@@ -438,14 +437,6 @@ impl Service {
                     Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
                     Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
                 }
-            }
-            Command::AddPeer(addr) => {
-                self.known.entry(addr).or_insert(Known {
-                    peer: None,
-                    next: Instant::now(),
-                    backoff: Duration::from_secs(1),
-                });
-                self.dial_known();
             }
         }
     }

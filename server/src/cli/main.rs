@@ -483,58 +483,61 @@ fn key(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn doc(cmd: DocCommand) -> anyhow::Result<ExitCode> {
+    use publish::DocAction;
     init_client_logs();
-    let parse_json = |s: &str| -> anyhow::Result<Value> {
+    let fields = |s: &str| -> anyhow::Result<Value> {
         serde_json::from_str(s).context("--fields is not JSON")
     };
-    let (schema, opts, action_fields, document, previous, kind) = match cmd {
+    let document =
+        |d: &str| -> anyhow::Result<hoffnung_core::Hash> { d.parse().context("not a document id") };
+    let previous = |p: Option<String>| -> anyhow::Result<Option<hoffnung_core::DocumentViewId>> {
+        p.map(|p| p.parse().context("--previous is not a document view id"))
+            .transpose()
+    };
+    let (schema, opts, action) = match cmd {
         DocCommand::Create {
             schema,
-            fields,
-            opts,
-        } => (schema, opts, Some(parse_json(&fields)?), None, None, 0),
-        DocCommand::Update {
-            document,
-            schema,
-            fields,
-            previous,
+            fields: f,
             opts,
         } => (
             schema,
             opts,
-            Some(parse_json(&fields)?),
-            Some(document),
-            previous,
-            1,
+            DocAction::Create {
+                fields: fields(&f)?,
+            },
+        ),
+        DocCommand::Update {
+            document: d,
+            schema,
+            fields: f,
+            previous: p,
+            opts,
+        } => (
+            schema,
+            opts,
+            DocAction::Update {
+                document: document(&d)?,
+                previous: previous(p)?,
+                fields: fields(&f)?,
+            },
         ),
         DocCommand::Delete {
-            document,
+            document: d,
             schema,
-            previous,
+            previous: p,
             opts,
-        } => (schema, opts, None, Some(document), previous, 2),
+        } => (
+            schema,
+            opts,
+            DocAction::Delete {
+                document: document(&d)?,
+                previous: previous(p)?,
+            },
+        ),
     };
-    let document = document
-        .map(|d| d.parse().context("not a document id"))
-        .transpose()?;
-    let previous = previous
-        .map(|p| p.parse().context("--previous is not a document view id"))
-        .transpose()?;
     let key = keys::read_key(&keys::author_key_path(opts.client.key_file.as_deref()))?;
     let node = client::Client::new(&opts.client.node.url)?;
-    let null = Value::Null;
-    let fields = action_fields.as_ref().unwrap_or(&null);
-    let action = match (kind, document) {
-        (0, _) => publish::DocAction::Create { fields },
-        (1, Some(document)) => publish::DocAction::Update {
-            document,
-            previous,
-            fields,
-        },
-        (_, Some(document)) => publish::DocAction::Delete { document, previous },
-        (_, None) => bail!("a document id is needed"),
-    };
-    let is_create = kind == 0;
+    let is_create = matches!(action, DocAction::Create { .. });
     let (document, view) = publish::document(&node, &key, &schema, action, !opts.no_wait).await?;
     println!("{}", if is_create { document } else { view });
     Ok(ExitCode::SUCCESS)

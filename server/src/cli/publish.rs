@@ -132,14 +132,14 @@ pub async fn create_schema(
 }
 
 /// What a `doc` subcommand does.
-pub enum DocAction<'a> {
+pub enum DocAction {
     Create {
-        fields: &'a serde_json::Value,
+        fields: serde_json::Value,
     },
     Update {
         document: Hash,
         previous: Option<DocumentViewId>,
-        fields: &'a serde_json::Value,
+        fields: serde_json::Value,
     },
     Delete {
         document: Hash,
@@ -152,13 +152,13 @@ pub async fn document(
     client: &Client,
     key: &KeyPair,
     schema_id: &SchemaId,
-    action: DocAction<'_>,
+    action: DocAction,
     wait: bool,
 ) -> anyhow::Result<(Hash, Hash)> {
     let schema = client.schema(schema_id).await?;
     let (operation, document, deleted) = match action {
         DocAction::Create { fields } => {
-            let fields = fields_from_json(&schema, fields)?;
+            let fields = fields_from_json(&schema, &fields)?;
             let missing: Vec<&str> = schema
                 .fields()
                 .iter()
@@ -178,7 +178,7 @@ pub async fn document(
             previous,
             fields,
         } => {
-            let fields = fields_from_json(&schema, fields)?;
+            let fields = fields_from_json(&schema, &fields)?;
             if fields.is_empty() {
                 bail!("an update needs at least one field");
             }

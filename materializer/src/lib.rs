@@ -117,6 +117,7 @@ impl Materializer {
             done: 0,
             analyzed_at: 0,
             grown: Default::default(),
+            in_flight: None,
             tables: tables_tx,
         };
         // Tables of every active schema exist before `start` returns, so a
@@ -196,6 +197,16 @@ struct Worker {
     analyzed_at: u64,
     /// Schemas written since the last refresh.
     grown: std::collections::HashSet<SchemaId>,
+    /// The batch whose write is queued and not yet committed.
+    in_flight: Option<InFlight>,
+}
+
+/// A batch queued to the writer, with what to tell once it commits.
+struct InFlight {
+    write: hoffnung_store::QueuedWrite,
+    to: i64,
+    count: usize,
+    views: Vec<ChangedView>,
 }
 
 /// Statistics are refreshed when the work done doubles from this on.
@@ -223,6 +234,9 @@ impl Worker {
             if new_schemas || schemas.has_changed().unwrap_or(false) {
                 schemas.borrow_and_update();
                 new_schemas = false;
+                if let Err(e) = self.settle().await {
+                    tracing::error!(error = %e, "materializing failed");
+                }
                 if let Err(e) = self.ensure_tables().await {
                     tracing::error!(error = %e, "creating view tables failed");
                 }
@@ -251,7 +265,11 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, cursor = self.cursor, "materializing failed, retrying");
-                    // The cached views may be ahead of the database now.
+                    // The cached views may be ahead of the database now,
+                    // and a write may still be queued: let it end first.
+                    if let Some(done) = self.in_flight.take() {
+                        let _ = done.write.finish().await;
+                    }
                     self.cache.clear();
                     if let Ok(c) = self.store.materializer_cursor().await {
                         self.cursor = c;
@@ -262,6 +280,9 @@ impl Worker {
                     }
                 }
             }
+        }
+        if let Err(e) = self.settle().await {
+            tracing::error!(error = %e, "the last views did not commit");
         }
         tracing::debug!(cursor = self.cursor, "materializer stopped");
     }
@@ -310,14 +331,18 @@ impl Worker {
 
     /// Materializes the next batch; the number of operations it held.
     async fn step(&mut self) -> Result<usize, MaterializerError> {
+        let started = Instant::now();
         let ops = self
             .store
             .operations_after(self.cursor, self.config.batch)
             .await?;
         let Some(last) = ops.last() else {
+            // Nothing new: the last write is the end of this run of work.
+            self.settle().await?;
             return Ok(0);
         };
         let (from, to, count) = (self.cursor, last.entry_id, ops.len());
+        let read = started.elapsed();
         self.batch_no += 1;
 
         // Group by document, keeping each document's ingest order.
@@ -419,12 +444,61 @@ impl Worker {
             current: current.iter().collect(),
             history: history.iter().collect(),
         };
-        self.writer.write(&batch, from, to).await?;
+        let reduced = started.elapsed();
+        // Queue this batch's write, then wait for the previous one: the
+        // writer commits one batch while this worker reads and reduces the
+        // next. Writes run in queue order, and each moves the cursor from
+        // where the one before left it, so a failure fails the later too.
+        let queued = self.writer.begin_write(&batch, from, to).await;
+        let settled = self.settle().await;
+        let queued = queued?;
+        settled?;
         self.cursor = to;
         self.evict();
-        self.done += count as u64;
         self.grown
             .extend(current.iter().map(|v| v.schema_id.clone()));
+        let views = if self.events.receiver_count() > 0 {
+            current
+                .iter()
+                .map(|v| ChangedView {
+                    schema_id: v.schema_id.clone(),
+                    document_id: v.document_id,
+                    view_id: v.view_id.clone(),
+                    is_deleted: v.is_deleted,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.in_flight = Some(InFlight {
+            write: queued,
+            to,
+            count,
+            views,
+        });
+        tracing::debug!(
+            operations = count,
+            documents = current.len(),
+            cursor = to,
+            read_ms = read.as_millis() as u64,
+            reduce_ms = (reduced - read).as_millis() as u64,
+            "materialized, write queued"
+        );
+        if count < self.config.batch as usize {
+            // Caught up: nothing to overlap with, and readers wait for it.
+            self.settle().await?;
+        }
+        Ok(count)
+    }
+
+    /// Waits for the write in flight, then tells its progress.
+    async fn settle(&mut self) -> Result<(), MaterializerError> {
+        let Some(done) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        done.write.finish().await?;
+        self.done += done.count as u64;
         if self.done >= ANALYZE_FIRST.max(self.analyzed_at * 2) {
             // Tables grew: let the planner know (log only; queries still work).
             let tables: Vec<Arc<hoffnung_store::ViewTable>> = std::mem::take(&mut self.grown)
@@ -439,28 +513,19 @@ impl Worker {
             }
             self.analyzed_at = self.done;
         }
-        let _ = self.progress.send(to);
+        let _ = self.progress.send(done.to);
         if self.events.receiver_count() > 0 {
-            let views = current
-                .iter()
-                .map(|v| ChangedView {
-                    schema_id: v.schema_id.clone(),
-                    document_id: v.document_id,
-                    view_id: v.view_id.clone(),
-                    is_deleted: v.is_deleted,
-                })
-                .collect();
-            let _ = self
-                .events
-                .send(Arc::new(Materialized { cursor: to, views }));
+            let _ = self.events.send(Arc::new(Materialized {
+                cursor: done.to,
+                views: done.views,
+            }));
         }
         tracing::debug!(
-            operations = count,
-            documents = current.len(),
-            cursor = to,
-            "materialized"
+            cursor = done.to,
+            waited_ms = started.elapsed().as_millis() as u64,
+            "views committed"
         );
-        Ok(count)
+        Ok(())
     }
 
     /// Keeps the cache under its size: drops the least recently used half.

@@ -2,13 +2,13 @@
 //! ingest path, entries whose dependencies are missing held back and
 //! retried, faults reported against the peer that sent them.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use hoffnung_core::{Hash, SchemaId};
+use hoffnung_core::SchemaId;
 use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{IngestError, Store};
+use hoffnung_store::{BulkIngest, IngestError, Store};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
@@ -21,6 +21,16 @@ const MAX_PENDING: usize = 200_000;
 const BATCH: usize = 4096;
 /// How long a batch waits for more entries.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Batches in flight at once: one appended while the next is verified.
+const DEPTH: usize = 2;
+
+/// A batch queued to the store's writer.
+struct InFlight {
+    peers: Vec<PeerId>,
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    bulk: BulkIngest,
+}
 
 /// A received entry and where it came from.
 pub(crate) struct Incoming {
@@ -51,8 +61,6 @@ pub(crate) struct Ingester {
     pub(crate) registry: Arc<SchemaRegistry>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) commands: mpsc::Sender<Command>,
-    /// Hashes of entries stored from peers (the gossip tail skips them).
-    pub(crate) received: Arc<Mutex<HashSet<Hash>>>,
     pending: VecDeque<Incoming>,
 }
 
@@ -62,20 +70,48 @@ impl Ingester {
         registry: Arc<SchemaRegistry>,
         stats: Arc<Stats>,
         commands: mpsc::Sender<Command>,
-        received: Arc<Mutex<HashSet<Hash>>>,
     ) -> Self {
         Self {
             store,
             registry,
             stats,
             commands,
-            received,
             pending: VecDeque::new(),
         }
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Incoming>) {
-        while let Some(first) = rx.recv().await {
+        // Batches begun in the store and not finished yet: the next batch
+        // is verified while the writer appends the previous one.
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        // Something was stored since held-back entries were last retried.
+        let mut retry_due = false;
+        loop {
+            let first = if in_flight.len() >= DEPTH {
+                None
+            } else if in_flight.is_empty() {
+                match rx.recv().await {
+                    Some(item) => Some(item),
+                    None => break,
+                }
+            } else {
+                match rx.try_recv() {
+                    Ok(item) => Some(item),
+                    Err(mpsc::error::TryRecvError::Empty) => None,
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            };
+            let Some(first) = first else {
+                // Full, or nothing new: finish the oldest batch.
+                if let Some(batch) = in_flight.pop_front() {
+                    retry_due |= self.finish(batch).await > 0;
+                }
+                if retry_due && in_flight.is_empty() && !self.pending.is_empty() {
+                    retry_due = false;
+                    self.retry_pending().await;
+                }
+                continue;
+            };
             // Linger a moment for more: one transaction (and fsync) per
             // few entries would cap a catch-up at the disk's commit rate.
             let deadline = tokio::time::Instant::now() + LINGER;
@@ -89,10 +125,12 @@ impl Ingester {
                     },
                 }
             }
-            let progress = self.ingest(batch).await;
-            if progress > 0 && !self.pending.is_empty() {
-                self.retry_pending().await;
+            if let Some(begun) = self.begin(batch).await {
+                in_flight.push_back(begun);
             }
+        }
+        while let Some(batch) = in_flight.pop_front() {
+            self.finish(batch).await;
         }
     }
 
@@ -102,7 +140,9 @@ impl Ingester {
             let items: Vec<Incoming> = self.pending.drain(..).collect();
             let mut progress = 0;
             for chunk in chunks(items, BATCH) {
-                progress += self.ingest(chunk).await;
+                if let Some(begun) = self.begin(chunk).await {
+                    progress += self.finish(begun).await;
+                }
             }
             if progress == 0 || self.pending.is_empty() {
                 return;
@@ -110,27 +150,41 @@ impl Ingester {
         }
     }
 
-    /// Ingests a batch; returns how many entries were stored.
-    async fn ingest(&mut self, batch: Vec<Incoming>) -> usize {
-        // Entries of schemas this node does not accept are refused outright
-        // (SCHEMA_NOT_FOUND would hold them back forever).
-        let (batch, refused): (Vec<Incoming>, Vec<Incoming>) = batch.into_iter().partition(|i| {
-            hoffnung_core::PlainOperation::decode(&i.operation)
+    /// Checks a batch and queues it to the store's writer.
+    async fn begin(&mut self, batch: Vec<Incoming>) -> Option<InFlight> {
+        let mut peers = Vec::with_capacity(batch.len());
+        let mut pairs = Vec::with_capacity(batch.len());
+        for item in batch {
+            // Entries of schemas this node does not accept are refused
+            // outright (SCHEMA_NOT_FOUND would hold them back forever).
+            let allowed = hoffnung_core::PlainOperation::decode(&item.operation)
                 .map(|op| self.registry.allows(&op.schema_id))
-                .unwrap_or(true)
-        });
-        for item in refused {
-            self.fault(item.peer, "an entry of a schema this node does not accept")
-                .await;
+                .unwrap_or(true);
+            if !allowed {
+                self.fault(item.peer, "an entry of a schema this node does not accept")
+                    .await;
+                continue;
+            }
+            peers.push(item.peer);
+            pairs.push((item.entry, item.operation));
         }
-        if batch.is_empty() {
-            return 0;
+        if pairs.is_empty() {
+            return None;
         }
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = batch
-            .iter()
-            .map(|i| (i.entry.clone(), i.operation.clone()))
-            .collect();
-        let results = match self.store.ingest_bulk(&pairs, self.registry.as_ref()).await {
+        match self.store.begin_bulk(&pairs, self.registry.as_ref()).await {
+            Ok(bulk) => Some(InFlight { peers, pairs, bulk }),
+            Err(e) => {
+                tracing::error!(error = %e, "storing replicated entries failed");
+                None
+            }
+        }
+    }
+
+    /// Waits for a begun batch and sorts its results; returns how many
+    /// entries were stored.
+    async fn finish(&mut self, batch: InFlight) -> usize {
+        let InFlight { peers, pairs, bulk } = batch;
+        let results = match bulk.finish().await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "storing replicated entries failed");
@@ -139,14 +193,11 @@ impl Ingester {
         };
         let mut stored = 0;
         let mut system = Vec::new();
-        for (item, result) in batch.into_iter().zip(results) {
+        for ((peer, (entry, operation)), result) in peers.into_iter().zip(pairs).zip(results) {
             match result {
                 Ok(ingested) => {
                     stored += 1;
                     self.stats.entries_received.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut r) = self.received.lock() {
-                        r.insert(ingested.operation_id);
-                    }
                     if matches!(ingested.schema_id, SchemaId::System(..)) {
                         system.push(ingested);
                     }
@@ -155,13 +206,17 @@ impl Ingester {
                     if self.pending.len() >= MAX_PENDING {
                         self.pending.pop_front();
                     }
-                    self.pending.push_back(item);
+                    self.pending.push_back(Incoming {
+                        peer,
+                        entry,
+                        operation,
+                    });
                 }
                 Err(e) if harmless(&e) => {}
                 Err(e) => {
                     self.stats.entries_rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(peer = %item.peer, code = e.code(), error = %e, "peer sent an invalid entry");
-                    self.fault(item.peer, e.code()).await;
+                    tracing::warn!(peer = %peer, code = e.code(), error = %e, "peer sent an invalid entry");
+                    self.fault(peer, e.code()).await;
                 }
             }
         }

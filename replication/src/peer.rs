@@ -10,7 +10,7 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use hoffnung_core::replication::{LogHeights, Message, MessageError, MODE_LOG_HEIGHT};
 use hoffnung_core::{PlainOperation, SchemaId};
 use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{EntryFilter, Store};
+use hoffnung_store::{EntryFilter, Store, StoredEntry};
 use libp2p::{PeerId, Stream};
 use tokio::sync::{mpsc, watch};
 
@@ -24,6 +24,9 @@ const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 const SESSION_TIMEOUT: Duration = Duration::from_secs(120);
 /// Entries read from the store per step of a send.
 const SEND_BATCH: u32 = 1000;
+/// Up to this many logs behind, a send reads each log on its own; beyond,
+/// it reads the whole store once.
+const PER_LOG_READS: usize = 256;
 
 /// What every peer task shares.
 #[derive(Clone)]
@@ -412,35 +415,70 @@ impl PeerTask {
                 .into_iter()
                 .flat_map(|(key, logs)| logs.into_iter().map(move |(l, s)| ((key, l), s)))
                 .collect();
-            let filter = EntryFilter {
-                schemas: target,
-                authors: Vec::new(),
+            // Which logs are ahead here: in the steady state none, and the
+            // session costs two height lists rather than a read of
+            // everything stored.
+            let ours = match store.log_heights(&target).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading log heights failed");
+                    return;
+                }
             };
-            let mut after = 0;
-            loop {
-                let batch = match store.entries_after(after, SEND_BATCH, &filter).await {
+            let behind: Vec<([u8; 32], u64, u64)> = ours
+                .into_iter()
+                .filter_map(|(key, log, seq)| {
+                    let have = heights.get(&(key, log)).copied().unwrap_or(0);
+                    (seq > have).then_some((key, log, have))
+                })
+                .collect();
+            let send = |e: StoredEntry| Message::Entry {
+                session,
+                entry: e.entry,
+                operation: Some(e.operation),
+            };
+            if behind.len() <= PER_LOG_READS {
+                // A few logs: read just what the peer lacks.
+                let entries = match store.entries_of_logs(&behind).await {
                     Ok(b) => b,
                     Err(e) => {
                         tracing::error!(error = %e, "reading entries to send failed");
                         return;
                     }
                 };
-                let Some(last) = batch.last() else { break };
-                after = last.id;
-                for e in batch {
-                    let have = heights.get(&(e.public_key, e.log_id)).copied().unwrap_or(0);
-                    if e.seq_num <= have {
-                        continue;
-                    }
-                    let message = Message::Entry {
-                        session,
-                        entry: e.entry,
-                        operation: Some(e.operation),
-                    };
-                    if out.send(message.encode()).await.is_err() {
+                for e in entries {
+                    if out.send(send(e).encode()).await.is_err() {
                         return;
                     }
                     stats.entries_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            } else {
+                // Many (a new peer): one pass over the store in ingest order.
+                let filter = EntryFilter {
+                    schemas: target,
+                    authors: Vec::new(),
+                };
+                let mut after = 0;
+                loop {
+                    let batch = match store.entries_after(after, SEND_BATCH, &filter).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading entries to send failed");
+                            return;
+                        }
+                    };
+                    let Some(last) = batch.last() else { break };
+                    after = last.id;
+                    for e in batch {
+                        let have = heights.get(&(e.public_key, e.log_id)).copied().unwrap_or(0);
+                        if e.seq_num <= have {
+                            continue;
+                        }
+                        if out.send(send(e).encode()).await.is_err() {
+                            return;
+                        }
+                        stats.entries_sent.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             let _ = out

@@ -3,19 +3,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hoffnung_core::replication::Message;
-use hoffnung_core::{Hash, PlainOperation};
+use hoffnung_core::Hash;
 use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{EntryFilter, Store};
+use hoffnung_store::{Published, Store};
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Stream, Swarm};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::ingest::{Incoming, Ingester};
 use crate::peer::{supported_schemas, PeerTask, Shared};
@@ -34,7 +34,7 @@ struct Behaviour {
 pub(crate) enum Command {
     /// The peer sent invalid data.
     Fault(PeerId, &'static str),
-    /// Publish on a gossip topic (from the gossip tail task).
+    /// Publish on a gossip topic (from the gossip task).
     Gossip(IdentTopic, Vec<u8>),
 }
 
@@ -52,7 +52,6 @@ struct PeerState {
 
 pub(crate) struct Service {
     swarm: Swarm<Behaviour>,
-    store: Store,
     registry: Arc<SchemaRegistry>,
     config: ReplicationConfig,
     stats: Arc<Stats>,
@@ -64,10 +63,9 @@ pub(crate) struct Service {
     faults: HashMap<PeerId, u32>,
     banned: HashMap<PeerId, Instant>,
     topics: HashSet<String>,
-    received: Arc<Mutex<HashSet<Hash>>>,
     schemas_changed: watch::Sender<u64>,
-    /// Entries up to this id have been gossiped (or were there at start).
-    gossip_cursor: i64,
+    /// Entries published on this node from now on (taken by the gossip task).
+    published: Option<broadcast::Receiver<Arc<Published>>>,
 }
 
 fn topic(schema: &str) -> IdentTopic {
@@ -149,7 +147,6 @@ impl Service {
         }
         let local_peer = *swarm.local_peer_id();
         let (schemas_changed, schemas_rx) = watch::channel(0);
-        let received = Arc::new(Mutex::new(HashSet::new()));
         let (ingest_tx, ingest_rx) = mpsc::channel(8192);
         tokio::spawn(
             Ingester::new(
@@ -157,7 +154,6 @@ impl Service {
                 registry.clone(),
                 stats.clone(),
                 commands_tx.clone(),
-                received.clone(),
             )
             .run(ingest_rx),
         );
@@ -185,10 +181,9 @@ impl Service {
                 )
             })
             .collect();
-        let gossip_cursor = store.last_entry_id().await.map_err(|e| setup(&e))?;
+        let published = Some(store.published());
         let service = Self {
             swarm,
-            store,
             registry,
             config,
             stats,
@@ -200,9 +195,8 @@ impl Service {
             faults: HashMap::new(),
             banned: HashMap::new(),
             topics: HashSet::new(),
-            received,
             schemas_changed,
-            gossip_cursor,
+            published,
         };
         Ok((service, local_peer.to_string()))
     }
@@ -216,14 +210,9 @@ impl Service {
                 return;
             }
         };
-        // The tail reads the store beside the swarm, so that reading never
-        // holds up the network.
-        let tail = tokio::spawn(gossip_tail(
-            self.store.clone(),
-            self.received.clone(),
-            self.gossip_cursor,
-            self.shared.commands.clone(),
-        ));
+        let tail = self.published.take().map(|published| {
+            tokio::spawn(gossip_published(published, self.shared.commands.clone()))
+        });
         let mut schemas = self.registry.subscribe();
         self.subscribe_topics();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -251,7 +240,9 @@ impl Service {
                 }
             }
         }
-        tail.abort();
+        if let Some(tail) = tail {
+            tail.abort();
+        }
         for (_, state) in self.peers.drain() {
             state.task.abort();
         }
@@ -493,56 +484,32 @@ impl Service {
     }
 }
 
-/// Publishes every entry stored from now on (except those that came from
-/// peers) on its schema's topic.
-async fn gossip_tail(
-    store: Store,
-    received: Arc<Mutex<HashSet<Hash>>>,
-    mut cursor: i64,
+/// Announces every entry published on this node on its schema's topic.
+/// Entries that came from peers are not announced again: gossipsub
+/// forwards them through the mesh itself, and sync sessions bring the rest.
+async fn gossip_published(
+    mut published: broadcast::Receiver<Arc<Published>>,
     commands: mpsc::Sender<Command>,
 ) {
-    let mut appended = store.appended();
-    while appended.changed().await.is_ok() {
-        loop {
-            let batch = match store
-                .entries_after(cursor, 1000, &EntryFilter::default())
-                .await
-            {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading new entries failed");
-                    break;
-                }
-            };
-            let Some(last) = batch.last() else { break };
-            cursor = last.id;
-            let full = batch.len() == 1000;
-            for e in batch {
-                let hash = Hash::of(&e.entry);
-                let from_peer = received
-                    .lock()
-                    .map(|mut r| r.remove(&hash))
-                    .unwrap_or(false);
-                if from_peer {
-                    continue;
-                }
-                let Ok(op) = PlainOperation::decode(&e.operation) else {
-                    continue;
-                };
-                let data = Message::Entry {
-                    session: 0,
-                    entry: e.entry,
-                    operation: Some(e.operation),
-                }
-                .encode();
-                let topic = topic(&op.schema_id.to_string());
-                if commands.send(Command::Gossip(topic, data)).await.is_err() {
-                    return;
-                }
+    loop {
+        let p = match published.recv().await {
+            Ok(p) => p,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                // Peers get these through their next sync session.
+                tracing::debug!(missed = n, "gossip fell behind the publishes");
+                continue;
             }
-            if !full {
-                break;
-            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let data = Message::Entry {
+            session: 0,
+            entry: p.entry.clone(),
+            operation: Some(p.operation.clone()),
+        }
+        .encode();
+        let topic = topic(&p.schema_id.to_string());
+        if commands.send(Command::Gossip(topic, data)).await.is_err() {
+            return;
         }
     }
 }

@@ -9,8 +9,10 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::*;
+use hoffnung_core::entry::NextArgs;
 use hoffnung_core::{
-    DocumentViewId, EncodedEntry, Fields, Hash, KeyPair, Operation, OperationValue, SchemaId,
+    sign_entry, DocumentViewId, EncodedEntry, Fields, Hash, KeyPair, Operation, OperationValue,
+    SchemaId,
 };
 use hoffnung_replication::Multiaddr;
 use hoffnung_server::{NodeConfig, ReplicationConfig};
@@ -169,10 +171,31 @@ backend_tests! {
         for i in 0..20 {
             last = Some(a.publish_operation(&key, &Operation::create(schema.clone(), title(&format!("while away {i}")))).await);
         }
+        // ...and more logs than a session reads one by one (300 documents
+        // of another author, imported in bulk): B is behind on 320 logs.
+        let other = KeyPair::generate();
+        let bulk: Vec<(Vec<u8>, Vec<u8>)> = (0..300u64)
+            .map(|log_id| {
+                let mut f = Fields::new();
+                f.insert("name".into(), OperationValue::Str(format!("bulk{log_id}")));
+                f.insert("type".into(), OperationValue::Str("int".into()));
+                let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+                let args = NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+                (sign_entry(&other, &args, &op).unwrap().as_bytes().to_vec(), op)
+            })
+            .collect();
+        let results = a.node.store().ingest_bulk(&bulk, a.node.registry().as_ref()).await.unwrap();
+        assert!(results.iter().all(|r| r.is_ok()));
         let b = start(db, vec![a_addr]).await;
         converge(&a, &b).await;
         let q = format!("{{ {schema}(id: \"{}\") {{ fields {{ title }} }} }}", last.unwrap());
         assert_eq!(b.graphql(&q, json!({})).await["data"][schema.to_string()]["fields"]["title"], "while away 19");
+        // Caught up, further sessions (every 300 ms) send nothing.
+        let before = a.node.replication().unwrap().stats();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = a.node.replication().unwrap().stats();
+        assert!(after.sessions_started > before.sessions_started, "{after:?}");
+        assert_eq!(after.entries_sent, before.entries_sent, "a session of a caught-up peer sent entries");
         a.stop().await;
         b.stop().await;
         da.cleanup().await;

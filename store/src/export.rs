@@ -4,7 +4,7 @@ use hoffnung_core::{PublicKey, SchemaId};
 use sqlx::Row;
 
 use crate::error::StoreError;
-use crate::sql::render;
+use crate::sql::{render, Backend};
 use crate::Store;
 
 /// Which entries an export takes; empty lists take everything.
@@ -89,24 +89,39 @@ impl Store {
             };
         }
         let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let key: Vec<u8> = r.try_get(1)?;
-                Ok(StoredEntry {
-                    id: r.try_get(0)?,
-                    public_key: key
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?,
-                    log_id: r.try_get::<i64, _>(2)? as u64,
-                    seq_num: r.try_get::<i64, _>(3)? as u64,
-                    entry: r.try_get(4)?,
-                    operation: r.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_entry).collect()
     }
 
-    /// The latest seq num of every log of documents of `schemas`, by author.
+    /// The entries of each given log (author, log id) after its given seq
+    /// num, in ingest order: what a peer that has those logs up to there
+    /// lacks. One indexed read per log, for a few logs at a time.
+    pub async fn entries_of_logs(
+        &self,
+        logs: &[([u8; 32], u64, u64)],
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let sql = render(
+            "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries \
+             WHERE public_key = ? AND log_id = ? AND seq_num > ? ORDER BY seq_num",
+            self.backend(),
+        );
+        let mut out = Vec::new();
+        for (key, log_id, after) in logs {
+            let rows = sqlx::query(&sql)
+                .bind(key.to_vec())
+                .bind(*log_id as i64)
+                .bind(*after as i64)
+                .fetch_all(self.pool())
+                .await?;
+            for row in &rows {
+                out.push(stored_entry(row)?);
+            }
+        }
+        out.sort_unstable_by_key(|e| e.id);
+        Ok(out)
+    }
+
+    /// The latest seq num of every log of documents of `schemas`, sorted
+    /// by author and log id.
     pub async fn log_heights(
         &self,
         schemas: &[SchemaId],
@@ -114,9 +129,16 @@ impl Store {
         if schemas.is_empty() {
             return Ok(Vec::new());
         }
+        // One row per author with its logs as "log,seq;log,seq…": a node
+        // answers this for every sync session, and per-row costs would make
+        // that grow with its number of logs (one per document).
+        let heights = match self.backend() {
+            Backend::Sqlite => "group_concat(log_id || ',' || latest_seq_num, ';')",
+            Backend::Postgres => "string_agg(log_id::text || ',' || latest_seq_num::text, ';')",
+        };
         let sql = render(
             &format!(
-                "SELECT public_key, log_id, latest_seq_num FROM logs WHERE schema_id IN ({}) ORDER BY public_key, log_id",
+                "SELECT public_key, {heights} FROM logs WHERE schema_id IN ({}) GROUP BY public_key",
                 placeholders(schemas.len())
             ),
             self.backend(),
@@ -126,17 +148,27 @@ impl Store {
             query = query.bind(s.to_string());
         }
         let rows = query.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let key: Vec<u8> = r.try_get(0)?;
-                Ok((
-                    key.try_into()
-                        .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?,
-                    r.try_get::<i64, _>(1)? as u64,
-                    r.try_get::<i64, _>(2)? as u64,
-                ))
-            })
-            .collect()
+        let corrupt = || StoreError::Corrupt("log heights".into());
+        let mut out = Vec::new();
+        for r in rows {
+            let key: [u8; 32] = r
+                .try_get::<Vec<u8>, _>(0)?
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?;
+            let list: String = r.try_get(1)?;
+            let start = out.len();
+            for pair in list.split(';') {
+                let (log, seq) = pair.split_once(',').ok_or_else(corrupt)?;
+                out.push((
+                    key,
+                    log.parse().map_err(|_| corrupt())?,
+                    seq.parse().map_err(|_| corrupt())?,
+                ));
+            }
+            out[start..].sort_unstable_by_key(|&(_, log, _)| log);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// How many entries pass `filter`.
@@ -155,4 +187,18 @@ impl Store {
         }
         Ok(query.fetch_one(self.pool()).await?.max(0) as u64)
     }
+}
+
+fn stored_entry(r: &sqlx::any::AnyRow) -> Result<StoredEntry, StoreError> {
+    let key: Vec<u8> = r.try_get(1)?;
+    Ok(StoredEntry {
+        id: r.try_get(0)?,
+        public_key: key
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?,
+        log_id: r.try_get::<i64, _>(2)? as u64,
+        seq_num: r.try_get::<i64, _>(3)? as u64,
+        entry: r.try_get(4)?,
+        operation: r.try_get(5)?,
+    })
 }

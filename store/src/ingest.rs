@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use crate::error::{IngestError, StoreError};
-use crate::{SchemaSource, Store};
+use crate::{Published, SchemaSource, Store};
 
 /// What an accepted entry became.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +79,27 @@ pub(crate) struct Checked {
 
 pub(crate) type JobResult = Result<Vec<Result<Ingested, IngestError>>, StoreError>;
 
+/// A bulk ingest queued to the writer (see [`Store::begin_bulk`]).
+#[must_use = "the entries' results arrive through `finish`"]
+pub struct BulkIngest {
+    store: Store,
+    replies: Vec<oneshot::Receiver<JobResult>>,
+    len: usize,
+}
+
+impl BulkIngest {
+    /// Waits until the writer has appended (or rejected) every entry; one
+    /// result per entry, in the given order.
+    pub async fn finish(self) -> Result<Vec<Result<Ingested, IngestError>>, StoreError> {
+        let mut out = Vec::with_capacity(self.len);
+        for reply in self.replies {
+            out.extend(reply.await.map_err(|_| StoreError::Closed)??);
+        }
+        self.store.stats().record(&out);
+        Ok(out)
+    }
+}
+
 pub(crate) struct Job {
     pub(crate) items: Vec<Result<Checked, IngestError>>,
     pub(crate) reply: oneshot::Sender<JobResult>,
@@ -94,6 +115,7 @@ impl Store {
         operation: &[u8],
         schemas: &dyn SchemaSource,
     ) -> Result<Ingested, IngestError> {
+        let raw = (entry, operation);
         let entry = EncodedEntry::decode(entry);
         let result =
             match precheck(
@@ -114,6 +136,13 @@ impl Store {
                 Err(e) => Err(e),
             };
         self.stats().record([&result]);
+        if let Ok(ingested) = &result {
+            self.announce(|| Published {
+                entry: raw.0.to_vec(),
+                operation: raw.1.to_vec(),
+                schema_id: ingested.schema_id.clone(),
+            });
+        }
         result
     }
 
@@ -127,20 +156,31 @@ impl Store {
         items: &[(Vec<u8>, Vec<u8>)],
         schemas: &dyn SchemaSource,
     ) -> Result<Vec<Result<Ingested, IngestError>>, StoreError> {
+        self.begin_bulk(items, schemas).await?.finish().await
+    }
+
+    /// The first half of [`Store::ingest_bulk`]: checks the entries and
+    /// queues them to the writer, without waiting for the append. A caller
+    /// streaming entries (replication) checks the next batch while the
+    /// writer appends this one; batches are appended in the order they
+    /// were begun, so later ones see earlier ones.
+    pub async fn begin_bulk(
+        &self,
+        items: &[(Vec<u8>, Vec<u8>)],
+        schemas: &dyn SchemaSource,
+    ) -> Result<BulkIngest, StoreError> {
         // Chunk by chunk: while the writer appends one chunk, the next is
-        // verified (the writer takes jobs in order, so later chunks see
-        // earlier ones).
+        // verified.
         let mut replies = Vec::new();
         for chunk in items.chunks(self.config().bulk_batch.max(1)) {
             let checked = self.precheck_bulk(chunk, schemas);
             replies.push(self.enqueue(checked).await?);
         }
-        let mut out = Vec::with_capacity(items.len());
-        for reply in replies {
-            out.extend(reply.await.map_err(|_| StoreError::Closed)??);
-        }
-        self.stats().record(&out);
-        Ok(out)
+        Ok(BulkIngest {
+            store: self.clone(),
+            replies,
+            len: items.len(),
+        })
     }
 
     /// Decodes, batch-verifies and schema-checks a chunk of a bulk ingest.

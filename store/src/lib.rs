@@ -33,12 +33,12 @@ use hoffnung_core::{
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
-pub use ingest::{IngestCounts, Ingested};
+pub use ingest::{BulkIngest, IngestCounts, Ingested};
 pub use query::{
     CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, QueryError,
     Target,
@@ -122,7 +122,20 @@ struct Inner {
     view_reads: AtomicU64,
     /// Ingest outcomes since start (metrics).
     ingest_stats: ingest::IngestStats,
+    /// Entries accepted through [`Store::ingest`] (see [`Store::published`]).
+    published: broadcast::Sender<Arc<Published>>,
     config: StoreConfig,
+}
+
+/// Published entries a slow receiver may fall behind by.
+const PUBLISHED_BUFFER: usize = 4096;
+
+/// An entry accepted through [`Store::ingest`], in its encoded form.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub entry: Vec<u8>,
+    pub operation: Vec<u8>,
+    pub schema_id: SchemaId,
 }
 
 pub(crate) fn now_millis() -> u64 {
@@ -228,6 +241,7 @@ impl Store {
                 analyzed,
                 view_reads: AtomicU64::new(0),
                 ingest_stats: ingest::IngestStats::default(),
+                published: broadcast::channel(PUBLISHED_BUFFER).0,
                 config,
             }),
         })
@@ -235,6 +249,23 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// Every entry accepted through [`Store::ingest`] (the publish path:
+    /// entries this node's clients sign), as it is accepted. Entries
+    /// ingested in bulk (replication, import) are not announced here. A
+    /// receiver that falls behind by more than a few thousand entries
+    /// misses some (`RecvError::Lagged`).
+    pub fn published(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.inner.published.subscribe()
+    }
+
+    /// Sends what `published` makes to the receivers of
+    /// [`Store::published`], if there are any.
+    pub(crate) fn announce(&self, published: impl FnOnce() -> Published) {
+        if self.inner.published.receiver_count() > 0 {
+            let _ = self.inner.published.send(Arc::new(published()));
+        }
     }
 
     /// Changes after every committed write of this store's writer.
@@ -509,6 +540,16 @@ impl Store {
         statements: Vec<(String, Vec<sql::Param>)>,
         cursor: Option<(i64, i64)>,
     ) -> Result<(), StoreError> {
+        self.queue_script(statements, cursor).await?.finish().await
+    }
+
+    /// Queues statements for the writer's connection; they run after
+    /// everything queued before them.
+    pub(crate) async fn queue_script(
+        &self,
+        statements: Vec<(String, Vec<sql::Param>)>,
+        cursor: Option<(i64, i64)>,
+    ) -> Result<QueuedWrite, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.inner
             .scripts
@@ -519,7 +560,19 @@ impl Store {
             })
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        Ok(QueuedWrite { answer })
+    }
+}
+
+/// A write queued to the store's writer; `finish` waits for its commit.
+#[must_use = "a queued write may fail; `finish` tells"]
+pub struct QueuedWrite {
+    answer: tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
+}
+
+impl QueuedWrite {
+    pub async fn finish(self) -> Result<(), StoreError> {
+        self.answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 

@@ -750,8 +750,20 @@ impl ViewWriter {
         from: i64,
         to: i64,
     ) -> Result<(), StoreError> {
+        self.begin_write(batch, from, to).await?.finish().await
+    }
+
+    /// Queues the write of a batch (see [`ViewWriter::write`]) and returns
+    /// without waiting for it: the materializer prepares its next batch
+    /// meanwhile. Writes run in the order they were queued.
+    pub async fn begin_write(
+        &mut self,
+        batch: &ViewBatch<'_>,
+        from: i64,
+        to: i64,
+    ) -> Result<crate::QueuedWrite, StoreError> {
         let statements = self.statements(batch)?;
-        self.store.run_script(statements, Some((from, to))).await
+        self.store.queue_script(statements, Some((from, to))).await
     }
 
     fn statements(

@@ -26,6 +26,8 @@ use crate::ingest::{Checked, Ingested, Job};
 use crate::sql::{arguments, multi_row, render, row_chunks, Backend, Param, Statements};
 use crate::{hash_col, schema_col};
 
+/// Longest a script waits behind ingest jobs.
+const SCRIPT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Entries kept in the caches before they are dropped wholesale.
 const CACHE_LIMIT: usize = 500_000;
 /// Authors with up to this many logs are loaded whole at first sight.
@@ -107,22 +109,56 @@ impl Writer {
             mut conn,
             mut state,
         } = self;
+        // Ingest jobs go first, but a script (the materializer's views)
+        // waits at most `SCRIPT_WAIT`: under a steady stream of entries (a
+        // catch-up, heavy publishing) the views would fall behind without
+        // bound.
+        let mut held: Option<(ScriptJob, std::time::Instant)> = None;
+        // Time spent on (ingest batches, scripts) and their counts, logged at
+        // the end: where a database's write time goes.
+        let mut busy = (
+            std::time::Duration::ZERO,
+            std::time::Duration::ZERO,
+            0u64,
+            0u64,
+        );
         loop {
             enum Next {
                 Ingest(Job),
                 Script(ScriptJob),
                 Stop,
             }
-            let next = tokio::select! {
-                biased;
-                job = rx.recv() => job.map_or(Next::Stop, Next::Ingest),
-                script = scripts.recv() => script.map_or(Next::Stop, Next::Script),
-                _ = closed.wait_for(|c| *c) => Next::Stop,
+            if held.is_none() {
+                if let Ok(script) = scripts.try_recv() {
+                    held = Some((script, std::time::Instant::now()));
+                }
+            }
+            let overdue = held
+                .as_ref()
+                .is_some_and(|(_, since)| since.elapsed() >= SCRIPT_WAIT);
+            let next = if overdue {
+                held.take().map_or(Next::Stop, |(s, _)| Next::Script(s))
+            } else {
+                tokio::select! {
+                    biased;
+                    job = rx.recv() => job.map_or(Next::Stop, Next::Ingest),
+                    // No entries waiting: the held script now.
+                    _ = std::future::ready(()), if held.is_some() => {
+                        held.take().map_or(Next::Stop, |(s, _)| Next::Script(s))
+                    }
+                    script = scripts.recv(), if held.is_none() => {
+                        script.map_or(Next::Stop, Next::Script)
+                    }
+                    _ = closed.wait_for(|c| *c) => Next::Stop,
+                }
             };
             let first = match next {
                 Next::Ingest(job) => job,
                 Next::Script(script) => {
+                    let t = std::time::Instant::now();
                     let result = state.run_script(&mut conn, &script).await;
+                    busy.1 += t.elapsed();
+                    busy.3 += 1;
                     let _ = script.reply.send(result);
                     continue;
                 }
@@ -142,7 +178,11 @@ impl Writer {
             if state.cache.len() > CACHE_LIMIT {
                 state.cache = Cache::default();
             }
-            match state.write_batch(&mut conn, &mut jobs).await {
+            let t = std::time::Instant::now();
+            let written = state.write_batch(&mut conn, &mut jobs).await;
+            busy.0 += t.elapsed();
+            busy.2 += 1;
+            match written {
                 Ok(results) => {
                     appended.send_modify(|n| *n += 1);
                     for (job, result) in jobs.into_iter().zip(results) {
@@ -162,7 +202,13 @@ impl Writer {
         }
         // Later jobs are answered with `Closed` when their reply sender drops.
         rx.close();
-        tracing::debug!("store writer stopped");
+        tracing::debug!(
+            ingest_ms = busy.0.as_millis() as u64,
+            ingest_batches = busy.2,
+            script_ms = busy.1.as_millis() as u64,
+            scripts = busy.3,
+            "store writer stopped"
+        );
     }
 }
 

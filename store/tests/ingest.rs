@@ -111,10 +111,88 @@ backend_tests! {
         let results = store.ingest_bulk(&sequence(), &VectorSchemas::new()).await.unwrap();
         assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
         assert_eq!(store.entry_count().await.unwrap(), 64);
+        // Log heights (what a replication session announces): the highest
+        // seq num of each log, by author and log id, of the given schemas.
+        let mut expected = std::collections::BTreeMap::new();
+        let mut schema_ids = std::collections::BTreeSet::new();
+        for (e, o) in sequence() {
+            let entry = hoffnung_core::entry::EncodedEntry::decode(&e).unwrap();
+            let entry = entry.entry();
+            let h = expected.entry((*entry.public_key.as_bytes(), entry.log_id)).or_insert(0);
+            *h = entry.seq_num.max(*h);
+            schema_ids.insert(hoffnung_core::PlainOperation::decode(&o).unwrap().schema_id);
+        }
+        let expected: Vec<([u8; 32], u64, u64)> =
+            expected.into_iter().map(|((k, l), s)| (k, l, s)).collect();
+        assert!(expected.iter().any(|h| h.2 > 1), "a log with several entries");
+        let schema_ids: Vec<SchemaId> = schema_ids.into_iter().collect();
+        assert_eq!(store.log_heights(&schema_ids).await.unwrap(), expected);
+        assert!(store.log_heights(&[]).await.unwrap().is_empty());
+        let one = store.log_heights(&[SchemaId::SCHEMA_FIELD_DEFINITION_V1]).await.unwrap();
+        assert!(!one.is_empty() && one.len() < expected.len());
+        // What a peer at seq 1 of the longest log, and at nothing of
+        // another, lacks: the rest of both logs, in ingest order.
+        let longest = *expected.iter().max_by_key(|h| h.2).unwrap();
+        let other = *expected.iter().find(|h| h.1 != longest.1 || h.0 != longest.0).unwrap();
+        let got = store
+            .entries_of_logs(&[(longest.0, longest.1, 1), (other.0, other.1, 0)])
+            .await
+            .unwrap();
+        assert_eq!(got.len() as u64, longest.2 - 1 + other.2);
+        assert!(got.windows(2).all(|w| w[0].id < w[1].id), "ingest order");
+        let of_longest: Vec<u64> = got
+            .iter()
+            .filter(|e| (e.public_key, e.log_id) == (longest.0, longest.1))
+            .map(|e| e.seq_num)
+            .collect();
+        assert_eq!(of_longest, (2..=longest.2).collect::<Vec<_>>());
+        let all = store.entries_after(0, 1000, &Default::default()).await.unwrap();
+        for e in &got {
+            let same = all.iter().find(|a| a.id == e.id).unwrap();
+            assert_eq!((&same.entry, &same.operation), (&e.entry, &e.operation));
+        }
+        assert!(store.entries_of_logs(&[(longest.0, longest.1, longest.2)]).await.unwrap().is_empty());
         // Again: every entry is a duplicate now, nothing changes.
         let again = store.ingest_bulk(&sequence(), &VectorSchemas::new()).await.unwrap();
         assert!(again.iter().all(|r| matches!(r, Err(IngestError::Duplicate(_)))));
         assert_eq!(store.entry_count().await.unwrap(), 64);
+        store.close().await;
+    }
+
+    bulk_batches_begun_together_append_in_order(db) {
+        // The second half builds on the first (backlinks, previous): both
+        // are queued before either is finished.
+        let store = db.store().await;
+        let schemas = VectorSchemas::new();
+        let items = sequence();
+        let first = store.begin_bulk(&items[..32], &schemas).await.unwrap();
+        let second = store.begin_bulk(&items[32..], &schemas).await.unwrap();
+        let second = second.finish().await.unwrap();
+        let first = first.finish().await.unwrap();
+        assert!(first.iter().chain(&second).all(|r| r.is_ok()), "{first:?} {second:?}");
+        assert_eq!(store.entry_count().await.unwrap(), 64);
+        assert_eq!(store.ingest_stats().accepted, 64);
+        store.close().await;
+    }
+
+    only_single_ingests_are_announced_as_published(db) {
+        let store = db.store().await;
+        let schemas = VectorSchemas::new();
+        let mut published = store.published();
+        let items = sequence();
+        store.ingest(&items[0].0, &items[0].1, &schemas).await.unwrap();
+        let p = published.try_recv().unwrap();
+        assert_eq!((&p.entry, &p.operation), (&items[0].0, &items[0].1));
+        assert_eq!(p.schema_id, hoffnung_core::PlainOperation::decode(&items[0].1).unwrap().schema_id);
+        // Rejected: nothing announced.
+        assert!(store.ingest(&items[0].0, &items[0].1, &schemas).await.is_err());
+        // Bulk (replication, import): stored, not announced.
+        let results = store.ingest_bulk(&items[1..], &schemas).await.unwrap();
+        assert!(results.iter().all(|r| r.is_ok()));
+        assert!(matches!(
+            published.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+        ));
         store.close().await;
     }
 
@@ -215,6 +293,16 @@ backend_tests! {
         }
         assert_eq!(store.entry_count().await.unwrap(), 200);
         assert_eq!(store.log_count().await.unwrap(), 200);
+        // Log ids sort as numbers (10 after 9), authors by key.
+        let mut expected: Vec<([u8; 32], u64, u64)> = (0..8u8)
+            .flat_map(|a| {
+                let pk = *KeyPair::from_private_key(&[a + 1; 32]).public_key().as_bytes();
+                (0..25u64).map(move |l| (pk, l, 1))
+            })
+            .collect();
+        expected.sort();
+        let heights = store.log_heights(&[SchemaId::SCHEMA_FIELD_DEFINITION_V1]).await.unwrap();
+        assert_eq!(heights, expected);
         store.close().await;
     }
 }

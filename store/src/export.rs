@@ -167,7 +167,7 @@ impl Store {
             }
             out[start..].sort_unstable_by_key(|&(_, log, _)| log);
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|h| h.0);
         Ok(out)
     }
 

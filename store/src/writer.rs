@@ -114,14 +114,7 @@ impl Writer {
         // catch-up, heavy publishing) the views would fall behind without
         // bound.
         let mut held: Option<(ScriptJob, std::time::Instant)> = None;
-        // Time spent on (ingest batches, scripts) and their counts, logged at
-        // the end: where a database's write time goes.
-        let mut busy = (
-            std::time::Duration::ZERO,
-            std::time::Duration::ZERO,
-            0u64,
-            0u64,
-        );
+        let mut busy = Busy::default();
         loop {
             enum Next {
                 Ingest(Job),
@@ -157,8 +150,8 @@ impl Writer {
                 Next::Script(script) => {
                     let t = std::time::Instant::now();
                     let result = state.run_script(&mut conn, &script).await;
-                    busy.1 += t.elapsed();
-                    busy.3 += 1;
+                    busy.scripts += t.elapsed();
+                    busy.script_jobs += 1;
                     let _ = script.reply.send(result);
                     continue;
                 }
@@ -180,8 +173,8 @@ impl Writer {
             }
             let t = std::time::Instant::now();
             let written = state.write_batch(&mut conn, &mut jobs).await;
-            busy.0 += t.elapsed();
-            busy.2 += 1;
+            busy.ingest += t.elapsed();
+            busy.ingest_batches += 1;
             match written {
                 Ok(results) => {
                     appended.send_modify(|n| *n += 1);
@@ -203,13 +196,22 @@ impl Writer {
         // Later jobs are answered with `Closed` when their reply sender drops.
         rx.close();
         tracing::debug!(
-            ingest_ms = busy.0.as_millis() as u64,
-            ingest_batches = busy.2,
-            script_ms = busy.1.as_millis() as u64,
-            scripts = busy.3,
+            ingest_ms = busy.ingest.as_millis() as u64,
+            ingest_batches = busy.ingest_batches,
+            script_ms = busy.scripts.as_millis() as u64,
+            scripts = busy.script_jobs,
             "store writer stopped"
         );
     }
+}
+
+/// Where a writer's time went, logged when it stops.
+#[derive(Default)]
+struct Busy {
+    ingest: std::time::Duration,
+    ingest_batches: u64,
+    scripts: std::time::Duration,
+    script_jobs: u64,
 }
 
 /// Writes of derived data (the materializer's view tables) that go

@@ -236,6 +236,7 @@ impl Worker {
                 new_schemas = false;
                 if let Err(e) = self.settle().await {
                     tracing::error!(error = %e, "materializing failed");
+                    self.recover().await;
                 }
                 if let Err(e) = self.ensure_tables().await {
                     tracing::error!(error = %e, "creating view tables failed");
@@ -265,15 +266,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, cursor = self.cursor, "materializing failed, retrying");
-                    // The cached views may be ahead of the database now,
-                    // and a write may still be queued: let it end first.
-                    if let Some(done) = self.in_flight.take() {
-                        let _ = done.write.finish().await;
-                    }
-                    self.cache.clear();
-                    if let Ok(c) = self.store.materializer_cursor().await {
-                        self.cursor = c;
-                    }
+                    self.recover().await;
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = stop.changed() => {}
@@ -285,6 +278,27 @@ impl Worker {
             tracing::error!(error = %e, "the last views did not commit");
         }
         tracing::debug!(cursor = self.cursor, "materializer stopped");
+    }
+
+    /// After a failure: lets a queued write end (telling its progress if
+    /// it committed), then starts again from the database's cursor, since
+    /// the cached views and `self.cursor` may be ahead of it.
+    async fn recover(&mut self) {
+        if let Err(e) = self.settle().await {
+            tracing::debug!(error = %e, "the queued views did not commit either");
+        }
+        self.cache.clear();
+        if let Ok(c) = self.store.materializer_cursor().await {
+            self.cursor = c;
+            // A write whose answer was lost may have committed.
+            self.progress.send_if_modified(|p| {
+                let ahead = c > *p;
+                if ahead {
+                    *p = c;
+                }
+                ahead
+            });
+        }
     }
 
     /// Creates the tables of every active schema (so that collections of
@@ -457,19 +471,16 @@ impl Worker {
         self.evict();
         self.grown
             .extend(current.iter().map(|v| v.schema_id.clone()));
-        let views = if self.events.receiver_count() > 0 {
-            current
-                .iter()
-                .map(|v| ChangedView {
-                    schema_id: v.schema_id.clone(),
-                    document_id: v.document_id,
-                    view_id: v.view_id.clone(),
-                    is_deleted: v.is_deleted,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Always: a subscriber may join before the commit.
+        let views = current
+            .iter()
+            .map(|v| ChangedView {
+                schema_id: v.schema_id.clone(),
+                document_id: v.document_id,
+                view_id: v.view_id.clone(),
+                is_deleted: v.is_deleted,
+            })
+            .collect();
         self.in_flight = Some(InFlight {
             write: queued,
             to,

@@ -87,6 +87,16 @@ impl Ingester {
         // Something was stored since held-back entries were last retried.
         let mut retry_due = false;
         loop {
+            if retry_due && !self.pending.is_empty() {
+                // Held-back entries may wait for what was just stored (a
+                // schema, an earlier seq num): everything in flight ends,
+                // then they are retried, before anything new is begun.
+                while let Some(batch) = in_flight.pop_front() {
+                    self.finish(batch).await;
+                }
+                retry_due = false;
+                self.retry_pending().await;
+            }
             let first = if in_flight.len() >= DEPTH {
                 None
             } else if in_flight.is_empty() {
@@ -105,10 +115,6 @@ impl Ingester {
                 // Full, or nothing new: finish the oldest batch.
                 if let Some(batch) = in_flight.pop_front() {
                     retry_due |= self.finish(batch).await > 0;
-                }
-                if retry_due && in_flight.is_empty() && !self.pending.is_empty() {
-                    retry_due = false;
-                    self.retry_pending().await;
                 }
                 continue;
             };

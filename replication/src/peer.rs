@@ -24,9 +24,11 @@ const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 const SESSION_TIMEOUT: Duration = Duration::from_secs(120);
 /// Entries read from the store per step of a send.
 const SEND_BATCH: u32 = 1000;
-/// Up to this many logs behind, a send reads each log on its own; beyond,
+/// Up to this many logs and entries behind, a send reads just those logs
+/// (holding their entries in memory, to send them in ingest order); beyond,
 /// it reads the whole store once.
 const PER_LOG_READS: usize = 256;
+const PER_LOG_ENTRIES: u64 = 10_000;
 
 /// What every peer task shares.
 #[derive(Clone)]
@@ -425,10 +427,12 @@ impl PeerTask {
                     return;
                 }
             };
+            let mut missing = 0u64;
             let behind: Vec<([u8; 32], u64, u64)> = ours
                 .into_iter()
                 .filter_map(|(key, log, seq)| {
                     let have = heights.get(&(key, log)).copied().unwrap_or(0);
+                    missing += seq.saturating_sub(have);
                     (seq > have).then_some((key, log, have))
                 })
                 .collect();
@@ -437,8 +441,9 @@ impl PeerTask {
                 entry: e.entry,
                 operation: Some(e.operation),
             };
-            if behind.len() <= PER_LOG_READS {
-                // A few logs: read just what the peer lacks.
+            if behind.len() <= PER_LOG_READS && missing <= PER_LOG_ENTRIES {
+                // A few logs, a few entries: read just what the peer lacks
+                // (at once, to send them in ingest order).
                 let entries = match store.entries_of_logs(&behind).await {
                     Ok(b) => b,
                     Err(e) => {

@@ -336,7 +336,7 @@ impl Worker {
         }
         let batch = ViewBatch {
             current: views.iter().collect(),
-            history: views.iter().collect(),
+            history: Vec::new(),
         };
         self.writer.write(&batch, until, until).await?;
         tracing::info!(schema = %schema.id(), documents = views.len(), "backfilled view tables");
@@ -416,6 +416,7 @@ impl Worker {
                 Some(c) => Some(c.view),
                 None => states.remove(&w.document_id).flatten(),
             };
+            let passed_from = history.len();
             for stored in &w.operations {
                 let Some(op) = decode(stored, &w.schema) else {
                     continue;
@@ -443,6 +444,16 @@ impl Worker {
                 }
             }
             if let Some(view) = state {
+                // The final view is the current one, not history (the
+                // current view it replaces moves there in the write).
+                let mut i = passed_from;
+                while i < history.len() {
+                    if history[i].view_id == view.view_id {
+                        history.swap_remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
                 current.push(snapshot(&view));
                 self.cache.insert(
                     w.document_id,

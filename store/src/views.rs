@@ -3,8 +3,10 @@
 //!
 //! For a schema the tables are `<t>` (the current view of every document,
 //! typed columns per field, indexed for filtering and ordering),
-//! `<t>__views` (every view that was a document's current one, by view id:
-//! pinned relations and `viewId` queries) and, if the schema has relation
+//! `<t>__views` (every view that was a document's current one and no longer
+//! is, by view id: with `<t>` it answers pinned relations and `viewId`
+//! queries; current views are not copied there, which would double the
+//! rows a new document writes) and, if the schema has relation
 //! lists, `<t>__lists` (one row per list item of current views, so lists
 //! can be joined and filtered). Meta columns start with `_`; field columns
 //! are `f<index>_<name>`, which no field name can clash with.
@@ -59,6 +61,15 @@ pub(crate) fn is_list(ty: &FieldType) -> bool {
 /// Truncates to at most `max` bytes (names here are ASCII).
 fn truncated(s: &str, max: usize) -> &str {
     &s[..s.len().min(max)]
+}
+
+/// SQL for the lowercase hex text of a BLOB column (how view tables
+/// spell ids).
+pub(crate) fn hex_of(column: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!("lower(hex({column}))"),
+        Backend::Postgres => format!("encode({column}, 'hex')"),
+    }
 }
 
 /// Quotes an identifier (all names here are `[a-z0-9_]`, quoting keeps
@@ -563,38 +574,78 @@ impl Store {
     }
 
     /// Many views at once: current views by document id (hex), or
-    /// (`by_view_id`) stored views by view id. Rows of keys not found are
-    /// left out; the order is the database's.
+    /// (`by_view_id`) views by view id, current or not. Rows of keys not
+    /// found (or not parsing as view ids) are left out; the order is the
+    /// database's.
     pub async fn views_by_key(
         &self,
         table: &ViewTable,
         by_view_id: bool,
         keys: &[String],
     ) -> Result<Vec<ViewRow>, StoreError> {
-        let (source, key) = if by_view_id {
-            (table.views_table(), "_view_id")
-        } else {
-            (table.table.clone(), "_document_id")
-        };
+        let backend = self.backend();
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
             self.count_read();
-            let sql = render(
-                &format!(
-                    "SELECT {} FROM {} WHERE {key} IN ({})",
+            let marks = |n: usize| vec!["?"; n].join(", ");
+            let (sql, params) = if by_view_id {
+                // History by view id; current views through the document of
+                // each view id's first operation (the current table is keyed
+                // by document, and keeps no second index by view id).
+                let keys: Vec<&String> = chunk
+                    .iter()
+                    .filter(|k| DocumentViewId::from_str(k).is_ok())
+                    .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let hashes: Vec<Param> = keys
+                    .iter()
+                    .filter_map(|k| DocumentViewId::from_str(k).ok())
+                    .map(|v| Param::Blob(Some(v.ids()[0].as_bytes().to_vec())))
+                    .collect();
+                let sql = format!(
+                    "SELECT {cols} FROM {history} WHERE _view_id IN ({k}) UNION ALL \
+                     SELECT {cols} FROM {current} WHERE _document_id IN \
+                     (SELECT {doc} FROM entries e WHERE e.entry_hash IN ({h})) AND _view_id IN ({k})",
+                    cols = table.column_list(),
+                    history = quote(&table.views_table()),
+                    current = quote(&table.table),
+                    doc = hex_of("e.document_id", backend),
+                    k = marks(keys.len()),
+                    h = marks(hashes.len()),
+                );
+                let text = |k: &&String| Param::Text(Some((*k).clone()));
+                let params: Vec<Param> = keys
+                    .iter()
+                    .map(text)
+                    .chain(hashes)
+                    .chain(keys.iter().map(text))
+                    .collect();
+                (sql, params)
+            } else {
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE _document_id IN ({})",
                     table.column_list(),
-                    quote(&source),
-                    vec!["?"; chunk.len()].join(", ")
-                ),
-                self.backend(),
-            );
-            let mut query = sqlx::query(&sql);
-            for k in chunk {
-                query = query.bind(k.clone());
+                    quote(&table.table),
+                    marks(chunk.len())
+                );
+                let params = chunk.iter().map(|k| Param::Text(Some(k.clone()))).collect();
+                (sql, params)
+            };
+            let sql = render(&sql, backend);
+            let rows = sqlx::query_with(&sql, crate::sql::arguments(params)?)
+                .fetch_all(self.pool())
+                .await?;
+            for row in rows {
+                out.push(decode_row(table, &row, backend)?);
             }
-            for row in query.fetch_all(self.pool()).await? {
-                out.push(decode_row(table, &row, self.backend())?);
-            }
+        }
+        if by_view_id {
+            // A database written before current views left history holds
+            // them in both tables.
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|r| seen.insert(r.view_id.to_string()));
         }
         Ok(out)
     }
@@ -691,7 +742,9 @@ pub struct ViewWriter {
 pub struct ViewBatch<'a> {
     /// The new current view of each changed document (one per document).
     pub current: Vec<&'a DocumentView>,
-    /// Views to keep by view id (the current ones and those in between).
+    /// Views to keep by view id that are not current: those a document
+    /// passed through within the batch. (The current views a batch
+    /// replaces move to history by themselves.)
     pub history: Vec<&'a DocumentView>,
 }
 
@@ -701,6 +754,7 @@ enum Kind {
     History = 1,
     Lists = 2,
     ClearLists = 3,
+    Supersede = 4,
 }
 
 impl ViewWriter {
@@ -786,6 +840,22 @@ impl ViewWriter {
                 .get(schema_id)
                 .cloned()
                 .ok_or_else(|| StoreError::NoViewTable(schema_id.clone()))?;
+            // The current rows these views replace become history (a view
+            // id belongs to one document, so `NOT IN` keeps a rewritten
+            // current view where it is).
+            for chunk in row_chunks(current.len()) {
+                let sql = self.statement(&table, Kind::Supersede, chunk.len());
+                let params = current[chunk.clone()]
+                    .iter()
+                    .map(|v| Param::Text(Some(v.document_id.to_hex())))
+                    .chain(
+                        current[chunk]
+                            .iter()
+                            .map(|v| Param::Text(Some(v.view_id.to_string()))),
+                    )
+                    .collect();
+                out.push((sql, params));
+            }
             for chunk in row_chunks(current.len()) {
                 let sql = self.statement(&table, Kind::Current, chunk.len());
                 let params = current[chunk]
@@ -860,6 +930,20 @@ impl ViewWriter {
                         &table.row_placeholders(backend),
                         rows,
                         &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
+                        backend,
+                    )
+                }
+                Kind::Supersede => {
+                    let marks = vec!["?"; rows].join(", ");
+                    render(
+                        &format!(
+                            "INSERT INTO {} ({cols}) SELECT {cols} FROM {} \
+                             WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}) \
+                             ON CONFLICT (_view_id) DO NOTHING",
+                            quote(&table.views_table()),
+                            quote(&table.table),
+                            cols = table.column_list(),
+                        ),
                         backend,
                     )
                 }

@@ -11,6 +11,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod checkpoint;
 mod error;
 mod export;
 mod ingest;
@@ -84,6 +85,10 @@ pub struct StoreConfig {
     /// before it leaves the page to the planner (`Store::query_collection`;
     /// at least four pages). Small: the window is materialized each time.
     pub query_window: u32,
+    /// SQLite: WAL frames (pages) beyond which the writer completes a
+    /// checkpoint between two transactions, so that the WAL starts over
+    /// (background checkpoints alone cannot while commits keep coming).
+    pub wal_restart_frames: i64,
 }
 
 impl Default for StoreConfig {
@@ -94,6 +99,7 @@ impl Default for StoreConfig {
             max_batch: 512,
             bulk_batch: 4096,
             query_window: 128,
+            wal_restart_frames: 16_000,
         }
     }
 }
@@ -225,12 +231,27 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
         }
         let sql = Arc::new(Statements::new(backend));
-        let conn = pool.acquire().await?;
+        let mut conn = pool.acquire().await?;
         let (tx, rx) = mpsc::channel(1024);
         let (scripts, scripts_rx) = mpsc::channel(16);
         let (closing, closed) = watch::channel(false);
         let (appended_tx, appended) = watch::channel(0);
-        let writer = writer::Writer::new(conn, sql.clone(), backend);
+        let checkpoints = if backend == Backend::Sqlite {
+            // The writer's commits never checkpoint; a task beside it does.
+            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+            let shared = Arc::new(checkpoint::Checkpoints::default());
+            let own = pool.acquire().await?;
+            tokio::spawn(checkpoint::run(
+                own,
+                shared.clone(),
+                closed.clone(),
+                config.wal_restart_frames,
+            ));
+            Some(shared)
+        } else {
+            None
+        };
+        let writer = writer::Writer::new(conn, sql.clone(), backend, checkpoints);
         let writer_task =
             tokio::spawn(writer.run(rx, scripts_rx, closed, appended_tx, config.max_batch));
         tracing::info!(?backend, "event store ready");

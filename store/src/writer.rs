@@ -9,6 +9,7 @@
 //! rolls back. One node per database is therefore a requirement.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use hoffnung_core::publish::{self, PreviousOperation};
@@ -21,6 +22,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::checkpoint::{self, Checkpoints};
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested, Job};
 use crate::sql::{arguments, multi_row, render, row_chunks, Backend, Param, Statements};
@@ -72,6 +74,8 @@ struct Pending {
 pub(crate) struct Writer {
     conn: PoolConnection<Any>,
     state: State,
+    /// SQLite: checkpoints run beside the writer (see `checkpoint`).
+    checkpoints: Option<Arc<Checkpoints>>,
 }
 
 struct State {
@@ -83,9 +87,15 @@ struct State {
 }
 
 impl Writer {
-    pub(crate) fn new(conn: PoolConnection<Any>, sql: Arc<Statements>, backend: Backend) -> Self {
+    pub(crate) fn new(
+        conn: PoolConnection<Any>,
+        sql: Arc<Statements>,
+        backend: Backend,
+        checkpoints: Option<Arc<Checkpoints>>,
+    ) -> Self {
         Self {
             conn,
+            checkpoints,
             state: State {
                 sql,
                 backend,
@@ -108,7 +118,13 @@ impl Writer {
         let Writer {
             mut conn,
             mut state,
+            checkpoints,
         } = self;
+        let committed = || {
+            if let Some(c) = &checkpoints {
+                c.committed.notify_one();
+            }
+        };
         // Ingest jobs go first, but a script (the materializer's views)
         // waits at most `SCRIPT_WAIT`: under a steady stream of entries (a
         // catch-up, heavy publishing) the views would fall behind without
@@ -120,6 +136,18 @@ impl Writer {
                 Ingest(Job),
                 Script(ScriptJob),
                 Stop,
+            }
+            if checkpoints
+                .as_ref()
+                .is_some_and(|c| c.restart_due.swap(false, Ordering::Relaxed))
+            {
+                // Between two transactions: what the background left to
+                // copy, so that the next transaction starts the WAL over.
+                let t = std::time::Instant::now();
+                if let Err(e) = checkpoint::checkpoint(&mut conn).await {
+                    tracing::warn!(error = %e, "writer checkpoint failed");
+                }
+                busy.checkpoints += t.elapsed();
             }
             if held.is_none() {
                 if let Ok(script) = scripts.try_recv() {
@@ -152,6 +180,9 @@ impl Writer {
                     let result = state.run_script(&mut conn, &script).await;
                     busy.scripts += t.elapsed();
                     busy.script_jobs += 1;
+                    if result.is_ok() {
+                        committed();
+                    }
                     let _ = script.reply.send(result);
                     continue;
                 }
@@ -178,6 +209,7 @@ impl Writer {
             match written {
                 Ok(results) => {
                     appended.send_modify(|n| *n += 1);
+                    committed();
                     for (job, result) in jobs.into_iter().zip(results) {
                         let _ = job.reply.send(Ok(result));
                     }
@@ -200,6 +232,7 @@ impl Writer {
             ingest_batches = busy.ingest_batches,
             script_ms = busy.scripts.as_millis() as u64,
             scripts = busy.script_jobs,
+            checkpoint_ms = busy.checkpoints.as_millis() as u64,
             "store writer stopped"
         );
     }
@@ -212,6 +245,7 @@ struct Busy {
     ingest_batches: u64,
     scripts: std::time::Duration,
     script_jobs: u64,
+    checkpoints: std::time::Duration,
 }
 
 /// Writes of derived data (the materializer's view tables) that go

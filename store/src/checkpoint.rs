@@ -1,0 +1,67 @@
+//! SQLite WAL checkpoints beside the writer.
+//!
+//! By default SQLite checkpoints inside the commit that crosses the
+//! threshold: the writer copies megabytes of pages into the database file
+//! and fsyncs it while every publish waits behind it. Here the writer's
+//! connection never checkpoints on its own; this task, on a connection of
+//! its own, copies committed frames in the background (`PASSIVE`: it never
+//! blocks the writer or readers). Such checkpoints cannot reset the WAL
+//! while commits keep coming, so when it has grown past
+//! `StoreConfig::wal_restart_frames` the writer is asked to run one itself between two transactions: little
+//! is left to copy by then, and its next transaction starts the WAL over.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::Any;
+use sqlx::pool::PoolConnection;
+use tokio::sync::{watch, Notify};
+
+/// How long commits gather before a background checkpoint copies them.
+const PAUSE: Duration = Duration::from_millis(20);
+
+/// What the writer and the checkpointer share.
+#[derive(Default)]
+pub(crate) struct Checkpoints {
+    /// Rung by the writer after each commit.
+    pub(crate) committed: Notify,
+    /// Set by the checkpointer: the writer should checkpoint before its
+    /// next transaction.
+    pub(crate) restart_due: AtomicBool,
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames
+/// copied to the database).
+pub(crate) async fn checkpoint(
+    conn: &mut PoolConnection<Any>,
+) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut **conn)
+        .await
+}
+
+/// Copies committed frames into the database file until the store closes.
+pub(crate) async fn run(
+    mut conn: PoolConnection<Any>,
+    shared: Arc<Checkpoints>,
+    mut closed: watch::Receiver<bool>,
+    restart_frames: i64,
+) {
+    loop {
+        tokio::select! {
+            _ = shared.committed.notified() => {}
+            _ = closed.wait_for(|c| *c) => break,
+        }
+        tokio::time::sleep(PAUSE).await;
+        match checkpoint(&mut conn).await {
+            Ok((_, frames, copied)) => {
+                tracing::trace!(frames, copied, "background checkpoint");
+                if frames >= restart_frames {
+                    shared.restart_due.store(true, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "background checkpoint failed"),
+        }
+    }
+}

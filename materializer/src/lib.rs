@@ -570,7 +570,9 @@ async fn load(
     schema: &Schema,
     until: i64,
 ) -> Result<Vec<DocumentOperation>, MaterializerError> {
-    let stored = store.document_operations_until(document_id, until).await?;
+    let stored = store
+        .document_operations_until(document_id, schema.id(), until)
+        .await?;
     Ok(stored.iter().filter_map(|s| decode(s, schema)).collect())
 }
 

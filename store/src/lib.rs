@@ -399,7 +399,7 @@ impl Store {
         let Some(view_id) = view_id else {
             return new_log().await;
         };
-        let mut document: Option<Vec<u8>> = None;
+        let mut document: Option<(Vec<u8>, String)> = None;
         for id in view_id.ids() {
             let row = sqlx::query(&sql.operation_meta)
                 .bind(id.as_bytes().as_slice())
@@ -409,12 +409,17 @@ impl Store {
                 .ok_or(NextArgsError::PreviousNotFound(*id))?;
             let doc: Vec<u8> = row.try_get(0).map_err(StoreError::from)?;
             match &document {
-                Some(d) if *d != doc => return Err(NextArgsError::DifferentDocuments),
-                _ => document = Some(doc),
+                Some((d, _)) if *d != doc => return Err(NextArgsError::DifferentDocuments),
+                Some(_) => {}
+                None => {
+                    let schema: String = row.try_get(1).map_err(StoreError::from)?;
+                    document = Some((doc, schema));
+                }
             }
         }
-        let document = document.ok_or(NextArgsError::DifferentDocuments)?;
+        let (document, schema) = document.ok_or(NextArgsError::DifferentDocuments)?;
         let deleted = sqlx::query(&sql.document_deleted)
+            .bind(schema)
             .bind(document.as_slice())
             .fetch_optional(pool)
             .await
@@ -495,6 +500,7 @@ impl Store {
         schema: &Schema,
     ) -> Result<Vec<DocumentOperation>, StoreError> {
         let rows = sqlx::query(&self.inner.sql.document_operations)
+            .bind(schema.id().to_string())
             .bind(document_id.as_bytes().as_slice())
             .fetch_all(&self.inner.pool)
             .await?;

@@ -127,12 +127,15 @@ statements! {
     entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
     operation_meta = "SELECT document_id, schema_id, action FROM entries WHERE entry_hash = ?";
-    document_deleted = "SELECT 1 FROM entries WHERE document_id = ? AND action = 2 LIMIT 1";
+    document_deleted = "SELECT 1 FROM logs l JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                        WHERE l.schema_id = ? AND l.document_id = ? AND e.action = 2 LIMIT 1";
     author_logs = "SELECT log_id, latest_seq_num, latest_hash, document_id FROM logs WHERE public_key = ? LIMIT 10001";
     count_entries = "SELECT COUNT(*) FROM entries";
     count_operations = "SELECT COUNT(*) FROM entries WHERE payload IS NOT NULL";
     count_logs = "SELECT COUNT(*) FROM logs";
-    document_operations = "SELECT entry_hash, public_key, payload FROM entries WHERE document_id = ? ORDER BY id";
+    document_operations = "SELECT e.entry_hash, e.public_key, e.payload FROM logs l \
+                           JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                           WHERE l.schema_id = ? AND l.document_id = ? ORDER BY e.id";
     documents_of_schema = "SELECT DISTINCT document_id FROM logs WHERE schema_id = ?";
 }
 

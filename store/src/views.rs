@@ -503,15 +503,25 @@ impl Store {
     pub async fn document_operations_until(
         &self,
         document_id: &DocumentId,
+        schema_id: &SchemaId,
         until: i64,
     ) -> Result<Vec<StoredOperation>, StoreError> {
+        // Through the document's logs (see migration 0004).
+        let columns = OPERATION_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = render(
             &format!(
-                "SELECT {OPERATION_COLUMNS} FROM entries WHERE document_id = ? AND id <= ? ORDER BY id"
+                "SELECT {columns} FROM logs l \
+                 JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                 WHERE l.schema_id = ? AND l.document_id = ? AND e.id <= ? ORDER BY e.id"
             ),
             self.backend(),
         );
         let rows = sqlx::query(&sql)
+            .bind(schema_id.to_string())
             .bind(document_id.as_bytes().as_slice())
             .bind(until)
             .fetch_all(self.pool())

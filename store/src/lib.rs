@@ -88,6 +88,8 @@ pub struct StoreConfig {
     /// SQLite: WAL frames (pages) beyond which the writer completes a
     /// checkpoint between two transactions, so that the WAL starts over
     /// (background checkpoints alone cannot while commits keep coming).
+    /// Each such checkpoint holds up the writer; 64,000 (250 MiB of WAL)
+    /// made a 100k-entry catch-up 0.5-1 s faster than 16,000.
     pub wal_restart_frames: i64,
 }
 
@@ -99,7 +101,7 @@ impl Default for StoreConfig {
             max_batch: 512,
             bulk_batch: 4096,
             query_window: 128,
-            wal_restart_frames: 16_000,
+            wal_restart_frames: 64_000,
         }
     }
 }

@@ -446,14 +446,9 @@ impl Worker {
             if let Some(view) = state {
                 // The final view is the current one, not history (the
                 // current view it replaces moves there in the write).
-                let mut i = passed_from;
-                while i < history.len() {
-                    if history[i].view_id == view.view_id {
-                        history.swap_remove(i);
-                    } else {
-                        i += 1;
-                    }
-                }
+                let mut passed = history.split_off(passed_from);
+                passed.retain(|v| v.view_id != view.view_id);
+                history.append(&mut passed);
                 current.push(snapshot(&view));
                 self.cache.insert(
                     w.document_id,

@@ -602,18 +602,16 @@ impl Store {
                 // History by view id; current views through the document of
                 // each view id's first operation (the current table is keyed
                 // by document, and keeps no second index by view id).
-                let keys: Vec<&String> = chunk
+                let (keys, hashes): (Vec<&String>, Vec<Param>) = chunk
                     .iter()
-                    .filter(|k| DocumentViewId::from_str(k).is_ok())
-                    .collect();
+                    .filter_map(|k| {
+                        let first = *DocumentViewId::from_str(k).ok()?.ids().first()?;
+                        Some((k, Param::Blob(Some(first.as_bytes().to_vec()))))
+                    })
+                    .unzip();
                 if keys.is_empty() {
                     continue;
                 }
-                let hashes: Vec<Param> = keys
-                    .iter()
-                    .filter_map(|k| DocumentViewId::from_str(k).ok())
-                    .map(|v| Param::Blob(Some(v.ids()[0].as_bytes().to_vec())))
-                    .collect();
                 let sql = format!(
                     "SELECT {cols} FROM {history} WHERE _view_id IN ({k}) UNION ALL \
                      SELECT {cols} FROM {current} WHERE _document_id IN \

@@ -396,3 +396,40 @@ async fn sqlite_wal_starts_over_under_continuous_writes() {
     );
     store.close().await;
 }
+
+backend_tests! {
+    views_by_view_id_answer_each_view_once(db) {
+        let store = db.store().await;
+        let key = KeyPair::from_private_key(&[8; 32]);
+        let items = field_definitions(&key, 0, 1);
+        let results = store.ingest_bulk(&items, &hoffnung_store::SystemSchemas).await.unwrap();
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        let schema = Schema::system(&SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
+        let doc = hoffnung_core::Hash::of(&items[0].0);
+        let ops = store.document_operations(&doc, &schema).await.unwrap();
+        assert_eq!(ops.len(), 1);
+        let view = hoffnung_core::reduce(&ops).unwrap();
+        let view_id = view.view_id.to_string();
+        let table = hoffnung_store::ViewTable::for_schema(&schema);
+        let mut writer = store.view_writer();
+        writer.ensure_table(&schema).await.unwrap();
+
+        // Current views are kept in the current table only, and found by
+        // view id through the document of the view id's first operation.
+        let batch = hoffnung_store::ViewBatch { current: vec![&view], history: Vec::new() };
+        writer.write(&batch, 0, 0).await.unwrap();
+        let found = store.views_by_key(&table, true, std::slice::from_ref(&view_id)).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].view_id, view.view_id);
+        // Keys that are no view ids find nothing (and are no SQL error).
+        assert!(store.views_by_key(&table, true, &["zz".to_string()]).await.unwrap().is_empty());
+
+        // A database written before that change also holds current views
+        // in the history table: each view id still answers once.
+        let batch = hoffnung_store::ViewBatch { current: vec![&view], history: vec![&view] };
+        writer.write(&batch, 0, 0).await.unwrap();
+        let found = store.views_by_key(&table, true, std::slice::from_ref(&view_id)).await.unwrap();
+        assert_eq!(found.len(), 1);
+        store.close().await;
+    }
+}

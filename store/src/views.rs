@@ -23,7 +23,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::error::StoreError;
-use crate::sql::{multi_row, multi_row_of, render, row_chunks, Backend, Param};
+use crate::sql::{all_or_nothing, multi_row, multi_row_of, render, row_chunks, Backend, Param};
 use crate::{hash_col, schema_col, Store};
 
 /// PostgreSQL truncates longer identifiers.
@@ -920,70 +920,73 @@ impl ViewWriter {
         let backend = self.store.backend();
         self.statements
             .entry((table.table.clone(), kind as u8, rows))
-            .or_insert_with(|| match kind {
-                Kind::Current => {
-                    let updates = META[1..]
-                        .iter()
-                        .map(|m| m.to_string())
-                        .chain(table.columns.iter().map(|c| quote(&c.column)))
-                        .map(|c| format!("{c} = excluded.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    multi_row_of(
+            .or_insert_with(|| {
+                let sql = match kind {
+                    Kind::Current => {
+                        let updates = META[1..]
+                            .iter()
+                            .map(|m| m.to_string())
+                            .chain(table.columns.iter().map(|c| quote(&c.column)))
+                            .map(|c| format!("{c} = excluded.{c}"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        multi_row_of(
+                            &format!(
+                                "INSERT INTO {} ({}) VALUES ",
+                                quote(&table.table),
+                                table.column_list()
+                            ),
+                            &table.row_placeholders(backend),
+                            rows,
+                            &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
+                            backend,
+                        )
+                    }
+                    Kind::Supersede => {
+                        let marks = vec!["?"; rows].join(", ");
+                        render(
+                            &format!(
+                                "INSERT INTO {} ({cols}) SELECT {cols} FROM {} \
+                             WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}) \
+                             ON CONFLICT (_view_id) DO NOTHING",
+                                quote(&table.views_table()),
+                                quote(&table.table),
+                                cols = table.column_list(),
+                            ),
+                            backend,
+                        )
+                    }
+                    Kind::History => multi_row_of(
                         &format!(
                             "INSERT INTO {} ({}) VALUES ",
-                            quote(&table.table),
+                            quote(&table.views_table()),
                             table.column_list()
                         ),
                         &table.row_placeholders(backend),
                         rows,
-                        &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
+                        " ON CONFLICT (_view_id) DO NOTHING",
                         backend,
-                    )
-                }
-                Kind::Supersede => {
-                    let marks = vec!["?"; rows].join(", ");
-                    render(
+                    ),
+                    Kind::ClearLists => render(
                         &format!(
-                            "INSERT INTO {} ({cols}) SELECT {cols} FROM {} \
-                             WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}) \
-                             ON CONFLICT (_view_id) DO NOTHING",
-                            quote(&table.views_table()),
-                            quote(&table.table),
-                            cols = table.column_list(),
+                            "DELETE FROM {} WHERE _document_id IN ({})",
+                            quote(&table.lists_table()),
+                            vec!["?"; rows].join(", ")
                         ),
                         backend,
-                    )
-                }
-                Kind::History => multi_row_of(
-                    &format!(
-                        "INSERT INTO {} ({}) VALUES ",
-                        quote(&table.views_table()),
-                        table.column_list()
                     ),
-                    &table.row_placeholders(backend),
-                    rows,
-                    " ON CONFLICT (_view_id) DO NOTHING",
-                    backend,
-                ),
-                Kind::ClearLists => render(
-                    &format!(
-                        "DELETE FROM {} WHERE _document_id IN ({})",
-                        quote(&table.lists_table()),
-                        vec!["?"; rows].join(", ")
+                    Kind::Lists => multi_row(
+                        &format!(
+                            "INSERT INTO {} (_document_id, _field, _idx, _target) VALUES ",
+                            quote(&table.lists_table())
+                        ),
+                        4,
+                        rows,
+                        "",
+                        backend,
                     ),
-                    backend,
-                ),
-                Kind::Lists => multi_row(
-                    &format!(
-                        "INSERT INTO {} (_document_id, _field, _idx, _target) VALUES ",
-                        quote(&table.lists_table())
-                    ),
-                    4,
-                    rows,
-                    "",
-                    backend,
-                ),
+                };
+                all_or_nothing(&sql, backend)
             })
             .clone()
     }

@@ -25,7 +25,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::checkpoint::{self, Checkpoints};
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested, Job};
-use crate::sql::{arguments, multi_row, render, row_chunks, Backend, Param, Statements};
+use crate::sql::{
+    all_or_nothing, arguments, multi_row, render, row_chunks, Backend, Param, Statements,
+};
 use crate::{hash_col, schema_col};
 
 /// Longest a script waits behind ingest jobs.
@@ -283,45 +285,29 @@ impl State {
         all.extend(job.statements.iter().cloned());
         let result = match self.backend {
             Backend::Sqlite => {
-                // Statement by statement, not as one script: each keeps its
-                // cached prepared form (scripts of varying shape would push
-                // the entry statements out of the connection's cache).
-                sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await?;
-                let mut done = sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut *conn)
-                    .await
-                    .map(|_| ())
-                    .map_err(StoreError::from);
-                for (sql, p) in all {
-                    if done.is_err() {
-                        break;
+                // One script, one round trip to the connection's thread:
+                // each statement apart cost a round trip (two thread
+                // wake-ups), which took more of the writer's time than the
+                // statements themselves. Without an fsync of its own: the
+                // next entry commit sets `synchronous = FULL` again.
+                let mut script = String::from("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE; ");
+                let mut args = AnyArguments::default();
+                for (sql, params) in all {
+                    script.push_str(&sql);
+                    script.push_str("; ");
+                    for p in params {
+                        p.add_to(&mut args)?;
                     }
-                    done = match arguments(p) {
-                        Ok(args) => sqlx::query_with(&sql, args)
-                            .execute(&mut *conn)
-                            .await
-                            .map(|_| ())
-                            .map_err(StoreError::from),
-                        Err(e) => Err(e),
-                    };
                 }
-                if done.is_ok() {
-                    done = sqlx::query("COMMIT")
-                        .execute(&mut *conn)
-                        .await
-                        .map(|_| ())
-                        .map_err(StoreError::from);
+                script.push_str("COMMIT;");
+                match sqlx::query_with(&script, args).execute(&mut *conn).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        // The script stopped inside its transaction.
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                        Err(e.into())
+                    }
                 }
-                if done.is_err() {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                }
-                // Entry commits must stay durable whatever happened above.
-                sqlx::query("PRAGMA synchronous = FULL")
-                    .execute(&mut *conn)
-                    .await?;
-                done
             }
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
@@ -439,7 +425,10 @@ impl State {
         self.insert_sql
             .entry((template.table, rows))
             .or_insert_with(|| {
-                multi_row(template.head, template.width, rows, template.tail, backend)
+                all_or_nothing(
+                    &multi_row(template.head, template.width, rows, template.tail, backend),
+                    backend,
+                )
             })
             .clone()
     }

@@ -172,6 +172,7 @@ impl Node {
         let app = http::router(http::AppState {
             schema: schema.clone(),
             parts,
+            parsed: Default::default(),
         });
         // New schemas become queryable as soon as the registry has them,
         // and with a materializer, once their tables exist.

@@ -285,29 +285,11 @@ impl State {
         all.extend(job.statements.iter().cloned());
         let result = match self.backend {
             Backend::Sqlite => {
-                // One script, one round trip to the connection's thread:
-                // each statement apart cost a round trip (two thread
-                // wake-ups), which took more of the writer's time than the
-                // statements themselves. Without an fsync of its own: the
-                // next entry commit sets `synchronous = FULL` again.
-                let mut script = String::from("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE; ");
-                let mut args = AnyArguments::default();
-                for (sql, params) in all {
-                    script.push_str(&sql);
-                    script.push_str("; ");
-                    for p in params {
-                        p.add_to(&mut args)?;
-                    }
-                }
-                script.push_str("COMMIT;");
-                match sqlx::query_with(&script, args).execute(&mut *conn).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        // The script stopped inside its transaction.
-                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                        Err(e.into())
-                    }
-                }
+                // One round trip to the connection's thread, like the
+                // appends. Without an fsync of its own: the next append
+                // sets `synchronous = FULL` again, and its fsync covers the
+                // WAL frames of this transaction too.
+                sqlite_transaction(conn, "PRAGMA synchronous = NORMAL", all).await
             }
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
@@ -447,22 +429,8 @@ impl State {
         let statements = self.statements(&pending)?;
         match self.backend {
             Backend::Sqlite => {
-                // (FULL again in case restoring it after a script job failed.)
-                let mut script = String::from("PRAGMA synchronous = FULL; BEGIN IMMEDIATE; ");
-                let mut args = AnyArguments::default();
-                for (sql, params) in statements {
-                    script.push_str(&sql);
-                    script.push_str("; ");
-                    for p in params {
-                        p.add_to(&mut args)?;
-                    }
-                }
-                script.push_str("COMMIT;");
-                if let Err(e) = sqlx::query_with(&script, args).execute(&mut *conn).await {
-                    // The script stopped inside its transaction.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                    return Err(e.into());
-                }
+                // FULL again after a script job's NORMAL.
+                sqlite_transaction(conn, "PRAGMA synchronous = FULL", statements).await?;
             }
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
@@ -489,6 +457,31 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// Runs `statements` as one transaction in one script (one round trip to
+/// the connection's thread), after `pragma`; rolls back if any fails.
+async fn sqlite_transaction(
+    conn: &mut AnyConnection,
+    pragma: &str,
+    statements: Vec<(String, Vec<Param>)>,
+) -> Result<(), StoreError> {
+    let mut script = format!("{pragma}; BEGIN IMMEDIATE; ");
+    let mut args = AnyArguments::default();
+    for (sql, params) in statements {
+        script.push_str(&sql);
+        script.push_str("; ");
+        for p in params {
+            p.add_to(&mut args)?;
+        }
+    }
+    script.push_str("COMMIT;");
+    if let Err(e) = sqlx::query_with(&script, args).execute(&mut *conn).await {
+        // The script stopped inside its transaction.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Serializes appends across processes (PostgreSQL); released at commit.

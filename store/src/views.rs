@@ -212,7 +212,7 @@ impl ViewTable {
         // only for a schema without one (it cost every new document one
         // more page with a random key).
         let live = live_condition(backend);
-        if !self.columns.iter().any(|c| !is_list(&c.ty)) {
+        if self.columns.iter().all(|c| is_list(&c.ty)) {
             out.push(format!(
                 "CREATE INDEX IF NOT EXISTS {} ON {t} (_document_id) WHERE {live}",
                 quote(&format!("{}__live", self.table))
@@ -926,75 +926,77 @@ impl ViewWriter {
         let backend = self.store.backend();
         self.statements
             .entry((table.table.clone(), kind as u8, rows))
-            .or_insert_with(|| {
-                let sql = match kind {
-                    Kind::Current => {
-                        let updates = META[1..]
-                            .iter()
-                            .map(|m| m.to_string())
-                            .chain(table.columns.iter().map(|c| quote(&c.column)))
-                            .map(|c| format!("{c} = excluded.{c}"))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        multi_row_of(
-                            &format!(
-                                "INSERT INTO {} ({}) VALUES ",
-                                quote(&table.table),
-                                table.column_list()
-                            ),
-                            &table.row_placeholders(backend),
-                            rows,
-                            &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
-                            backend,
-                        )
-                    }
-                    Kind::Supersede => {
-                        let marks = vec!["?"; rows].join(", ");
-                        render(
-                            &format!(
-                                "INSERT INTO {} ({cols}) SELECT {cols} FROM {} \
-                             WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}) \
-                             ON CONFLICT (_view_id) DO NOTHING",
-                                quote(&table.views_table()),
-                                quote(&table.table),
-                                cols = table.column_list(),
-                            ),
-                            backend,
-                        )
-                    }
-                    Kind::History => multi_row_of(
-                        &format!(
-                            "INSERT INTO {} ({}) VALUES ",
-                            quote(&table.views_table()),
-                            table.column_list()
-                        ),
-                        &table.row_placeholders(backend),
-                        rows,
-                        " ON CONFLICT (_view_id) DO NOTHING",
-                        backend,
-                    ),
-                    Kind::ClearLists => render(
-                        &format!(
-                            "DELETE FROM {} WHERE _document_id IN ({})",
-                            quote(&table.lists_table()),
-                            vec!["?"; rows].join(", ")
-                        ),
-                        backend,
-                    ),
-                    Kind::Lists => multi_row(
-                        &format!(
-                            "INSERT INTO {} (_document_id, _field, _idx, _target) VALUES ",
-                            quote(&table.lists_table())
-                        ),
-                        4,
-                        rows,
-                        "",
-                        backend,
-                    ),
-                };
-                all_or_nothing(&sql, backend)
-            })
+            .or_insert_with(|| all_or_nothing(&statement_sql(table, kind, rows, backend), backend))
             .clone()
+    }
+}
+
+/// The SQL of one kind of view write for `rows` rows.
+fn statement_sql(table: &ViewTable, kind: Kind, rows: usize, backend: Backend) -> String {
+    match kind {
+        Kind::Current => {
+            let updates = META[1..]
+                .iter()
+                .map(|m| m.to_string())
+                .chain(table.columns.iter().map(|c| quote(&c.column)))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            multi_row_of(
+                &format!(
+                    "INSERT INTO {} ({}) VALUES ",
+                    quote(&table.table),
+                    table.column_list()
+                ),
+                &table.row_placeholders(backend),
+                rows,
+                &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
+                backend,
+            )
+        }
+        Kind::Supersede => {
+            let marks = vec!["?"; rows].join(", ");
+            render(
+                &format!(
+                    "INSERT INTO {} ({cols}) SELECT {cols} FROM {} \
+                     WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}) \
+                     ON CONFLICT (_view_id) DO NOTHING",
+                    quote(&table.views_table()),
+                    quote(&table.table),
+                    cols = table.column_list(),
+                ),
+                backend,
+            )
+        }
+        Kind::History => multi_row_of(
+            &format!(
+                "INSERT INTO {} ({}) VALUES ",
+                quote(&table.views_table()),
+                table.column_list()
+            ),
+            &table.row_placeholders(backend),
+            rows,
+            " ON CONFLICT (_view_id) DO NOTHING",
+            backend,
+        ),
+        Kind::ClearLists => render(
+            &format!(
+                "DELETE FROM {} WHERE _document_id IN ({})",
+                quote(&table.lists_table()),
+                vec!["?"; rows].join(", ")
+            ),
+            backend,
+        ),
+        Kind::Lists => multi_row(
+            &format!(
+                "INSERT INTO {} (_document_id, _field, _idx, _target) VALUES ",
+                quote(&table.lists_table())
+            ),
+            4,
+            rows,
+            "",
+            backend,
+        ),
     }
 }
 

@@ -12,6 +12,7 @@
 )]
 
 mod checkpoint;
+mod durable;
 mod error;
 mod export;
 mod ingest;
@@ -130,6 +131,8 @@ struct Inner {
     view_reads: AtomicU64,
     /// Ingest outcomes since start (metrics).
     ingest_stats: ingest::IngestStats,
+    /// Flushes of the SQLite WAL made for answers (see `durable`).
+    wal_flushes: Arc<AtomicU64>,
     /// Entries accepted through [`Store::ingest`] (see [`Store::published`]).
     published: broadcast::Sender<Arc<Published>>,
     config: StoreConfig,
@@ -138,8 +141,10 @@ struct Inner {
 /// Published entries a slow receiver may fall behind by.
 const PUBLISHED_BUFFER: usize = 4096;
 
-/// The SQLite writer connection's page cache (see `Store::open`).
-const WRITER_CACHE: &str = "PRAGMA cache_size = 500; PRAGMA cache_spill = OFF";
+/// The SQLite writer connection's page cache, and commits without a flush
+/// of their own (see `Store::open` and `durable`).
+const WRITER_PRAGMAS: &str =
+    "PRAGMA cache_size = 500; PRAGMA cache_spill = OFF; PRAGMA synchronous = NORMAL";
 
 /// An entry accepted through [`Store::ingest`], in its encoded form.
 #[derive(Debug, Clone)]
@@ -209,7 +214,8 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL: readers never block the writer. FULL: a commit is
-                        // on disk when it returns (an accepted entry survives a crash).
+                        // on disk when it returns (the writer's own connection
+                        // commits with NORMAL instead, see `durable`).
                         // mmap and a larger page cache spare read syscalls; fewer,
                         // larger checkpoints spare fsyncs on the hot path.
                         // temp_store MEMORY: a multi-row statement inside a
@@ -250,7 +256,8 @@ impl Store {
             // beyond the file's end by a full scan): a quarter of the writer's
             // time with 32 MB. Pages the writer reads come through mmap; no
             // spilling keeps a large batch's pages in memory until it commits.
-            conn.execute(WRITER_CACHE).await?;
+            // Its commits are flushed by the `durable` thread, not by itself.
+            conn.execute(WRITER_PRAGMAS).await?;
             let shared = Arc::new(checkpoint::Checkpoints::default());
             let own = pool.acquire().await?;
             tokio::spawn(checkpoint::run(
@@ -263,7 +270,20 @@ impl Store {
         } else {
             None
         };
-        let writer = writer::Writer::new(conn, sql.clone(), backend, checkpoints);
+        let flush = match backend {
+            Backend::Sqlite => {
+                // The main database's file ("" in memory).
+                let (_, _, file): (i64, String, String) = sqlx::query_as("PRAGMA database_list")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                durable::Durability::wal_flush(&file)
+            }
+            // PostgreSQL's commit is durable when it returns.
+            Backend::Postgres => Box::new(|| Ok(())) as durable::Flush,
+        };
+        let durability = durable::Durability::start(flush);
+        let wal_flushes = durability.flushes();
+        let writer = writer::Writer::new(conn, sql.clone(), backend, checkpoints, durability);
         let writer_task =
             tokio::spawn(writer.run(rx, scripts_rx, closed, appended_tx, config.max_batch));
         tracing::info!(?backend, "event store ready");
@@ -280,6 +300,7 @@ impl Store {
                 analyzed,
                 view_reads: AtomicU64::new(0),
                 ingest_stats: ingest::IngestStats::default(),
+                wal_flushes,
                 published: broadcast::channel(PUBLISHED_BUFFER).0,
                 config,
             }),
@@ -314,6 +335,13 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    /// Rounds of making commits durable before their answers went out: a
+    /// flush of the SQLite WAL each, shared by the commits made meanwhile
+    /// (on PostgreSQL a no-op, its commits are durable when they return).
+    pub fn wal_flushes(&self) -> u64 {
+        self.inner.wal_flushes.load(Ordering::Relaxed)
     }
 
     /// Statements run against the view tables so far.

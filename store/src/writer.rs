@@ -23,6 +23,7 @@ use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::checkpoint::{self, Checkpoints};
+use crate::durable::{Decided, Durability};
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested, Job};
 use crate::sql::{
@@ -78,6 +79,8 @@ pub(crate) struct Writer {
     state: State,
     /// SQLite: checkpoints run beside the writer (see `checkpoint`).
     checkpoints: Option<Arc<Checkpoints>>,
+    /// Sends the answers once their commits are on disk.
+    durability: Durability,
 }
 
 struct State {
@@ -94,10 +97,12 @@ impl Writer {
         sql: Arc<Statements>,
         backend: Backend,
         checkpoints: Option<Arc<Checkpoints>>,
+        durability: Durability,
     ) -> Self {
         Self {
             conn,
             checkpoints,
+            durability,
             state: State {
                 sql,
                 backend,
@@ -108,7 +113,7 @@ impl Writer {
     }
 
     /// Takes jobs as they come, appends up to `max_batch` entries per
-    /// transaction, answers each job after the commit.
+    /// transaction, answers each job once its commit is durable.
     pub(crate) async fn run(
         self,
         mut rx: mpsc::Receiver<Job>,
@@ -121,7 +126,10 @@ impl Writer {
             mut conn,
             mut state,
             checkpoints,
+            durability,
         } = self;
+        // Commits so far; answers name the one they rest on.
+        let mut commits = 0u64;
         let committed = || {
             if let Some(c) = &checkpoints {
                 c.committed.notify_one();
@@ -183,6 +191,7 @@ impl Writer {
                     busy.scripts += t.elapsed();
                     busy.script_jobs += 1;
                     if result.is_ok() {
+                        commits += 1;
                         committed();
                     }
                     let _ = script.reply.send(result);
@@ -201,6 +210,14 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if let Some(msg) = durability.failed() {
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::WriteFailed(msg.to_string())));
+                }
+                continue;
+            }
             if state.cache.len() > CACHE_LIMIT {
                 state.cache = Cache::default();
             }
@@ -209,12 +226,22 @@ impl Writer {
             busy.ingest += t.elapsed();
             busy.ingest_batches += 1;
             match written {
-                Ok(results) => {
-                    appended.send_modify(|n| *n += 1);
-                    committed();
-                    for (job, result) in jobs.into_iter().zip(results) {
-                        let _ = job.reply.send(Ok(result));
+                Ok((results, wrote)) => {
+                    if wrote {
+                        commits += 1;
+                        appended.send_modify(|n| *n += 1);
+                        committed();
                     }
+                    // Rejections too wait for the flush: they may rest on
+                    // an entry of an earlier, not yet durable commit.
+                    durability.send(Decided {
+                        upto: commits,
+                        replies: jobs
+                            .into_iter()
+                            .zip(results)
+                            .map(|(job, result)| (job.reply, Ok(result)))
+                            .collect(),
+                    });
                 }
                 Err(e) => {
                     // The caches may hold the rolled-back batch.
@@ -229,6 +256,7 @@ impl Writer {
         }
         // Later jobs are answered with `Closed` when their reply sender drops.
         rx.close();
+        durability.stop().await;
         tracing::debug!(
             ingest_ms = busy.ingest.as_millis() as u64,
             ingest_batches = busy.ingest_batches,
@@ -262,10 +290,9 @@ pub(crate) struct ScriptJob {
 }
 
 impl State {
-    /// Runs a script job in one transaction. On SQLite it commits without
-    /// an fsync of its own (`synchronous = NORMAL`): the data is derived and
-    /// moves with its cursor, so a crash loses both or neither; the next
-    /// entry commit syncs its pages.
+    /// Runs a script job in one transaction, answered at once: its data is
+    /// derived and moves with its cursor, so a crash loses both or neither;
+    /// the next flush of the WAL (see `durable`) covers its frames.
     async fn run_script(
         &mut self,
         conn: &mut AnyConnection,
@@ -285,11 +312,8 @@ impl State {
         all.extend(job.statements.iter().cloned());
         let result = match self.backend {
             Backend::Sqlite => {
-                // One round trip to the connection's thread, like the
-                // appends. Without an fsync of its own: the next append
-                // sets `synchronous = FULL` again, and its fsync covers the
-                // WAL frames of this transaction too.
-                sqlite_transaction(conn, "PRAGMA synchronous = NORMAL", all).await
+                // One round trip to the connection's thread, like the appends.
+                sqlite_transaction(conn, all).await
             }
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
@@ -326,7 +350,7 @@ impl State {
         &mut self,
         conn: &mut AnyConnection,
         jobs: &mut [Job],
-    ) -> Result<Vec<Vec<Result<Ingested, IngestError>>>, StoreError> {
+    ) -> Result<(Vec<Vec<Result<Ingested, IngestError>>>, bool), StoreError> {
         // Checks read outside the write transaction: this is the only
         // writer, and what the batch itself added is in the caches.
         let mut pending = Pending::default();
@@ -345,8 +369,8 @@ impl State {
             }
             results.push(job_results);
         }
-        self.flush(conn, pending).await?;
-        Ok(results)
+        let wrote = self.flush(conn, pending).await?;
+        Ok((results, wrote))
     }
 
     /// The statements that append a batch: the upsert of the logs, then the
@@ -415,22 +439,22 @@ impl State {
             .clone()
     }
 
-    /// Appends a batch durably. SQLite gets the whole batch as one script
-    /// (one round trip to its worker thread, one fsync); PostgreSQL gets
-    /// the statements in a transaction.
+    /// Appends a batch; whether there was anything to append. SQLite gets
+    /// the whole batch as one script (one round trip to its worker thread),
+    /// committed without a flush (see `durable`); PostgreSQL gets the
+    /// statements in a transaction.
     async fn flush(
         &mut self,
         conn: &mut AnyConnection,
         pending: Pending,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         if pending.entries.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let statements = self.statements(&pending)?;
         match self.backend {
             Backend::Sqlite => {
-                // FULL again after a script job's NORMAL.
-                sqlite_transaction(conn, "PRAGMA synchronous = FULL", statements).await?;
+                sqlite_transaction(conn, statements).await?;
             }
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
@@ -455,18 +479,17 @@ impl State {
                 tx.commit().await?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
 /// Runs `statements` as one transaction in one script (one round trip to
-/// the connection's thread), after `pragma`; rolls back if any fails.
+/// the connection's thread); rolls back if any fails.
 async fn sqlite_transaction(
     conn: &mut AnyConnection,
-    pragma: &str,
     statements: Vec<(String, Vec<Param>)>,
 ) -> Result<(), StoreError> {
-    let mut script = format!("{pragma}; BEGIN IMMEDIATE; ");
+    let mut script = String::from("BEGIN IMMEDIATE; ");
     let mut args = AnyArguments::default();
     for (sql, params) in statements {
         script.push_str(&sql);

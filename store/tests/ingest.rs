@@ -397,6 +397,41 @@ async fn sqlite_wal_starts_over_under_continuous_writes() {
     store.close().await;
 }
 
+/// SQLite: the writer commits without a flush of its own, and a separate
+/// thread flushes the WAL file before any answer goes out. An answer (an
+/// acceptance, and a rejection that rests on an earlier entry) comes only
+/// after a flush of the real WAL file; the WAL file is found and synced, or
+/// the store would answer with a write failure.
+#[tokio::test]
+async fn sqlite_answers_only_after_the_wal_is_flushed() {
+    let db = hoffnung_store::test_utils::TestDb::sqlite();
+    let store = Store::connect(&db.url, StoreConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(store.wal_flushes(), 0);
+    let key = KeyPair::from_private_key(&[9; 32]);
+    let items = field_definitions(&key, 0, 50);
+    let (entry, operation) = &items[0];
+    store
+        .ingest(entry, operation, &hoffnung_store::SystemSchemas)
+        .await
+        .unwrap();
+    let after_first = store.wal_flushes();
+    assert!(after_first >= 1, "answered before any flush");
+    let again = store
+        .ingest(entry, operation, &hoffnung_store::SystemSchemas)
+        .await;
+    assert!(matches!(again, Err(IngestError::Duplicate(_))), "{again:?}");
+    // Many at once: all answered, each after a flush (shared or not).
+    let results = store
+        .ingest_bulk(&items[1..], &hoffnung_store::SystemSchemas)
+        .await
+        .unwrap();
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert!(store.wal_flushes() > after_first);
+    store.close().await;
+}
+
 backend_tests! {
     views_by_view_id_answer_each_view_once(db) {
         let store = db.store().await;

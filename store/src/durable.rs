@@ -1,0 +1,278 @@
+//! Answers after durability: a thread that flushes the SQLite WAL apart
+//! from the writer (group fsync).
+//!
+//! The writer commits without flushing (`synchronous = NORMAL`: the WAL
+//! frames are written, not yet synced) and goes straight on to the next
+//! batch, while this thread flushes the WAL file once for every commit made
+//! since its last flush, and only then sends the answers those commits
+//! decided. So an answer never reports a state that a power cut could undo,
+//! and the writer no longer idles through each fsync: the next batch is
+//! checked and written while the last one is flushed.
+//!
+//! Readers may see a commit before it is flushed. That is safe because
+//! SQLite recovers a prefix of the WAL: whatever outlives a crash (views
+//! written after their entries, entries sent to peers) never lacks an
+//! earlier commit it was based on, and an unflushed entry that is lost was
+//! never acknowledged, so its author sends it again.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::ingest::JobResult;
+
+/// Makes every commit so far durable.
+pub(crate) type Flush = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+
+/// Answers decided by the writer, sent once the commits they rest on are durable.
+pub(crate) struct Decided {
+    /// The writer's commit count when it decided them (its own commit included).
+    pub(crate) upto: u64,
+    pub(crate) replies: Vec<(oneshot::Sender<JobResult>, JobResult)>,
+}
+
+/// The flushing thread and what it shares with the writer.
+pub(crate) struct Durability {
+    tx: Option<mpsc::Sender<Decided>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    failed: Arc<OnceLock<String>>,
+    flushes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Durability {
+    /// Starts the thread; `flush` runs on it.
+    pub(crate) fn start(mut flush: Flush) -> Self {
+        let (tx, rx) = mpsc::channel::<Decided>();
+        let failed = Arc::new(OnceLock::new());
+        let flushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (thread_failed, thread_flushes) = (failed.clone(), flushes.clone());
+        let thread = std::thread::Builder::new()
+            .name("hoffnung-wal-sync".into())
+            .spawn(move || {
+                let mut durable = 0u64;
+                let mut flushing = std::time::Duration::ZERO;
+                let mut answers = 0u64;
+                while let Ok(first) = rx.recv() {
+                    // Everything decided meanwhile shares one flush.
+                    let mut decided = vec![first];
+                    decided.extend(rx.try_iter());
+                    let upto = decided.iter().map(|d| d.upto).max().unwrap_or(0);
+                    if upto > durable && thread_failed.get().is_none() {
+                        let started = std::time::Instant::now();
+                        let flushed = flush();
+                        flushing += started.elapsed();
+                        match flushed {
+                            Ok(()) => {
+                                durable = upto;
+                                thread_flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                // After a failed fsync the kernel may have
+                                // dropped the dirty pages: nothing committed
+                                // since the last good flush can be vouched for.
+                                tracing::error!(error = %e, "flushing the WAL failed; the store takes no more writes");
+                                let _ = thread_failed.set(format!(
+                                    "the database could not be flushed to disk: {e}"
+                                ));
+                            }
+                        }
+                    }
+                    for d in decided {
+                        answers += d.replies.len() as u64;
+                        let failed = thread_failed.get().filter(|_| d.upto > durable);
+                        for (reply, result) in d.replies {
+                            let result = match failed {
+                                Some(msg) => Err(StoreError::WriteFailed(msg.clone())),
+                                None => result,
+                            };
+                            let _ = reply.send(result);
+                        }
+                    }
+                }
+                tracing::debug!(
+                    flushes = thread_flushes.load(std::sync::atomic::Ordering::Relaxed),
+                    flush_ms = flushing.as_millis() as u64,
+                    answers,
+                    "WAL flushing stopped"
+                );
+            })
+            .ok();
+        if thread.is_none() {
+            let _ = failed.set("no thread to flush the database".into());
+        }
+        Self {
+            tx: thread.as_ref().map(|_| tx),
+            thread,
+            failed,
+            flushes,
+        }
+    }
+
+    /// A flush of the WAL file of the database at `database` (SQLite's
+    /// `<file>-wal`, opened at the first flush, when it exists); a no-op for
+    /// an in-memory database.
+    pub(crate) fn wal_flush(database: &str) -> Flush {
+        if database.is_empty() {
+            return Box::new(|| Ok(()));
+        }
+        let path = PathBuf::from(format!("{database}-wal"));
+        let mut file: Option<std::fs::File> = None;
+        Box::new(move || {
+            let f = match &mut file {
+                Some(f) => f,
+                // Never created here: after a commit SQLite has made it.
+                None => file.insert(std::fs::OpenOptions::new().write(true).open(&path)?),
+            };
+            f.sync_data()
+        })
+    }
+
+    /// Why the store takes no more writes, if it does not.
+    pub(crate) fn failed(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
+    /// Flushes done so far.
+    pub(crate) fn flushes(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.flushes.clone()
+    }
+
+    /// Hands answers over; they are sent once commit `upto` is durable.
+    pub(crate) fn send(&self, decided: Decided) {
+        match &self.tx {
+            Some(tx) => {
+                if let Err(mpsc::SendError(d)) = tx.send(decided) {
+                    for (reply, _) in d.replies {
+                        let _ = reply.send(Err(StoreError::Closed));
+                    }
+                }
+            }
+            None => {
+                for (reply, _) in decided.replies {
+                    let _ = reply.send(Err(StoreError::WriteFailed(
+                        self.failed().unwrap_or_default().to_string(),
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Flushes and answers what is pending, then stops the thread.
+    pub(crate) async fn stop(mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    fn decided(upto: u64) -> (Decided, oneshot::Receiver<JobResult>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Decided {
+                upto,
+                replies: vec![(tx, Ok(Vec::new()))],
+            },
+            rx,
+        )
+    }
+
+    #[tokio::test]
+    async fn answers_wait_for_the_flush() {
+        // Each flush waits for a go from the test.
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Mutex::new(gate);
+        let durability = Durability::start(Box::new(move || {
+            gate.lock().unwrap().recv().unwrap();
+            Ok(())
+        }));
+        let (d, mut rx) = decided(1);
+        durability.send(d);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            rx.try_recv().is_err(),
+            "answered before its commit was flushed"
+        );
+        go.send(()).unwrap();
+        assert!(rx.await.unwrap().is_ok());
+        assert_eq!(durability.flushes().load(Ordering::Relaxed), 1);
+
+        // Answers about commits already flushed need no flush of their own.
+        let (d, rx) = decided(1);
+        durability.send(d);
+        assert!(rx.await.unwrap().is_ok());
+        assert_eq!(durability.flushes().load(Ordering::Relaxed), 1);
+        durability.stop().await;
+    }
+
+    #[tokio::test]
+    async fn commits_made_during_a_flush_share_the_next_one() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = calls.clone();
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Mutex::new(gate);
+        let durability = Durability::start(Box::new(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            gate.lock().unwrap().recv().unwrap();
+            Ok(())
+        }));
+        let (d, first) = decided(1);
+        durability.send(d);
+        // The first flush is under way; three more commits come meanwhile.
+        while calls.load(Ordering::Relaxed) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let rest: Vec<_> = (2..=4)
+            .map(|n| {
+                let (d, rx) = decided(n);
+                durability.send(d);
+                rx
+            })
+            .collect();
+        go.send(()).unwrap();
+        go.send(()).unwrap();
+        assert!(first.await.unwrap().is_ok());
+        for rx in rest {
+            assert!(rx.await.unwrap().is_ok());
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        durability.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_flush_fails_its_answers_and_the_store() {
+        let durability = Durability::start(Box::new(|| Err(std::io::Error::other("disk gone"))));
+        let (d, rx) = decided(1);
+        durability.send(d);
+        match rx.await.unwrap() {
+            Err(StoreError::WriteFailed(msg)) => assert!(msg.contains("disk gone"), "{msg}"),
+            other => panic!("expected a write failure, got {other:?}"),
+        }
+        assert!(durability.failed().is_some_and(|m| m.contains("disk gone")));
+        durability.stop().await;
+    }
+
+    #[test]
+    fn the_wal_flush_syncs_the_wal_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let db = db.to_str().unwrap();
+        let mut flush = Durability::wal_flush(db);
+        // No WAL yet: an error, not a new file.
+        assert!(flush().is_err());
+        assert!(!dir.path().join("db.sqlite-wal").exists());
+        std::fs::write(format!("{db}-wal"), b"frames").unwrap();
+        assert!(flush().is_ok());
+        let mut memory = Durability::wal_flush("");
+        assert!(memory().is_ok());
+    }
+}

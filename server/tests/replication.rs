@@ -304,13 +304,17 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
     // (Ties broken so that the same logs are picked every run; the
     // second is an application document, so its absence hides no schema.)
     let first = conn
-        .fetch_one("SELECT public_key, log_id FROM logs ORDER BY latest_seq_num DESC, public_key, log_id LIMIT 1")
+        .fetch_one(
+            "SELECT public_key, log_id FROM entries GROUP BY public_key, log_id \
+             ORDER BY MAX(seq_num) DESC, public_key, log_id LIMIT 1",
+        )
         .await
         .unwrap();
     let (k1, l1): (Vec<u8>, i64) = (first.get(0), first.get(1));
     let second = sqlx::query(
-        "SELECT public_key, log_id FROM logs WHERE schema_id NOT LIKE 'schema_%' AND latest_seq_num >= 2 \
-         AND NOT (public_key = ? AND log_id = ?) ORDER BY latest_seq_num DESC, public_key, log_id LIMIT 1",
+        "SELECT public_key, log_id FROM entries WHERE schema_id NOT LIKE 'schema_%' \
+         AND NOT (public_key = ? AND log_id = ?) GROUP BY public_key, log_id \
+         HAVING MAX(seq_num) >= 2 ORDER BY MAX(seq_num) DESC, public_key, log_id LIMIT 1",
     )
     .bind(&k1)
     .bind(l1)

@@ -132,13 +132,17 @@ impl Store {
         // One row per author with its logs as "log,seq;log,seq…": a node
         // answers this for every sync session, and per-row costs would make
         // that grow with its number of logs (one per document).
+        // Each log through its first entry, its head by one seek in the
+        // log's positions.
+        let head = "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id)";
         let heights = match self.backend() {
-            Backend::Sqlite => "group_concat(log_id || ',' || latest_seq_num, ';')",
-            Backend::Postgres => "string_agg(log_id::text || ',' || latest_seq_num::text, ';')",
+            Backend::Sqlite => format!("group_concat(l.log_id || ',' || {head}, ';')"),
+            Backend::Postgres => format!("string_agg(l.log_id::text || ',' || {head}::text, ';')"),
         };
         let sql = render(
             &format!(
-                "SELECT public_key, {heights} FROM logs WHERE schema_id IN ({}) GROUP BY public_key",
+                "SELECT l.public_key, {heights} FROM entries l \
+                 WHERE l.schema_id IN ({}) AND l.seq_num = 1 GROUP BY l.public_key",
                 placeholders(schemas.len())
             ),
             self.backend(),

@@ -132,23 +132,35 @@ macro_rules! statements {
     };
 }
 
+// Logs are read from their entries (migration 0005): a log's first entry
+// (`seq_num = 1`, the partial indexes `entries_log_document` and
+// `entries_log_schema`) names its document and schema; its head is its entry
+// with the highest seq num.
 statements! {
-    log_head = "SELECT latest_seq_num, latest_hash, document_id FROM logs WHERE public_key = ? AND log_id = ?";
-    document_log = "SELECT log_id, latest_seq_num, latest_hash FROM logs WHERE public_key = ? AND document_id = ?";
-    max_log_id = "SELECT MAX(log_id) FROM logs WHERE public_key = ?";
+    log_head = "SELECT seq_num, entry_hash, document_id FROM entries WHERE public_key = ? AND log_id = ? \
+                ORDER BY seq_num DESC LIMIT 1";
+    // The author's log of a document, at its head.
+    document_log = "SELECT e.log_id, e.seq_num, e.entry_hash FROM entries e WHERE e.public_key = ? AND e.log_id = \
+                    (SELECT f.log_id FROM entries f WHERE f.public_key = e.public_key AND f.document_id = ? AND f.seq_num = 1) \
+                    ORDER BY e.seq_num DESC LIMIT 1";
+    max_log_id = "SELECT MAX(log_id) FROM entries WHERE public_key = ?";
     entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
     operation_meta = "SELECT document_id, schema_id, action FROM entries WHERE entry_hash = ?";
-    document_deleted = "SELECT 1 FROM logs l JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                        WHERE l.schema_id = ? AND l.document_id = ? AND e.action = 2 LIMIT 1";
-    author_logs = "SELECT log_id, latest_seq_num, latest_hash, document_id FROM logs WHERE public_key = ? LIMIT 10001";
+    document_deleted = "SELECT 1 FROM entries l JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                        WHERE l.schema_id = ? AND l.document_id = ? AND l.seq_num = 1 AND e.action = 2 LIMIT 1";
+    // Every log of an author with its head.
+    author_logs = "SELECT l.log_id, h.seq_num, h.entry_hash, l.document_id FROM entries l \
+                   JOIN entries h ON h.public_key = l.public_key AND h.log_id = l.log_id \
+                   AND h.seq_num = (SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id) \
+                   WHERE l.public_key = ? AND l.seq_num = 1 LIMIT 10001";
     count_entries = "SELECT COUNT(*) FROM entries";
     count_operations = "SELECT COUNT(*) FROM entries WHERE payload IS NOT NULL";
-    count_logs = "SELECT COUNT(*) FROM logs";
-    document_operations = "SELECT e.entry_hash, e.public_key, e.payload FROM logs l \
+    count_logs = "SELECT COUNT(*) FROM entries WHERE seq_num = 1";
+    document_operations = "SELECT e.entry_hash, e.public_key, e.payload FROM entries l \
                            JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                           WHERE l.schema_id = ? AND l.document_id = ? ORDER BY e.id";
-    documents_of_schema = "SELECT DISTINCT document_id FROM logs WHERE schema_id = ?";
+                           WHERE l.schema_id = ? AND l.document_id = ? AND l.seq_num = 1 ORDER BY e.id";
+    documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ? AND seq_num = 1";
 }
 
 #[cfg(test)]

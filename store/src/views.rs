@@ -512,7 +512,7 @@ impl Store {
         schema_id: &SchemaId,
         until: i64,
     ) -> Result<Vec<StoredOperation>, StoreError> {
-        // Through the document's logs (see migration 0004).
+        // Through the document's logs (see migrations 0004 and 0005).
         let columns = OPERATION_COLUMNS
             .split(", ")
             .map(|c| format!("e.{c}"))
@@ -520,9 +520,9 @@ impl Store {
             .join(", ");
         let sql = render(
             &format!(
-                "SELECT {columns} FROM logs l \
+                "SELECT {columns} FROM entries l \
                  JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                 WHERE l.schema_id = ? AND l.document_id = ? AND e.id <= ? ORDER BY e.id"
+                 WHERE l.schema_id = ? AND l.document_id = ? AND l.seq_num = 1 AND e.id <= ? ORDER BY e.id"
             ),
             self.backend(),
         );

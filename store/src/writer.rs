@@ -70,8 +70,6 @@ struct Pending {
     entries: Vec<Checked>,
     /// Document and schema of each entry's operation.
     operations: Vec<(DocumentId, String)>,
-    /// Logs created or moved in this batch: (public key, log id) → (document, schema).
-    logs: HashMap<(PublicKey, LogId), (DocumentId, String)>,
 }
 
 pub(crate) struct Writer {
@@ -373,33 +371,12 @@ impl State {
         Ok((results, wrote))
     }
 
-    /// The statements that append a batch: the upsert of the logs, then the
-    /// entries with their operations, as multi-row statements of 64, 32, …,
-    /// 1 rows (so that only a few distinct statements are ever prepared).
+    /// The statements that append a batch: the entries with their
+    /// operations (and so their logs, see migration 0005), as multi-row
+    /// statements of 64, 32, …, 1 rows (so that only a few distinct
+    /// statements are ever prepared).
     fn statements(&mut self, pending: &Pending) -> Result<Vec<(String, Vec<Param>)>, StoreError> {
         let mut out = Vec::new();
-        let logs: Vec<_> = pending.logs.iter().collect();
-        for chunk in row_chunks(logs.len()) {
-            let mut params = Vec::with_capacity(chunk.len() * UPSERT_LOGS.width);
-            for ((pk, log_id), (doc, schema)) in &logs[chunk.clone()] {
-                let head = self
-                    .cache
-                    .heads
-                    .get(&(*pk, *log_id))
-                    .copied()
-                    .flatten()
-                    .ok_or_else(|| StoreError::Corrupt("staged log without head".into()))?;
-                params.extend([
-                    Param::Blob(Some(pk.as_bytes().to_vec())),
-                    Param::Int(Some(*log_id as i64)),
-                    Param::Blob(Some(doc.as_bytes().to_vec())),
-                    Param::Text(Some(schema.clone())),
-                    Param::Int(Some(head.seq_num as i64)),
-                    Param::Blob(Some(head.hash.as_bytes().to_vec())),
-                ]);
-            }
-            out.push((self.statement(UPSERT_LOGS, chunk.len()), params));
-        }
         for chunk in row_chunks(pending.entries.len()) {
             let mut params = Vec::with_capacity(chunk.len() * INSERT_ENTRIES.width);
             for (c, (doc, schema)) in pending.entries[chunk.clone()]
@@ -462,19 +439,14 @@ impl State {
                 // entry ids become visible in increasing order: the
                 // materializer's cursor may then skip none.
                 sqlx::query(APPEND_LOCK).execute(&mut *tx).await?;
-                for (i, (sql, params)) in statements.into_iter().enumerate() {
-                    let rows = (params.len() / UPSERT_LOGS.width) as u64;
+                // Another writer's entries make these fail on the unique
+                // log positions or the unique log of an author's document.
+                for (sql, params) in statements {
                     let mut args = AnyArguments::default();
                     for p in params {
                         p.add_to(&mut args)?;
                     }
-                    let done = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-                    // The log upserts come first; a skipped row means another writer.
-                    if i < row_chunks(pending.logs.len()).len() && done.rows_affected() != rows {
-                        return Err(StoreError::WriteFailed(
-                            "a log was changed by another writer".into(),
-                        ));
-                    }
+                    sqlx::query_with(&sql, args).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
             }
@@ -517,16 +489,6 @@ struct Template {
     width: usize,
     tail: &'static str,
 }
-
-/// Inserts a log or moves it forward; never backward, never to another document.
-const UPSERT_LOGS: &Template = &Template {
-    table: "logs",
-    head: "INSERT INTO logs (public_key, log_id, document_id, schema_id, latest_seq_num, latest_hash) VALUES ",
-    width: 6,
-    tail: " ON CONFLICT (public_key, log_id) DO UPDATE SET latest_seq_num = excluded.latest_seq_num, \
-           latest_hash = excluded.latest_hash \
-           WHERE logs.latest_seq_num < excluded.latest_seq_num AND logs.document_id = excluded.document_id",
-};
 
 const INSERT_ENTRIES: &Template = &Template {
     table: "entries",
@@ -767,10 +729,6 @@ async fn check_and_stage(
     let schema_id: SchemaId = item.operation.schema_id.clone();
     let schema_text = schema_id.to_string();
     let key = (pk, entry.log_id);
-    pending
-        .logs
-        .entry(key)
-        .or_insert_with(|| (document_id, schema_text.clone()));
     cache.heads.insert(
         key,
         Some(Head {

@@ -92,6 +92,10 @@ pub struct StoreConfig {
     /// Each such checkpoint holds up the writer; 64,000 (250 MiB of WAL)
     /// made a 100k-entry catch-up 0.5-1 s faster than 16,000.
     pub wal_restart_frames: i64,
+    /// SQLite: how long commits gather before a background checkpoint
+    /// copies them (see `checkpoint`); 20 ms once the WAL is past half of
+    /// `wal_restart_frames`.
+    pub checkpoint_pause: std::time::Duration,
 }
 
 impl Default for StoreConfig {
@@ -103,6 +107,7 @@ impl Default for StoreConfig {
             bulk_batch: 4096,
             query_window: 128,
             wal_restart_frames: 64_000,
+            checkpoint_pause: std::time::Duration::from_millis(200),
         }
     }
 }
@@ -265,6 +270,7 @@ impl Store {
                 shared.clone(),
                 closed.clone(),
                 config.wal_restart_frames,
+                config.checkpoint_pause,
             ));
             Some(shared)
         } else {

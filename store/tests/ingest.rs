@@ -363,6 +363,9 @@ async fn sqlite_wal_starts_over_under_continuous_writes() {
     let db = hoffnung_store::test_utils::TestDb::sqlite();
     let config = StoreConfig {
         wal_restart_frames: 500,
+        // Scaled down with the restart size: the WAL may grow by one
+        // pause's worth of writes before a checkpoint sees its length.
+        checkpoint_pause: std::time::Duration::from_millis(20),
         bulk_batch: 100,
         ..Default::default()
     };

@@ -254,6 +254,54 @@ backend_tests! {
         second.close().await;
     }
 
+    second_writer_on_one_database_cannot_open_a_second_log_for_a_document(db) {
+        // The other line of defence: one log per author and document (the
+        // unique first entry of `(public_key, document_id)`, migration 0005).
+        let first = db.store().await;
+        let second = db.store().await;
+        let schemas = VectorSchemas::new();
+        let owner = KeyPair::from_private_key(&[44; 32]);
+        let editor = KeyPair::from_private_key(&[45; 32]);
+        let fields = |name: &str| {
+            let mut f = Fields::new();
+            f.insert("name".into(), OperationValue::Str(name.into()));
+            f.insert("type".into(), OperationValue::Str("int".into()));
+            f
+        };
+        let new_log = |log_id: u64| NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+        let create = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, fields("doc")).encode();
+        let created = sign_entry(&owner, &new_log(0), &create).unwrap();
+        first.ingest(created.as_bytes(), &create, &schemas).await.unwrap();
+        let update = |name: &str| {
+            Operation::update(
+                SchemaId::SCHEMA_FIELD_DEFINITION_V1,
+                hoffnung_core::DocumentViewId::from_operation(created.hash()),
+                fields(name),
+            )
+            .encode()
+        };
+        // The second store learns the editor's logs (none for the document)...
+        let warm = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, fields("warm")).encode();
+        let e = sign_entry(&editor, &new_log(9), &warm).unwrap();
+        second.ingest(e.as_bytes(), &warm, &schemas).await.unwrap();
+        // ...then the first one takes the editor's update in a log of its own...
+        let u = update("x");
+        let e = sign_entry(&editor, &new_log(0), &u).unwrap();
+        first.ingest(e.as_bytes(), &u, &schemas).await.unwrap();
+        // ...and the second, with its stale view, opens another log for it.
+        let u = update("y");
+        let e = sign_entry(&editor, &new_log(1), &u).unwrap();
+        let err = second.ingest(e.as_bytes(), &u, &schemas).await.unwrap_err();
+        assert_eq!(err.code(), "INTERNAL", "{err}");
+        assert_eq!(second.entry_count().await.unwrap(), 3, "the second log was not stored");
+        assert_eq!(second.log_count().await.unwrap(), 3);
+        // Its caches were dropped with the failed batch: now it knows.
+        let err = second.ingest(e.as_bytes(), &u, &schemas).await.unwrap_err();
+        assert_eq!(err.code(), "LOG_ID_MISMATCH", "{err}");
+        first.close().await;
+        second.close().await;
+    }
+
     log_ids_beyond_bigint_are_refused(db) {
         let store = db.store().await;
         let mut f = Fields::new();

@@ -16,8 +16,9 @@
 //! never acknowledged, so its author sends it again.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -36,79 +37,30 @@ pub(crate) struct Decided {
 
 /// The flushing thread and what it shares with the writer.
 pub(crate) struct Durability {
+    /// `None` once stopping: the thread ends when the channel closes.
     tx: Option<mpsc::Sender<Decided>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Set for good by a failed flush.
     failed: Arc<OnceLock<String>>,
-    flushes: Arc<std::sync::atomic::AtomicU64>,
+    flushes: Arc<AtomicU64>,
 }
 
 impl Durability {
     /// Starts the thread; `flush` runs on it.
-    pub(crate) fn start(mut flush: Flush) -> Self {
-        let (tx, rx) = mpsc::channel::<Decided>();
+    pub(crate) fn start(flush: Flush) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
         let failed = Arc::new(OnceLock::new());
-        let flushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (thread_failed, thread_flushes) = (failed.clone(), flushes.clone());
+        let flushes = Arc::new(AtomicU64::new(0));
+        let shared = (failed.clone(), flushes.clone());
         let thread = std::thread::Builder::new()
             .name("hoffnung-wal-sync".into())
-            .spawn(move || {
-                let mut durable = 0u64;
-                let mut flushing = std::time::Duration::ZERO;
-                let mut answers = 0u64;
-                while let Ok(first) = rx.recv() {
-                    // Everything decided meanwhile shares one flush.
-                    let mut decided = vec![first];
-                    decided.extend(rx.try_iter());
-                    let upto = decided.iter().map(|d| d.upto).max().unwrap_or(0);
-                    if upto > durable && thread_failed.get().is_none() {
-                        let started = std::time::Instant::now();
-                        let flushed = flush();
-                        flushing += started.elapsed();
-                        match flushed {
-                            Ok(()) => {
-                                durable = upto;
-                                thread_flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                // After a failed fsync the kernel may have
-                                // dropped the dirty pages: nothing committed
-                                // since the last good flush can be vouched for.
-                                tracing::error!(error = %e, "flushing the WAL failed; the store takes no more writes");
-                                let _ = thread_failed.set(format!(
-                                    "the database could not be flushed to disk: {e}"
-                                ));
-                            }
-                        }
-                    }
-                    for d in decided {
-                        answers += d.replies.len() as u64;
-                        let failed = thread_failed.get().filter(|_| d.upto > durable);
-                        for (reply, result) in d.replies {
-                            let result = match failed {
-                                Some(msg) => Err(StoreError::WriteFailed(msg.clone())),
-                                None => result,
-                            };
-                            let _ = reply.send(result);
-                        }
-                    }
-                }
-                tracing::debug!(
-                    flushes = thread_flushes.load(std::sync::atomic::Ordering::Relaxed),
-                    flush_ms = flushing.as_millis() as u64,
-                    answers,
-                    "WAL flushing stopped"
-                );
-            })
-            .ok();
-        if thread.is_none() {
-            let _ = failed.set("no thread to flush the database".into());
-        }
-        Self {
-            tx: thread.as_ref().map(|_| tx),
-            thread,
+            .spawn(move || flush_and_answer(rx, flush, &shared.0, &shared.1))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
             failed,
             flushes,
-        }
+        })
     }
 
     /// A flush of the WAL file of the database at `database` (SQLite's
@@ -136,27 +88,18 @@ impl Durability {
     }
 
     /// Flushes done so far.
-    pub(crate) fn flushes(&self) -> Arc<std::sync::atomic::AtomicU64> {
+    pub(crate) fn flushes(&self) -> Arc<AtomicU64> {
         self.flushes.clone()
     }
 
     /// Hands answers over; they are sent once commit `upto` is durable.
     pub(crate) fn send(&self, decided: Decided) {
-        match &self.tx {
-            Some(tx) => {
-                if let Err(mpsc::SendError(d)) = tx.send(decided) {
-                    for (reply, _) in d.replies {
-                        let _ = reply.send(Err(StoreError::Closed));
-                    }
-                }
-            }
-            None => {
-                for (reply, _) in decided.replies {
-                    let _ = reply.send(Err(StoreError::WriteFailed(
-                        self.failed().unwrap_or_default().to_string(),
-                    )));
-                }
-            }
+        let unsent = match &self.tx {
+            Some(tx) => tx.send(decided).err().map(|e| e.0),
+            None => Some(decided),
+        };
+        for (reply, _) in unsent.into_iter().flat_map(|d| d.replies) {
+            let _ = reply.send(Err(StoreError::Closed));
         }
     }
 
@@ -169,11 +112,63 @@ impl Durability {
     }
 }
 
+/// The thread: takes every batch of answers decided since its last round,
+/// flushes once if any of them rests on a commit not yet flushed, and sends
+/// them (as write failures once a flush has failed).
+fn flush_and_answer(
+    rx: mpsc::Receiver<Decided>,
+    mut flush: Flush,
+    failed: &OnceLock<String>,
+    flushes: &AtomicU64,
+) {
+    let mut durable = 0u64;
+    let mut flushing = Duration::ZERO;
+    let mut answers = 0u64;
+    while let Ok(first) = rx.recv() {
+        let mut decided = vec![first];
+        decided.extend(rx.try_iter());
+        let upto = decided.iter().map(|d| d.upto).max().unwrap_or(0);
+        if upto > durable && failed.get().is_none() {
+            let started = Instant::now();
+            let flushed = flush();
+            flushing += started.elapsed();
+            match flushed {
+                Ok(()) => {
+                    durable = upto;
+                    flushes.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    // After a failed fsync the kernel may have dropped the
+                    // dirty pages: nothing committed since the last good
+                    // flush can be vouched for.
+                    tracing::error!(error = %e, "flushing the WAL failed; the store takes no more writes");
+                    let _ = failed.set(format!("the database could not be flushed to disk: {e}"));
+                }
+            }
+        }
+        for d in decided {
+            answers += d.replies.len() as u64;
+            let failure = failed.get().filter(|_| d.upto > durable);
+            for (reply, result) in d.replies {
+                let result = match failure {
+                    Some(msg) => Err(StoreError::WriteFailed(msg.clone())),
+                    None => result,
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+    tracing::debug!(
+        flushes = flushes.load(Ordering::Relaxed),
+        flush_ms = flushing.as_millis() as u64,
+        answers,
+        "WAL flushing stopped"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::Duration;
 
     fn decided(upto: u64) -> (Decided, oneshot::Receiver<JobResult>) {
         let (tx, rx) = oneshot::channel();
@@ -194,7 +189,8 @@ mod tests {
         let durability = Durability::start(Box::new(move || {
             gate.lock().unwrap().recv().unwrap();
             Ok(())
-        }));
+        }))
+        .unwrap();
         let (d, mut rx) = decided(1);
         durability.send(d);
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -224,7 +220,8 @@ mod tests {
             counted.fetch_add(1, Ordering::Relaxed);
             gate.lock().unwrap().recv().unwrap();
             Ok(())
-        }));
+        }))
+        .unwrap();
         let (d, first) = decided(1);
         durability.send(d);
         // The first flush is under way; three more commits come meanwhile.
@@ -250,7 +247,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_flush_fails_its_answers_and_the_store() {
-        let durability = Durability::start(Box::new(|| Err(std::io::Error::other("disk gone"))));
+        let durability =
+            Durability::start(Box::new(|| Err(std::io::Error::other("disk gone")))).unwrap();
         let (d, rx) = decided(1);
         durability.send(d);
         match rx.await.unwrap() {

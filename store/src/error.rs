@@ -20,6 +20,8 @@ pub enum StoreError {
     Closed,
     #[error("the write batch failed: {0}")]
     WriteFailed(String),
+    #[error("cannot start the thread that flushes the database: {0}")]
+    FlushThread(std::io::Error),
     #[error("no view tables for schema {0}")]
     NoViewTable(SchemaId),
 }

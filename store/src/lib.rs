@@ -287,7 +287,7 @@ impl Store {
             // PostgreSQL's commit is durable when it returns.
             Backend::Postgres => Box::new(|| Ok(())) as durable::Flush,
         };
-        let durability = durable::Durability::start(flush);
+        let durability = durable::Durability::start(flush).map_err(StoreError::FlushThread)?;
         let wal_flushes = durability.flushes();
         let writer = writer::Writer::new(conn, sql.clone(), backend, checkpoints, durability);
         let writer_task =

@@ -375,7 +375,7 @@ impl State {
     /// operations (and so their logs, see migration 0005), as multi-row
     /// statements of 64, 32, …, 1 rows (so that only a few distinct
     /// statements are ever prepared).
-    fn statements(&mut self, pending: &Pending) -> Result<Vec<(String, Vec<Param>)>, StoreError> {
+    fn statements(&mut self, pending: &Pending) -> Vec<(String, Vec<Param>)> {
         let mut out = Vec::new();
         for chunk in row_chunks(pending.entries.len()) {
             let mut params = Vec::with_capacity(chunk.len() * INSERT_ENTRIES.width);
@@ -399,7 +399,7 @@ impl State {
             }
             out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
         }
-        Ok(out)
+        out
     }
 
     /// A statement template for `rows` rows, rendered for the backend.
@@ -428,7 +428,7 @@ impl State {
         if pending.entries.is_empty() {
             return Ok(false);
         }
-        let statements = self.statements(&pending)?;
+        let statements = self.statements(&pending);
         match self.backend {
             Backend::Sqlite => {
                 sqlite_transaction(conn, statements).await?;
@@ -442,11 +442,9 @@ impl State {
                 // Another writer's entries make these fail on the unique
                 // log positions or the unique log of an author's document.
                 for (sql, params) in statements {
-                    let mut args = AnyArguments::default();
-                    for p in params {
-                        p.add_to(&mut args)?;
-                    }
-                    sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+                    sqlx::query_with(&sql, arguments(params)?)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
             }

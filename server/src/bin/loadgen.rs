@@ -69,6 +69,10 @@ struct Args {
     /// Transport of the replication bench: `quic` or `tcp`.
     #[arg(long, default_value = "quic")]
     transport: String,
+    /// SQLite: the in-process node's `StoreConfig::wal_restart_frames`
+    /// (default: the store's).
+    #[arg(long)]
+    wal_restart_frames: Option<i64>,
     /// How long the concurrent query phase runs, in seconds.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
@@ -759,6 +763,9 @@ async fn main() -> anyhow::Result<()> {
             let mut config = NodeConfig::new(database_url);
             if args.no_materializer {
                 config.materializer = None;
+            }
+            if let Some(frames) = args.wal_restart_frames {
+                config.store.wal_restart_frames = frames;
             }
             let n = Node::bind(config).await.context("starting the node")?;
             let url = n.graphql_url();

@@ -469,12 +469,14 @@ impl Store {
             }
         }
         let (document, schema) = document.ok_or(NextArgsError::DifferentDocuments)?;
-        let deleted = sqlx::query(&sql.document_deleted)
-            .bind(schema)
-            .bind(document.as_slice())
-            .fetch_optional(pool)
-            .await
-            .map_err(StoreError::from)?;
+        let deleted = sql::bind_document_logs(
+            sqlx::query(&sql.document_deleted),
+            schema,
+            document.as_slice(),
+        )
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::from)?;
         if deleted.is_some() {
             return Err(NextArgsError::DocumentDeleted);
         }
@@ -550,11 +552,13 @@ impl Store {
         document_id: &DocumentId,
         schema: &Schema,
     ) -> Result<Vec<DocumentOperation>, StoreError> {
-        let rows = sqlx::query(&self.inner.sql.document_operations)
-            .bind(schema.id().to_string())
-            .bind(document_id.as_bytes().as_slice())
-            .fetch_all(&self.inner.pool)
-            .await?;
+        let rows = sql::bind_document_logs(
+            sqlx::query(&self.inner.sql.document_operations),
+            schema.id().to_string(),
+            document_id.as_bytes().as_slice(),
+        )
+        .fetch_all(&self.inner.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let id = hash_col(r, 0)?;

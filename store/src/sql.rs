@@ -132,10 +132,37 @@ macro_rules! statements {
     };
 }
 
-// Logs are read from their entries (migration 0005): a log's first entry
-// (`seq_num = 1`, the partial indexes `entries_log_document` and
-// `entries_log_schema`) names its document and schema; its head is its entry
-// with the highest seq num.
+/// The logs of a document, as `(public_key, log_id)` rows; binds the
+/// document id, the schema id, the document id, the schema id (see
+/// [`bind_document_logs`]). Its author's log is found through its create,
+/// whose hash is the document id; the logs other authors' updates and
+/// deletes opened through `entries_document_logs` (migration 0006).
+macro_rules! document_logs {
+    () => {
+        "(SELECT public_key, log_id FROM entries WHERE entry_hash = ? AND seq_num = 1 AND action = 0 AND schema_id = ? \
+          UNION ALL SELECT public_key, log_id FROM entries \
+          WHERE document_id = ? AND seq_num = 1 AND action <> 0 AND schema_id = ?)"
+    };
+}
+pub(crate) use document_logs;
+
+/// Binds the parameters of [`document_logs`].
+pub(crate) fn bind_document_logs<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>,
+    schema_id: String,
+    document_id: &'q [u8],
+) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
+    query
+        .bind(document_id)
+        .bind(schema_id.clone())
+        .bind(document_id)
+        .bind(schema_id)
+}
+
+// Logs are read from their entries (migrations 0005, 0006): a log's first
+// entry (`seq_num = 1`) names its document and schema (the partial indexes
+// `entries_log_document`, `entries_document_logs`, `entries_schema_logs`);
+// its head is its entry with the highest seq num.
 statements! {
     log_head = "SELECT seq_num, entry_hash, document_id FROM entries WHERE public_key = ? AND log_id = ? \
                 ORDER BY seq_num DESC LIMIT 1";
@@ -147,8 +174,9 @@ statements! {
     entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
     operation_meta = "SELECT document_id, schema_id, action FROM entries WHERE entry_hash = ?";
-    document_deleted = "SELECT 1 FROM entries l JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                        WHERE l.schema_id = ? AND l.document_id = ? AND l.seq_num = 1 AND e.action = 2 LIMIT 1";
+    document_deleted = concat!("SELECT 1 FROM ", document_logs!(), " l \
+                        JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                        WHERE e.action = 2 LIMIT 1");
     // Every log of an author with its head.
     author_logs = "SELECT l.log_id, h.seq_num, h.entry_hash, l.document_id FROM entries l \
                    JOIN entries h ON h.public_key = l.public_key AND h.log_id = l.log_id \
@@ -157,9 +185,9 @@ statements! {
     count_entries = "SELECT COUNT(*) FROM entries";
     count_operations = "SELECT COUNT(*) FROM entries WHERE payload IS NOT NULL";
     count_logs = "SELECT COUNT(*) FROM entries WHERE seq_num = 1";
-    document_operations = "SELECT e.entry_hash, e.public_key, e.payload FROM entries l \
+    document_operations = concat!("SELECT e.entry_hash, e.public_key, e.payload FROM ", document_logs!(), " l \
                            JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                           WHERE l.schema_id = ? AND l.document_id = ? AND l.seq_num = 1 ORDER BY e.id";
+                           ORDER BY e.id");
     documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ? AND seq_num = 1";
 }
 

@@ -512,7 +512,7 @@ impl Store {
         schema_id: &SchemaId,
         until: i64,
     ) -> Result<Vec<StoredOperation>, StoreError> {
-        // Through the document's logs (see migrations 0004 and 0005).
+        // Through the document's logs (see migrations 0004 to 0006).
         let columns = OPERATION_COLUMNS
             .split(", ")
             .map(|c| format!("e.{c}"))
@@ -520,18 +520,21 @@ impl Store {
             .join(", ");
         let sql = render(
             &format!(
-                "SELECT {columns} FROM entries l \
+                "SELECT {columns} FROM {} l \
                  JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                 WHERE l.schema_id = ? AND l.document_id = ? AND l.seq_num = 1 AND e.id <= ? ORDER BY e.id"
+                 WHERE e.id <= ? ORDER BY e.id",
+                crate::sql::document_logs!()
             ),
             self.backend(),
         );
-        let rows = sqlx::query(&sql)
-            .bind(schema_id.to_string())
-            .bind(document_id.as_bytes().as_slice())
-            .bind(until)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = crate::sql::bind_document_logs(
+            sqlx::query(&sql),
+            schema_id.to_string(),
+            document_id.as_bytes().as_slice(),
+        )
+        .bind(until)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(stored_operation).collect()
     }
 

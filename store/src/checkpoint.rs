@@ -54,6 +54,7 @@ pub(crate) async fn run(
     mut closed: watch::Receiver<bool>,
     restart_frames: i64,
     long_pause: Duration,
+    database: String,
 ) {
     let mut pause = long_pause;
     loop {
@@ -66,6 +67,16 @@ pub(crate) async fn run(
             Ok((_, frames, copied)) => {
                 tracing::trace!(frames, copied, "background checkpoint");
                 if frames >= restart_frames {
+                    // The writer's checkpoint, which lets the WAL start over,
+                    // ends with an fsync of the database file; the pages that
+                    // checkpoints copied since the last one would all be
+                    // written then, while every publish waits (15-20 ms).
+                    // Written here instead, beside the writer.
+                    let file = database.clone();
+                    let synced = tokio::task::spawn_blocking(move || sync_file(&file)).await;
+                    if let Err(e) = synced.map_err(std::io::Error::other).and_then(|r| r) {
+                        tracing::warn!(error = %e, "syncing the database file failed");
+                    }
                     shared.restart_due.store(true, Ordering::Relaxed);
                 }
                 pause = if frames >= restart_frames / 2 {
@@ -77,4 +88,12 @@ pub(crate) async fn run(
             Err(e) => tracing::warn!(error = %e, "background checkpoint failed"),
         }
     }
+}
+
+/// `fdatasync` of a file (a no-op for an in-memory database's empty name).
+fn sync_file(path: &str) -> std::io::Result<()> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    std::fs::File::open(path)?.sync_data()
 }

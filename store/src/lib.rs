@@ -117,6 +117,14 @@ impl Default for StoreConfig {
     }
 }
 
+/// SQLite: the main database's file ("" in memory).
+async fn database_file(conn: &mut sqlx::AnyConnection) -> Result<String, StoreError> {
+    let (_, _, file): (i64, String, String) = sqlx::query_as("PRAGMA database_list")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(file)
+}
+
 /// A handle to the event store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -257,6 +265,10 @@ impl Store {
         let (scripts, scripts_rx) = mpsc::channel(16);
         let (closing, closed) = watch::channel(false);
         let (appended_tx, appended) = watch::channel(0);
+        let database = match backend {
+            Backend::Sqlite => database_file(&mut conn).await?,
+            Backend::Postgres => String::new(),
+        };
         let checkpoints = if backend == Backend::Sqlite {
             // The writer's commits never checkpoint; a task beside it does.
             conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
@@ -276,19 +288,14 @@ impl Store {
                 closed.clone(),
                 config.wal_restart_frames,
                 config.checkpoint_pause,
+                database.clone(),
             ));
             Some(shared)
         } else {
             None
         };
         let flush = match backend {
-            Backend::Sqlite => {
-                // The main database's file ("" in memory).
-                let (_, _, file): (i64, String, String) = sqlx::query_as("PRAGMA database_list")
-                    .fetch_one(&mut *conn)
-                    .await?;
-                durable::Durability::wal_flush(&file)
-            }
+            Backend::Sqlite => durable::Durability::wal_flush(&database),
             // PostgreSQL's commit is durable when it returns.
             Backend::Postgres => Box::new(|| Ok(())) as durable::Flush,
         };

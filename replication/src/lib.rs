@@ -164,6 +164,8 @@ pub struct Replication {
     peer_id: String,
     stats: Arc<Stats>,
     listening: watch::Receiver<Vec<Multiaddr>>,
+    /// The configured listen addresses.
+    listen: Vec<Multiaddr>,
     shutdown: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -179,6 +181,7 @@ impl Replication {
         let (shutdown, stop) = watch::channel(false);
         let (listening_tx, listening) = watch::channel(Vec::new());
         let (commands, commands_rx) = mpsc::channel(1024);
+        let listen = config.listen.clone();
         let (service, peer_id) = service::Service::new(
             store,
             registry,
@@ -194,6 +197,7 @@ impl Replication {
             peer_id,
             stats,
             listening,
+            listen,
             shutdown,
             task: Mutex::new(Some(task)),
         })
@@ -204,10 +208,21 @@ impl Replication {
         &self.peer_id
     }
 
-    /// The addresses the node listens on (waits for the first, bounded).
+    /// The addresses the node listens on. Waits (bounded) until every
+    /// configured listener has reported one: the TCP listener may report
+    /// before the QUIC one.
     pub async fn listen_addrs(&self) -> Vec<Multiaddr> {
+        // A listener's address has the protocols of its configured one
+        // (`/ip4/0.0.0.0/udp/0/quic-v1` reports `/ip4/127.0.0.1/udp/4711/quic-v1`).
+        fn kind(a: &Multiaddr) -> Vec<&'static str> {
+            a.iter().map(|p| p.tag()).collect()
+        }
+        let wanted: Vec<_> = self.listen.iter().map(kind).collect();
         let mut rx = self.listening.clone();
-        let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|a| !a.is_empty())).await;
+        let all_reported = |got: &Vec<Multiaddr>| {
+            !got.is_empty() && wanted.iter().all(|w| got.iter().any(|a| kind(a) == *w))
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(all_reported)).await;
         let addrs = rx.borrow().clone();
         addrs
     }

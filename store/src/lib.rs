@@ -89,13 +89,14 @@ pub struct StoreConfig {
     /// SQLite: WAL frames (pages) beyond which the writer completes a
     /// checkpoint between two transactions, so that the WAL starts over
     /// (background checkpoints alone cannot while commits keep coming).
-    /// Each such checkpoint holds up the writer (~20-30 ms, two fsyncs),
-    /// but a WAL that overwrites its own file is cheaper to flush than one
+    /// Each such checkpoint holds up the writer (~8 ms since the checkpoint
+    /// task syncs the database file first; 20-30 ms before), but a WAL that
+    /// overwrites its own file is cheaper to flush than one
     /// that grows: `fdatasync` of appended blocks also commits the file
     /// system's journal (twice the time here). 32,000 (128 MiB of WAL)
     /// against 64,000: +10-15 % publishes/s on a young database, the same
-    /// at 100,000 documents; 16,000 held the writer up 3x as long for no
-    /// more (docs/benchmarks.md).
+    /// at 100,000 documents; 16,000 then held the writer up 3x as long for
+    /// no more (docs/benchmarks.md).
     pub wal_restart_frames: i64,
     /// SQLite: how long commits gather before a background checkpoint
     /// copies them (see `checkpoint`); 20 ms once the WAL is past half of

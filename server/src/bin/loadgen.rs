@@ -69,8 +69,8 @@ struct Args {
     /// Transport of the replication bench: `quic` or `tcp`.
     #[arg(long, default_value = "quic")]
     transport: String,
-    /// SQLite: the in-process node's `StoreConfig::wal_restart_frames`
-    /// (default: the store's).
+    /// SQLite: the in-process nodes' `StoreConfig::wal_restart_frames`
+    /// (default: the store's); also for `--replicate`.
     #[arg(long)]
     wal_restart_frames: Option<i64>,
     /// How long the concurrent query phase runs, in seconds.
@@ -560,11 +560,15 @@ async fn replicating_node(
     dir: &std::path::Path,
     peers: Vec<hoffnung_replication::Multiaddr>,
     materializer: bool,
+    wal_restart_frames: Option<i64>,
 ) -> anyhow::Result<Node> {
     let url = format!("sqlite:{}", dir.join("hoffnung.db").display());
     let mut config = NodeConfig::new(url);
     if !materializer {
         config.materializer = None;
+    }
+    if let Some(frames) = wal_restart_frames {
+        config.store.wal_restart_frames = frames;
     }
     let mut r = hoffnung_server::ReplicationConfig::new(
         KeyPair::generate(),
@@ -583,9 +587,10 @@ async fn replication_bench(
     entries: usize,
     transport: &str,
     no_materializer: bool,
+    wal_restart_frames: Option<i64>,
 ) -> anyhow::Result<()> {
     let (da, db) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let a = replicating_node(da.path(), vec![], true).await?;
+    let a = replicating_node(da.path(), vec![], true, wal_restart_frames).await?;
     let signed = presign_documents(entries);
     for chunk in signed.chunks(20_000) {
         for r in a.store().ingest_bulk(chunk, a.registry().as_ref()).await? {
@@ -606,7 +611,7 @@ async fn replication_bench(
         .context("no address of that transport")?;
     println!("{entries} entries on A; B starts with A as its peer over {transport}");
     let started = Instant::now();
-    let b = replicating_node(db.path(), vec![addr], !no_materializer).await?;
+    let b = replicating_node(db.path(), vec![addr], !no_materializer, wal_restart_frames).await?;
     let bound = started.elapsed();
     let mut first = None;
     loop {
@@ -744,7 +749,13 @@ async fn main() -> anyhow::Result<()> {
         return startup_bench(docs).await;
     }
     if let Some(n) = args.replicate {
-        return replication_bench(n, &args.transport, args.no_materializer).await;
+        return replication_bench(
+            n,
+            &args.transport,
+            args.no_materializer,
+            args.wal_restart_frames,
+        )
+        .await;
     }
     let mut _dir = None;
     let mut node = None;

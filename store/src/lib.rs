@@ -488,12 +488,11 @@ impl Store {
         if deleted.is_some() {
             return Err(NextArgsError::DocumentDeleted);
         }
-        let log = sqlx::query(&sql.document_log)
-            .bind(pk)
-            .bind(document.as_slice())
-            .fetch_optional(pool)
-            .await
-            .map_err(StoreError::from)?;
+        let log =
+            sql::bind_author_document_log(sqlx::query(&sql.document_log), pk, document.as_slice())
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::from)?;
         let Some(log) = log else {
             return new_log().await;
         };

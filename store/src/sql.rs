@@ -159,16 +159,37 @@ pub(crate) fn bind_document_logs<'q>(
         .bind(schema_id)
 }
 
-// Logs are read from their entries (migrations 0005, 0006): a log's first
-// entry (`seq_num = 1`) names its document and schema (the partial indexes
-// `entries_log_document`, `entries_document_logs`, `entries_schema_logs`);
-// its head is its entry with the highest seq num.
+/// Binds the parameters of `document_log`: the author's log of a document.
+pub(crate) fn bind_author_document_log<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>,
+    public_key: &'q [u8],
+    document_id: &'q [u8],
+) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
+    query
+        .bind(public_key)
+        .bind(document_id)
+        .bind(public_key)
+        .bind(public_key)
+        .bind(document_id)
+}
+
+// Logs are read from their entries (migrations 0005-0007): a log's first
+// entry (`seq_num = 1`) names its document and schema; a create's log is
+// found through its hash (the document id), the logs that updates and
+// deletes opened through the partial indexes `entries_foreign_logs` and
+// `entries_document_logs`, a schema's logs through `entries_schema_logs`,
+// an author's through the unique `(public_key, log_id, seq_num)`. A log's
+// head is its entry with the highest seq num.
 statements! {
     log_head = "SELECT seq_num, entry_hash, document_id FROM entries WHERE public_key = ? AND log_id = ? \
                 ORDER BY seq_num DESC LIMIT 1";
-    // The author's log of a document, at its head.
+    // The author's log of a document, at its head; binds as
+    // [`bind_author_document_log`]. The log of the author's own create,
+    // else one its update or delete opened (`entries_foreign_logs`).
     document_log = "SELECT e.log_id, e.seq_num, e.entry_hash FROM entries e WHERE e.public_key = ? AND e.log_id = \
-                    (SELECT f.log_id FROM entries f WHERE f.public_key = e.public_key AND f.document_id = ? AND f.seq_num = 1) \
+                    (SELECT f.log_id FROM entries f WHERE f.entry_hash = ? AND f.public_key = ? AND f.seq_num = 1 AND f.action = 0 \
+                     UNION ALL SELECT f.log_id FROM entries f \
+                     WHERE f.public_key = ? AND f.document_id = ? AND f.seq_num = 1 AND f.action <> 0 LIMIT 1) \
                     ORDER BY e.seq_num DESC LIMIT 1";
     max_log_id = "SELECT MAX(log_id) FROM entries WHERE public_key = ?";
     entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";

@@ -639,12 +639,17 @@ async fn document_log(
         cache.document_logs.insert((pk, document_id), None);
         return Ok(None);
     }
-    let log: Option<i64> = sqlx::query_scalar(&sql.document_log)
-        .bind(pk.as_bytes().as_slice())
-        .bind(document_id.as_bytes().as_slice())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let log = log.map(|l| l as u64);
+    let row = crate::sql::bind_author_document_log(
+        sqlx::query(&sql.document_log),
+        pk.as_bytes().as_slice(),
+        document_id.as_bytes().as_slice(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let log = row
+        .map(|r| r.try_get::<i64, _>(0))
+        .transpose()?
+        .map(|l| l as u64);
     cache.document_logs.insert((pk, document_id), log);
     Ok(log)
 }

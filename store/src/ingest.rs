@@ -10,6 +10,7 @@ use hoffnung_core::{
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -32,6 +33,49 @@ pub struct Ingested {
 pub(crate) struct IngestStats {
     accepted: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Where the time of single publishes went, in nanoseconds.
+    publishes: AtomicU64,
+    checks: AtomicU64,
+    waiting: AtomicU64,
+    appending: AtomicU64,
+    answered: AtomicU64,
+}
+
+/// Where the time of the entries ingested one by one ([`Store::ingest`]:
+/// publishes) went, summed over all of them since the store opened. What
+/// `answered` holds beyond `waiting` and `appending` is the wait for the
+/// flush of the commit and the hand-over of the answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishTimings {
+    pub publishes: u64,
+    /// Decoding, signature and schema checks, before the writer.
+    pub checks: Duration,
+    /// Queued until the writer took the entry's batch.
+    pub waiting: Duration,
+    /// The writer's checks against stored state and the append of the batch.
+    pub appending: Duration,
+    /// From handing the entry to the writer to its durable answer.
+    pub answered: Duration,
+}
+
+impl PublishTimings {
+    /// What accrued after `earlier`.
+    pub fn since(&self, earlier: &PublishTimings) -> PublishTimings {
+        PublishTimings {
+            publishes: self.publishes.saturating_sub(earlier.publishes),
+            checks: self.checks.saturating_sub(earlier.checks),
+            waiting: self.waiting.saturating_sub(earlier.waiting),
+            appending: self.appending.saturating_sub(earlier.appending),
+            answered: self.answered.saturating_sub(earlier.answered),
+        }
+    }
+}
+
+fn add_nanos(counter: &AtomicU64, d: Duration) {
+    counter.fetch_add(
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 /// A snapshot of [`IngestStats`].
@@ -59,6 +103,29 @@ impl IngestStats {
                     *map.entry(code).or_default() += 1;
                 }
             }
+        }
+    }
+
+    /// A publish job's time in the writer: queued, then appending.
+    pub(crate) fn record_append(&self, waiting: Duration, appending: Duration) {
+        add_nanos(&self.waiting, waiting);
+        add_nanos(&self.appending, appending);
+    }
+
+    fn record_publish(&self, checks: Duration, answered: Duration) {
+        self.publishes.fetch_add(1, Ordering::Relaxed);
+        add_nanos(&self.checks, checks);
+        add_nanos(&self.answered, answered);
+    }
+
+    pub(crate) fn timings(&self) -> PublishTimings {
+        let d = |c: &AtomicU64| Duration::from_nanos(c.load(Ordering::Relaxed));
+        PublishTimings {
+            publishes: self.publishes.load(Ordering::Relaxed),
+            checks: d(&self.checks),
+            waiting: d(&self.waiting),
+            appending: d(&self.appending),
+            answered: d(&self.answered),
         }
     }
 
@@ -103,6 +170,9 @@ impl BulkIngest {
 pub(crate) struct Job {
     pub(crate) items: Vec<Result<Checked, IngestError>>,
     pub(crate) reply: oneshot::Sender<JobResult>,
+    /// When a publish (not a bulk chunk) was queued: its time in the writer
+    /// is recorded in [`PublishTimings`].
+    pub(crate) publish_queued: Option<Instant>,
 }
 
 impl Store {
@@ -116,6 +186,7 @@ impl Store {
         schemas: &dyn SchemaSource,
     ) -> Result<Ingested, IngestError> {
         let raw = (entry, operation);
+        let started = Instant::now();
         let entry = EncodedEntry::decode(entry);
         let result =
             match precheck(
@@ -126,7 +197,11 @@ impl Store {
                 true,
             ) {
                 Ok(checked) => {
-                    match self.submit(vec![Ok(checked)]).await {
+                    let checks = started.elapsed();
+                    let queued = Instant::now();
+                    let answer = self.submit(vec![Ok(checked)], Some(queued)).await;
+                    self.stats().record_publish(checks, queued.elapsed());
+                    match answer {
                         Ok(mut results) => results.pop().unwrap_or(Err(IngestError::Store(
                             StoreError::WriteFailed("no result".into()),
                         ))),
@@ -174,7 +249,7 @@ impl Store {
         let mut replies = Vec::new();
         for chunk in items.chunks(self.config().bulk_batch.max(1)) {
             let checked = self.precheck_bulk(chunk, schemas);
-            replies.push(self.enqueue(checked).await?);
+            replies.push(self.enqueue(checked, None).await?);
         }
         Ok(BulkIngest {
             store: self.clone(),
@@ -216,17 +291,26 @@ impl Store {
     async fn enqueue(
         &self,
         items: Vec<Result<Checked, IngestError>>,
+        publish_queued: Option<Instant>,
     ) -> Result<oneshot::Receiver<JobResult>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.writer()
-            .send(Job { items, reply })
+            .send(Job {
+                items,
+                reply,
+                publish_queued,
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(rx)
     }
 
-    async fn submit(&self, items: Vec<Result<Checked, IngestError>>) -> JobResult {
-        self.enqueue(items)
+    async fn submit(
+        &self,
+        items: Vec<Result<Checked, IngestError>>,
+        publish_queued: Option<Instant>,
+    ) -> JobResult {
+        self.enqueue(items, publish_queued)
             .await?
             .await
             .map_err(|_| StoreError::Closed)?

@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
-pub use ingest::{BulkIngest, IngestCounts, Ingested};
+pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};
 pub use query::{
     CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, QueryError,
     Target,
@@ -149,7 +149,7 @@ struct Inner {
     /// see that loads are batched).
     view_reads: AtomicU64,
     /// Ingest outcomes since start (metrics).
-    ingest_stats: ingest::IngestStats,
+    ingest_stats: Arc<ingest::IngestStats>,
     /// Flushes of the SQLite WAL made for answers (see `durable`).
     wal_flushes: Arc<AtomicU64>,
     /// Entries accepted through [`Store::ingest`] (see [`Store::published`]).
@@ -302,7 +302,15 @@ impl Store {
         };
         let durability = durable::Durability::start(flush).map_err(StoreError::FlushThread)?;
         let wal_flushes = durability.flushes();
-        let writer = writer::Writer::new(conn, sql.clone(), backend, checkpoints, durability);
+        let ingest_stats = Arc::new(ingest::IngestStats::default());
+        let writer = writer::Writer::new(
+            conn,
+            sql.clone(),
+            backend,
+            checkpoints,
+            durability,
+            ingest_stats.clone(),
+        );
         let writer_task =
             tokio::spawn(writer.run(rx, scripts_rx, closed, appended_tx, config.max_batch));
         tracing::info!(?backend, "event store ready");
@@ -318,7 +326,7 @@ impl Store {
                 appended,
                 analyzed,
                 view_reads: AtomicU64::new(0),
-                ingest_stats: ingest::IngestStats::default(),
+                ingest_stats,
                 wal_flushes,
                 published: broadcast::channel(PUBLISHED_BUFFER).0,
                 config,
@@ -371,6 +379,11 @@ impl Store {
     /// Entries accepted and rejected (by error code) since the store opened.
     pub fn ingest_stats(&self) -> IngestCounts {
         self.inner.ingest_stats.snapshot()
+    }
+
+    /// Where the time of publishes went (see [`PublishTimings`]).
+    pub fn publish_timings(&self) -> PublishTimings {
+        self.inner.ingest_stats.timings()
     }
 
     pub(crate) fn stats(&self) -> &ingest::IngestStats {

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::checkpoint::{self, Checkpoints};
 use crate::durable::{Decided, Durability};
 use crate::error::{IngestError, StoreError};
-use crate::ingest::{Checked, Ingested, Job};
+use crate::ingest::{Checked, IngestStats, Ingested, Job};
 use crate::sql::{
     all_or_nothing, arguments, multi_row, render, row_chunks, Backend, Param, Statements,
 };
@@ -79,6 +79,7 @@ pub(crate) struct Writer {
     checkpoints: Option<Arc<Checkpoints>>,
     /// Sends the answers once their commits are on disk.
     durability: Durability,
+    stats: Arc<IngestStats>,
 }
 
 struct State {
@@ -96,11 +97,13 @@ impl Writer {
         backend: Backend,
         checkpoints: Option<Arc<Checkpoints>>,
         durability: Durability,
+        stats: Arc<IngestStats>,
     ) -> Self {
         Self {
             conn,
             checkpoints,
             durability,
+            stats,
             state: State {
                 sql,
                 backend,
@@ -125,6 +128,7 @@ impl Writer {
             mut state,
             checkpoints,
             durability,
+            stats,
         } = self;
         // Commits so far; answers name the one they rest on.
         let mut commits = 0u64;
@@ -221,7 +225,11 @@ impl Writer {
             }
             let t = std::time::Instant::now();
             let written = state.write_batch(&mut conn, &mut jobs).await;
-            busy.ingest += t.elapsed();
+            let took = t.elapsed();
+            busy.ingest += took;
+            for queued in jobs.iter().filter_map(|j| j.publish_queued) {
+                stats.record_append(t.saturating_duration_since(queued), took);
+            }
             busy.ingest_batches += 1;
             match written {
                 Ok((results, wrote)) => {

@@ -519,3 +519,30 @@ backend_tests! {
         store.close().await;
     }
 }
+
+backend_tests! {
+    publish_timings_add_up(db) {
+        let store = db.store().await;
+        let key = KeyPair::from_private_key(&[9; 32]);
+        let items = field_definitions(&key, 0, 3);
+        let schemas = hoffnung_store::SystemSchemas;
+        // Bulk ingest (replication, import) is not a publish.
+        let results = store.ingest_bulk(&items[..1], &schemas).await.unwrap();
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert_eq!(store.publish_timings().publishes, 0);
+        let before = store.publish_timings();
+        for (entry, operation) in &items[1..] {
+            store.ingest(entry, operation, &schemas).await.unwrap();
+        }
+        // A duplicate reaches the writer too, and is timed.
+        let duplicate = store.ingest(&items[1].0, &items[1].1, &schemas).await;
+        assert!(duplicate.is_err());
+        let t = store.publish_timings().since(&before);
+        assert_eq!(t.publishes, 3);
+        assert!(t.checks > std::time::Duration::ZERO);
+        assert!(t.appending > std::time::Duration::ZERO);
+        // The answer comes after the writer took and appended the batch.
+        assert!(t.answered >= t.waiting + t.appending, "{t:?}");
+        store.close().await;
+    }
+}

@@ -174,6 +174,30 @@ impl Phase {
             pct(0.99),
         );
     }
+
+    /// Where the mean publish's time went: on the node's ingest path, and
+    /// the rest (HTTP, GraphQL, this client).
+    fn print_timings(&self, t: &hoffnung_store::PublishTimings) {
+        let n = t.publishes.max(1) as f64;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n;
+        let mean = self
+            .latencies
+            .iter()
+            .map(Duration::as_secs_f64)
+            .sum::<f64>()
+            * 1000.0
+            / self.latencies.len().max(1) as f64;
+        let waiting = ms(t.waiting);
+        let appending = ms(t.appending);
+        let answered = ms(t.answered);
+        let checks = ms(t.checks);
+        println!(
+            "         mean {mean:.2} ms: checks {checks:.2}, waiting for the writer {waiting:.2}, appending {appending:.2}, \
+             flush and answer {:.2}, HTTP, GraphQL and client {:.2}",
+            answered - waiting - appending,
+            mean - answered - checks,
+        );
+    }
 }
 
 /// Sends every client's requests in order, the clients concurrently;
@@ -836,9 +860,21 @@ async fn main() -> anyhow::Result<()> {
         }
         (Some(_), None) => bail!("--rate measures the in-process node: leave out --url"),
         (None, _) => {
-            run(&client, &url, "creates", creates).await?.print();
+            let timed = |name, work| {
+                let (client, url, node) = (&client, &url, node.as_ref());
+                async move {
+                    let before = node.map(|n| n.store().publish_timings());
+                    let mut phase = run(client, url, name, work).await?;
+                    phase.print();
+                    if let (Some(n), Some(before)) = (node, before) {
+                        phase.print_timings(&n.store().publish_timings().since(&before));
+                    }
+                    Ok::<_, anyhow::Error>(())
+                }
+            };
+            timed("creates", creates).await?;
             if args.updates > 0 {
-                run(&client, &url, "updates", updates).await?.print();
+                timed("updates", updates).await?;
             }
         }
     }

@@ -47,6 +47,8 @@ pub(crate) struct IngestStats {
 /// flush of the commit and the hand-over of the answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PublishTimings {
+    /// Entries ingested one by one that reached the writer (not those
+    /// refused by their own checks).
     pub publishes: u64,
     /// Decoding, signature and schema checks, before the writer.
     pub checks: Duration,

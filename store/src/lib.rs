@@ -148,7 +148,8 @@ struct Inner {
     /// Statements run against the view tables (a metric; tests use it to
     /// see that loads are batched).
     view_reads: AtomicU64,
-    /// Ingest outcomes since start (metrics).
+    /// Ingest outcomes and publish timings since start (metrics, load
+    /// generator); shared with the writer.
     ingest_stats: Arc<ingest::IngestStats>,
     /// Flushes of the SQLite WAL made for answers (see `durable`).
     wal_flushes: Arc<AtomicU64>,

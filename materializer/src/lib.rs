@@ -48,7 +48,10 @@ impl Default for MaterializerConfig {
     fn default() -> Self {
         Self {
             batch: 4096,
-            cache_documents: 10_000,
+            // A working set of this many documents is updated without
+            // reading their operations back (a miss costs an update about a
+            // fifth of its throughput, docs/benchmarks.md); ~0.8 KiB each.
+            cache_documents: 50_000,
             // Under steady publishing: fewer, larger view transactions
             // (each holds the store's writer; 15 ms against 4 ms: +8 %
             // publishes/s at 100,000 documents, docs/benchmarks.md).

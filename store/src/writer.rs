@@ -33,10 +33,20 @@ use crate::{hash_col, schema_col};
 
 /// Longest a script waits behind ingest jobs.
 const SCRIPT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
-/// Entries kept in the caches before they are dropped wholesale.
-const CACHE_LIMIT: usize = 500_000;
+/// Entries a cache generation takes before it becomes the old one (see
+/// [`Generations`]): working sets of up to this many entries (about five
+/// per document a batch of creates and updates touches) are always found.
+const GENERATION: usize = 500_000;
 /// Authors with up to this many logs are loaded whole at first sight.
 const AUTHOR_LOGS_LIMIT: usize = 10_000;
+
+/// An author in the caches' keys: the compressed key (32 bytes, where a
+/// [`PublicKey`] keeps its decompressed point too).
+type Author = [u8; 32];
+
+fn author(pk: &PublicKey) -> Author {
+    *pk.as_bytes()
+}
 
 #[derive(Clone, Copy)]
 struct Head {
@@ -44,23 +54,90 @@ struct Head {
     hash: Hash,
 }
 
+/// A map that forgets what was not used for a while, a generation at a
+/// time: entries go into the young generation, a hit in the old one moves
+/// the entry back, and when the young one is full the old one is dropped.
+/// Dropping everything at once instead sent every lookup of a large working
+/// set to the database at the same moment (updates at 100,000 documents
+/// fell by a fifth).
+struct Generations<K, V> {
+    young: HashMap<K, V>,
+    old: HashMap<K, V>,
+}
+
+impl<K, V> Default for Generations<K, V> {
+    fn default() -> Self {
+        Self {
+            young: HashMap::new(),
+            old: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V> Generations<K, V> {
+    fn get(&mut self, key: &K) -> Option<&V> {
+        if !self.young.contains_key(key) {
+            let value = self.old.remove(key)?;
+            self.young.insert(*key, value);
+        }
+        self.young.get(key)
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        self.old.remove(&key);
+        self.young.insert(key, value);
+    }
+
+    /// Inserts unless the key is known (young or old).
+    fn insert_new(&mut self, key: K, value: V) {
+        if !self.young.contains_key(&key) && !self.old.contains_key(&key) {
+            self.young.insert(key, value);
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.old = std::mem::take(&mut self.young);
+    }
+}
+
+/// What the writer knows of the stored logs and operations, so that most
+/// checks need no query. Everything in it is what the database holds (or
+/// the batch being written, which resets the cache if it rolls back).
 #[derive(Default)]
 struct Cache {
     /// `None`: the log is known not to exist.
-    heads: HashMap<(PublicKey, LogId), Option<Head>>,
+    heads: Generations<(Author, LogId), Option<Head>>,
     /// `None`: the author is known to have no log for the document.
-    document_logs: HashMap<(PublicKey, DocumentId), Option<LogId>>,
-    operations: HashMap<OperationId, PreviousOperation>,
-    positions: HashMap<(PublicKey, LogId, SeqNum), Hash>,
+    document_logs: Generations<(Author, DocumentId), Option<LogId>>,
+    operations: Generations<OperationId, PreviousOperation>,
+    positions: Generations<(Author, LogId, SeqNum), Hash>,
     /// Authors whose logs are all in `heads` and `document_logs`.
-    complete_authors: std::collections::HashSet<PublicKey>,
+    complete_authors: std::collections::HashSet<Author>,
     /// Authors already looked up (complete or not).
-    loaded_authors: std::collections::HashSet<PublicKey>,
+    loaded_authors: std::collections::HashSet<Author>,
 }
 
 impl Cache {
-    fn len(&self) -> usize {
-        self.heads.len() + self.document_logs.len() + self.operations.len() + self.positions.len()
+    fn young(&self) -> usize {
+        self.heads.young.len()
+            + self.document_logs.young.len()
+            + self.operations.young.len()
+            + self.positions.young.len()
+    }
+
+    /// Starts a new generation once the young one is full. An author's logs
+    /// may then be forgotten one by one, so no author counts as complete
+    /// any more (its next lookup loads it again).
+    fn age(&mut self, generation: usize) {
+        if self.young() <= generation {
+            return;
+        }
+        self.heads.rotate();
+        self.document_logs.rotate();
+        self.operations.rotate();
+        self.positions.rotate();
+        self.complete_authors.clear();
+        self.loaded_authors.clear();
     }
 }
 
@@ -220,9 +297,7 @@ impl Writer {
                 }
                 continue;
             }
-            if state.cache.len() > CACHE_LIMIT {
-                state.cache = Cache::default();
-            }
+            state.cache.age(GENERATION);
             let t = std::time::Instant::now();
             let written = state.write_batch(&mut conn, &mut jobs).await;
             let took = t.elapsed();
@@ -511,15 +586,16 @@ async fn log_head(
     pk: PublicKey,
     log_id: LogId,
 ) -> Result<Option<Head>, StoreError> {
-    if let Some(h) = cache.heads.get(&(pk, log_id)) {
+    let a = author(&pk);
+    if let Some(h) = cache.heads.get(&(a, log_id)) {
         return Ok(*h);
     }
     load_author(conn, sql, cache, pk).await?;
-    if let Some(h) = cache.heads.get(&(pk, log_id)) {
+    if let Some(h) = cache.heads.get(&(a, log_id)) {
         return Ok(*h);
     }
-    if cache.complete_authors.contains(&pk) {
-        cache.heads.insert((pk, log_id), None);
+    if cache.complete_authors.contains(&a) {
+        cache.heads.insert((a, log_id), None);
         return Ok(None);
     }
     let row = sqlx::query(&sql.log_head)
@@ -534,7 +610,7 @@ async fn log_head(
         }),
         None => None,
     };
-    cache.heads.insert((pk, log_id), head);
+    cache.heads.insert((a, log_id), head);
     Ok(head)
 }
 
@@ -547,7 +623,8 @@ async fn load_author(
     cache: &mut Cache,
     pk: PublicKey,
 ) -> Result<(), StoreError> {
-    if !cache.loaded_authors.insert(pk) {
+    let a = author(&pk);
+    if !cache.loaded_authors.insert(a) {
         return Ok(());
     }
     let rows = sqlx::query(&sql.author_logs)
@@ -562,14 +639,13 @@ async fn load_author(
         };
         let document_id = hash_col(row, 3)?;
         // The batch may already have moved this log further.
-        cache.heads.entry((pk, log_id)).or_insert(Some(head));
+        cache.heads.insert_new((a, log_id), Some(head));
         cache
             .document_logs
-            .entry((pk, document_id))
-            .or_insert(Some(log_id));
+            .insert_new((a, document_id), Some(log_id));
     }
     if rows.len() <= AUTHOR_LOGS_LIMIT {
-        cache.complete_authors.insert(pk);
+        cache.complete_authors.insert(a);
     }
     Ok(())
 }
@@ -582,7 +658,7 @@ async fn hash_at(
     log_id: LogId,
     seq_num: SeqNum,
 ) -> Result<Option<Hash>, StoreError> {
-    if let Some(h) = cache.positions.get(&(pk, log_id, seq_num)) {
+    if let Some(h) = cache.positions.get(&(author(&pk), log_id, seq_num)) {
         return Ok(Some(*h));
     }
     let row = sqlx::query(&sql.entry_hash_at)
@@ -593,7 +669,7 @@ async fn hash_at(
         .await?;
     let hash = row.map(|r| hash_col(&r, 0)).transpose()?;
     if let Some(h) = hash {
-        cache.positions.insert((pk, log_id, seq_num), h);
+        cache.positions.insert((author(&pk), log_id, seq_num), h);
     }
     Ok(hash)
 }
@@ -636,15 +712,16 @@ async fn document_log(
     pk: PublicKey,
     document_id: DocumentId,
 ) -> Result<Option<LogId>, StoreError> {
-    if let Some(l) = cache.document_logs.get(&(pk, document_id)) {
+    let a = author(&pk);
+    if let Some(l) = cache.document_logs.get(&(a, document_id)) {
         return Ok(*l);
     }
     load_author(conn, sql, cache, pk).await?;
-    if let Some(l) = cache.document_logs.get(&(pk, document_id)) {
+    if let Some(l) = cache.document_logs.get(&(a, document_id)) {
         return Ok(*l);
     }
-    if cache.complete_authors.contains(&pk) {
-        cache.document_logs.insert((pk, document_id), None);
+    if cache.complete_authors.contains(&a) {
+        cache.document_logs.insert((a, document_id), None);
         return Ok(None);
     }
     let row = crate::sql::bind_author_document_log(
@@ -658,7 +735,7 @@ async fn document_log(
         .map(|r| r.try_get::<i64, _>(0))
         .transpose()?
         .map(|l| l as u64);
-    cache.document_logs.insert((pk, document_id), log);
+    cache.document_logs.insert((a, document_id), log);
     Ok(log)
 }
 
@@ -739,9 +816,9 @@ async fn check_and_stage(
     // Stage: update what later entries of this batch will see.
     let schema_id: SchemaId = item.operation.schema_id.clone();
     let schema_text = schema_id.to_string();
-    let key = (pk, entry.log_id);
+    let a = author(&pk);
     cache.heads.insert(
-        key,
+        (a, entry.log_id),
         Some(Head {
             seq_num: entry.seq_num,
             hash,
@@ -749,10 +826,10 @@ async fn check_and_stage(
     );
     cache
         .positions
-        .insert((pk, entry.log_id, entry.seq_num), hash);
+        .insert((a, entry.log_id, entry.seq_num), hash);
     cache
         .document_logs
-        .insert((pk, document_id), Some(entry.log_id));
+        .insert((a, document_id), Some(entry.log_id));
     cache.operations.insert(
         hash,
         PreviousOperation {
@@ -788,7 +865,62 @@ async fn check_and_stage(
 
 #[cfg(test)]
 mod tests {
+    use super::{Cache, Generations, Head};
     use crate::sql::row_chunks;
+    use hoffnung_core::Hash;
+
+    #[test]
+    fn generations_keep_what_is_used() {
+        let mut g: Generations<u32, &str> = Generations::default();
+        g.insert(1, "one");
+        g.insert(2, "two");
+        g.rotate();
+        // A hit in the old generation moves the entry back to the young one.
+        assert_eq!(g.get(&1), Some(&"one"));
+        g.rotate();
+        assert_eq!(g.get(&1), Some(&"one"));
+        assert_eq!(g.get(&2), None, "unused for two generations");
+        // Known entries are not overwritten by `insert_new`, in either generation.
+        g.insert(3, "three");
+        g.rotate();
+        g.insert_new(3, "other");
+        g.insert_new(4, "four");
+        assert_eq!(g.get(&3), Some(&"three"));
+        assert_eq!(g.get(&4), Some(&"four"));
+        // `insert` replaces an old value.
+        g.rotate();
+        g.insert(4, "new");
+        g.rotate();
+        assert_eq!(g.get(&4), Some(&"new"));
+    }
+
+    #[test]
+    fn a_new_generation_forgets_which_authors_are_complete() {
+        let mut cache = Cache::default();
+        let author = [7u8; 32];
+        let head = Head {
+            seq_num: 1,
+            hash: Hash::of(b"entry"),
+        };
+        cache.heads.insert((author, 0), Some(head));
+        cache.complete_authors.insert(author);
+        cache.loaded_authors.insert(author);
+        cache.age(1);
+        assert!(
+            cache.complete_authors.contains(&author),
+            "young generation not full"
+        );
+        cache.heads.insert((author, 1), None);
+        cache.age(1);
+        // Its logs may now be forgotten one by one: "not in the cache" must
+        // no longer read as "no such log".
+        assert!(cache.complete_authors.is_empty());
+        assert!(cache.loaded_authors.is_empty());
+        assert_eq!(
+            cache.heads.get(&(author, 0)).map(|h| h.map(|h| h.seq_num)),
+            Some(Some(1))
+        );
+    }
 
     #[test]
     fn chunks_cover_all_rows() {

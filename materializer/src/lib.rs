@@ -342,7 +342,7 @@ impl Worker {
         }
         let batch = ViewBatch {
             current: views.iter().collect(),
-            history: Vec::new(),
+            ..Default::default()
         };
         self.writer.write(&batch, until, until).await?;
         tracing::info!(schema = %schema.id(), documents = views.len(), "backfilled view tables");
@@ -416,12 +416,16 @@ impl Worker {
 
         // Apply, document by document.
         let mut current = Vec::with_capacity(work.len());
+        let mut replaced = Vec::with_capacity(work.len());
         let mut history = Vec::new();
         for w in &work {
             let mut state = match self.cache.remove(&w.document_id) {
                 Some(c) => Some(c.view),
                 None => states.remove(&w.document_id).flatten(),
             };
+            // What the document's row holds now: the view written last (the
+            // cache's) or the one reduced as of the cursor.
+            let before = state.as_ref().map(snapshot);
             let passed_from = history.len();
             for stored in &w.operations {
                 let Some(op) = decode(stored, &w.schema) else {
@@ -456,6 +460,7 @@ impl Worker {
                 passed.retain(|v| v.view_id != view.view_id);
                 history.append(&mut passed);
                 current.push(snapshot(&view));
+                replaced.push(before);
                 self.cache.insert(
                     w.document_id,
                     Cached {
@@ -469,6 +474,7 @@ impl Worker {
         let batch = ViewBatch {
             current: current.iter().collect(),
             history: history.iter().collect(),
+            replaced: replaced.iter().map(Option::as_ref).collect(),
         };
         let reduced = started.elapsed();
         // Queue this batch's write, then wait for the previous one: the

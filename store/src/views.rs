@@ -742,6 +742,7 @@ impl Store {
             store: self.clone(),
             tables: HashMap::new(),
             statements: HashMap::new(),
+            current_statements: HashMap::new(),
         }
     }
 }
@@ -752,6 +753,7 @@ pub struct ViewWriter {
     store: Store,
     tables: HashMap<SchemaId, Arc<ViewTable>>,
     statements: HashMap<(String, u8, usize), String>,
+    current_statements: HashMap<(String, Vec<bool>, usize), String>,
 }
 
 /// What a batch of the materializer writes.
@@ -763,11 +765,16 @@ pub struct ViewBatch<'a> {
     /// passed through within the batch. (The current views a batch
     /// replaces move to history by themselves.)
     pub history: Vec<&'a DocumentView>,
+    /// For each current view (same position), the view its document's row
+    /// holds before this batch, where known: only the columns that differ
+    /// are then rewritten, so an index over unchanged columns is left
+    /// alone (rewriting a column rewrites its index entries, one more
+    /// random page per index and document). Missing: rewrite every column.
+    pub replaced: Vec<Option<&'a DocumentView>>,
 }
 
 #[derive(Clone, Copy)]
 enum Kind {
-    Current = 0,
     History = 1,
     Lists = 2,
     ClearLists = 3,
@@ -841,10 +848,15 @@ impl ViewWriter {
         &mut self,
         batch: &ViewBatch<'_>,
     ) -> Result<Vec<(String, Vec<Param>)>, StoreError> {
-        let mut by_table: HashMap<&SchemaId, (Vec<&DocumentView>, Vec<&DocumentView>)> =
-            HashMap::new();
-        for v in &batch.current {
-            by_table.entry(&v.schema_id).or_default().0.push(v);
+        type Current<'v> = (&'v DocumentView, Option<&'v DocumentView>);
+        let mut by_table: HashMap<&SchemaId, (Vec<Current>, Vec<&DocumentView>)> = HashMap::new();
+        for (i, v) in batch.current.iter().enumerate() {
+            let replaced = batch.replaced.get(i).copied().flatten();
+            by_table
+                .entry(&v.schema_id)
+                .or_default()
+                .0
+                .push((v, replaced));
         }
         for v in &batch.history {
             by_table.entry(&v.schema_id).or_default().1.push(v);
@@ -864,22 +876,35 @@ impl ViewWriter {
                 let sql = self.statement(&table, Kind::Supersede, chunk.len());
                 let params = current[chunk.clone()]
                     .iter()
-                    .map(|v| Param::Text(Some(v.document_id.to_hex())))
+                    .map(|(v, _)| Param::Text(Some(v.document_id.to_hex())))
                     .chain(
                         current[chunk]
                             .iter()
-                            .map(|v| Param::Text(Some(v.view_id.to_string()))),
+                            .map(|(v, _)| Param::Text(Some(v.view_id.to_string()))),
                     )
                     .collect();
                 out.push((sql, params));
             }
-            for chunk in row_chunks(current.len()) {
-                let sql = self.statement(&table, Kind::Current, chunk.len());
-                let params = current[chunk]
-                    .iter()
-                    .flat_map(|v| table.row_params(v, backend))
-                    .collect();
-                out.push((sql, params));
+            // Rows grouped by the columns that change (all of them for a new
+            // document or an unknown row).
+            let mut by_change: HashMap<Vec<bool>, Vec<Vec<Param>>> = HashMap::new();
+            for (v, replaced) in &current {
+                let row = table.row_params(v, backend);
+                let changed = match replaced {
+                    Some(r) => {
+                        let old = table.row_params(r, backend);
+                        row.iter().zip(&old).skip(1).map(|(n, o)| n != o).collect()
+                    }
+                    None => vec![true; row.len() - 1],
+                };
+                by_change.entry(changed).or_default().push(row);
+            }
+            for (changed, rows) in by_change {
+                for chunk in row_chunks(rows.len()) {
+                    let sql = self.current_statement(&table, &changed, chunk.len());
+                    let params = rows[chunk].iter().flatten().cloned().collect();
+                    out.push((sql, params));
+                }
             }
             for chunk in row_chunks(history.len()) {
                 let sql = self.statement(&table, Kind::History, chunk.len());
@@ -894,13 +919,13 @@ impl ViewWriter {
                     let sql = self.statement(&table, Kind::ClearLists, chunk.len());
                     let params = current[chunk]
                         .iter()
-                        .map(|v| Param::Text(Some(v.document_id.to_hex())))
+                        .map(|(v, _)| Param::Text(Some(v.document_id.to_hex())))
                         .collect();
                     out.push((sql, params));
                 }
                 let items: Vec<Param> = current
                     .iter()
-                    .flat_map(|v| {
+                    .flat_map(|(v, _)| {
                         let doc = v.document_id.to_hex();
                         list_items(&table, v)
                             .flat_map(move |(column, idx, target)| {
@@ -925,6 +950,21 @@ impl ViewWriter {
         Ok(out)
     }
 
+    /// The upsert of `rows` current rows that rewrites the columns marked
+    /// in `changed` (all but the document id, in `row_params` order).
+    fn current_statement(&mut self, table: &ViewTable, changed: &[bool], rows: usize) -> String {
+        // Masks are few in practice (the sets of fields updates write);
+        // bounded all the same.
+        if self.current_statements.len() >= 1024 {
+            self.current_statements.clear();
+        }
+        let backend = self.store.backend();
+        self.current_statements
+            .entry((table.table.clone(), changed.to_vec(), rows))
+            .or_insert_with(|| all_or_nothing(&current_sql(table, changed, rows, backend), backend))
+            .clone()
+    }
+
     fn statement(&mut self, table: &ViewTable, kind: Kind, rows: usize) -> String {
         let backend = self.store.backend();
         self.statements
@@ -934,29 +974,40 @@ impl ViewWriter {
     }
 }
 
+/// Upserts `rows` current rows: new documents get the whole row, existing
+/// ones only the columns marked in `changed` (meta columns after the
+/// document id, then fields).
+fn current_sql(table: &ViewTable, changed: &[bool], rows: usize, backend: Backend) -> String {
+    let updates = META[1..]
+        .iter()
+        .map(|m| m.to_string())
+        .chain(table.columns.iter().map(|c| quote(&c.column)))
+        .zip(changed.iter().chain(std::iter::repeat(&true)))
+        .filter(|(_, changed)| **changed)
+        .map(|(c, _)| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on_conflict = if updates.is_empty() {
+        " ON CONFLICT (_document_id) DO NOTHING".to_string()
+    } else {
+        format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}")
+    };
+    multi_row_of(
+        &format!(
+            "INSERT INTO {} ({}) VALUES ",
+            quote(&table.table),
+            table.column_list()
+        ),
+        &table.row_placeholders(backend),
+        rows,
+        &on_conflict,
+        backend,
+    )
+}
+
 /// The SQL of one kind of view write for `rows` rows.
 fn statement_sql(table: &ViewTable, kind: Kind, rows: usize, backend: Backend) -> String {
     match kind {
-        Kind::Current => {
-            let updates = META[1..]
-                .iter()
-                .map(|m| m.to_string())
-                .chain(table.columns.iter().map(|c| quote(&c.column)))
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            multi_row_of(
-                &format!(
-                    "INSERT INTO {} ({}) VALUES ",
-                    quote(&table.table),
-                    table.column_list()
-                ),
-                &table.row_placeholders(backend),
-                rows,
-                &format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}"),
-                backend,
-            )
-        }
         Kind::Supersede => {
             let marks = vec!["?"; rows].join(", ");
             render(

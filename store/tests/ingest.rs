@@ -502,7 +502,7 @@ backend_tests! {
 
         // Current views are kept in the current table only, and found by
         // view id through the document of the view id's first operation.
-        let batch = hoffnung_store::ViewBatch { current: vec![&view], history: Vec::new() };
+        let batch = hoffnung_store::ViewBatch { current: vec![&view], ..Default::default() };
         writer.write(&batch, 0, 0).await.unwrap();
         let found = store.views_by_key(&table, true, std::slice::from_ref(&view_id)).await.unwrap();
         assert_eq!(found.len(), 1);
@@ -512,10 +512,75 @@ backend_tests! {
 
         // A database written before that change also holds current views
         // in the history table: each view id still answers once.
-        let batch = hoffnung_store::ViewBatch { current: vec![&view], history: vec![&view] };
+        let batch = hoffnung_store::ViewBatch { current: vec![&view], history: vec![&view], ..Default::default() };
         writer.write(&batch, 0, 0).await.unwrap();
         let found = store.views_by_key(&table, true, std::slice::from_ref(&view_id)).await.unwrap();
         assert_eq!(found.len(), 1);
+        store.close().await;
+    }
+}
+
+backend_tests! {
+    an_update_rewrites_only_the_columns_that_changed(db) {
+        let store = db.store().await;
+        let key = KeyPair::from_private_key(&[10; 32]);
+        let items = field_definitions(&key, 0, 1);
+        let results = store.ingest_bulk(&items, &hoffnung_store::SystemSchemas).await.unwrap();
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        let schema = Schema::system(&SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
+        let doc = hoffnung_core::Hash::of(&items[0].0);
+        let ops = store.document_operations(&doc, &schema).await.unwrap();
+        let stored = hoffnung_core::reduce(&ops).unwrap();
+        let table = hoffnung_store::ViewTable::for_schema(&schema);
+        let mut writer = store.view_writer();
+        writer.ensure_table(&schema).await.unwrap();
+        let batch = hoffnung_store::ViewBatch { current: vec![&stored], ..Default::default() };
+        writer.write(&batch, 0, 0).await.unwrap();
+
+        let set = |view: &hoffnung_core::DocumentView, field: &str, value: &str| {
+            let mut view = view.clone();
+            let f = view.fields.as_mut().unwrap().get_mut(field).unwrap();
+            f.value = OperationValue::Str(value.into());
+            view
+        };
+        let read = |store: Store, table: hoffnung_store::ViewTable| async move {
+            let row = store.views_by_key(&table, false, &[doc.to_hex()]).await.unwrap().remove(0);
+            let fields = row.fields.unwrap();
+            let text = |f: &str| match fields.get(f) {
+                Some(OperationValue::Str(s)) => s.clone(),
+                other => panic!("{f}: {other:?}"),
+            };
+            (row.view_id, text("name"), text("type"))
+        };
+        // The row holds name "field0", type "int". The next view renames it
+        // and sets type "str"; the batch says the row already holds type
+        // "str" (it does not): only the name and the view id are written.
+        let mut next = set(&set(&stored, "name", "renamed"), "type", "str");
+        next.view_id = hoffnung_core::DocumentViewId::from_operation(hoffnung_core::Hash::of(b"next"));
+        let claimed = set(&stored, "type", "str");
+        let batch = hoffnung_store::ViewBatch {
+            current: vec![&next],
+            replaced: vec![Some(&claimed)],
+            ..Default::default()
+        };
+        writer.write(&batch, 0, 0).await.unwrap();
+        let (view_id, name, ty) = read(store.clone(), table.clone()).await;
+        assert_eq!((view_id, name.as_str(), ty.as_str()), (next.view_id.clone(), "renamed", "int"));
+
+        // Without a replaced view the whole row is written.
+        let batch = hoffnung_store::ViewBatch { current: vec![&next], ..Default::default() };
+        writer.write(&batch, 0, 0).await.unwrap();
+        let (_, name, ty) = read(store.clone(), table.clone()).await;
+        assert_eq!((name.as_str(), ty.as_str()), ("renamed", "str"));
+
+        // Nothing changed: the row stays as it is.
+        let batch = hoffnung_store::ViewBatch {
+            current: vec![&next],
+            replaced: vec![Some(&next)],
+            ..Default::default()
+        };
+        writer.write(&batch, 0, 0).await.unwrap();
+        assert_eq!(read(store.clone(), table.clone()).await.2, "str");
         store.close().await;
     }
 }

@@ -315,6 +315,7 @@ async fn check(
     let batch = ViewBatch {
         current: views.iter().collect(),
         history: views.iter().collect(),
+        ..Default::default()
     };
     writer.write(&batch, 0, 0).await.unwrap();
     let table = ViewTable::for_schema(&schema);

@@ -36,7 +36,7 @@ const SCRIPT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Entries a cache generation takes before it becomes the old one (see
 /// [`Generations`]): working sets of up to this many entries (about five
 /// per document a batch of creates and updates touches) are always found.
-const GENERATION: usize = 500_000;
+const GENERATION: usize = 250_000;
 /// Authors with up to this many logs are loaded whole at first sight.
 const AUTHOR_LOGS_LIMIT: usize = 10_000;
 

@@ -483,22 +483,38 @@ async fn sqlite_answers_only_after_the_wal_is_flushed() {
     store.close().await;
 }
 
+/// One field definition published by the key of `seed`: its reduced view,
+/// its schema's view table, and a view writer that made that table.
+async fn one_field_definition(
+    store: &Store,
+    seed: u8,
+) -> (
+    hoffnung_core::DocumentView,
+    hoffnung_store::ViewTable,
+    hoffnung_store::ViewWriter,
+) {
+    let key = KeyPair::from_private_key(&[seed; 32]);
+    let items = field_definitions(&key, 0, 1);
+    let results = store
+        .ingest_bulk(&items, &hoffnung_store::SystemSchemas)
+        .await
+        .unwrap();
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let schema = Schema::system(&SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
+    let doc = hoffnung_core::Hash::of(&items[0].0);
+    let ops = store.document_operations(&doc, &schema).await.unwrap();
+    assert_eq!(ops.len(), 1);
+    let view = hoffnung_core::reduce(&ops).unwrap();
+    let mut writer = store.view_writer();
+    writer.ensure_table(&schema).await.unwrap();
+    (view, hoffnung_store::ViewTable::for_schema(&schema), writer)
+}
+
 backend_tests! {
     views_by_view_id_answer_each_view_once(db) {
         let store = db.store().await;
-        let key = KeyPair::from_private_key(&[8; 32]);
-        let items = field_definitions(&key, 0, 1);
-        let results = store.ingest_bulk(&items, &hoffnung_store::SystemSchemas).await.unwrap();
-        assert!(results[0].is_ok(), "{:?}", results[0]);
-        let schema = Schema::system(&SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
-        let doc = hoffnung_core::Hash::of(&items[0].0);
-        let ops = store.document_operations(&doc, &schema).await.unwrap();
-        assert_eq!(ops.len(), 1);
-        let view = hoffnung_core::reduce(&ops).unwrap();
+        let (view, table, mut writer) = one_field_definition(&store, 8).await;
         let view_id = view.view_id.to_string();
-        let table = hoffnung_store::ViewTable::for_schema(&schema);
-        let mut writer = store.view_writer();
-        writer.ensure_table(&schema).await.unwrap();
 
         // Current views are kept in the current table only, and found by
         // view id through the document of the view id's first operation.
@@ -523,17 +539,8 @@ backend_tests! {
 backend_tests! {
     an_update_rewrites_only_the_columns_that_changed(db) {
         let store = db.store().await;
-        let key = KeyPair::from_private_key(&[10; 32]);
-        let items = field_definitions(&key, 0, 1);
-        let results = store.ingest_bulk(&items, &hoffnung_store::SystemSchemas).await.unwrap();
-        assert!(results[0].is_ok(), "{:?}", results[0]);
-        let schema = Schema::system(&SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
-        let doc = hoffnung_core::Hash::of(&items[0].0);
-        let ops = store.document_operations(&doc, &schema).await.unwrap();
-        let stored = hoffnung_core::reduce(&ops).unwrap();
-        let table = hoffnung_store::ViewTable::for_schema(&schema);
-        let mut writer = store.view_writer();
-        writer.ensure_table(&schema).await.unwrap();
+        let (stored, table, mut writer) = one_field_definition(&store, 10).await;
+        let doc = stored.document_id;
         let batch = hoffnung_store::ViewBatch { current: vec![&stored], ..Default::default() };
         writer.write(&batch, 0, 0).await.unwrap();
 

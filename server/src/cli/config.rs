@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "data_dir",
     "database_url",
     "http_bind",
@@ -19,6 +19,7 @@ pub const KEYS: [&str; 13] = [
     "log_level",
     "log_format",
     "materializer",
+    "materializer_cache",
     "replication",
     "p2p_bind",
     "p2p_port",
@@ -61,6 +62,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Run the materializer (document views and queries need it).
     pub materializer: bool,
+    /// Documents whose current view the materializer keeps in memory.
+    pub materializer_cache: usize,
     /// Replicate with other nodes over libp2p.
     pub replication: bool,
     /// Address the node-to-node port binds to.
@@ -85,6 +88,8 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: LogFormat::Human,
             materializer: true,
+            materializer_cache: hoffnung_materializer::MaterializerConfig::default()
+                .cache_documents,
             replication: true,
             p2p_bind: IpAddr::from([0, 0, 0, 0]),
             p2p_port: 2022,
@@ -376,10 +381,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.toml");
         std::fs::write(&file, "http_port = 3000\nlog_level = \"debug\"\n").unwrap();
-        let e = env(&[("HOFFNUNG_HTTP_PORT", "4000")]);
+        let e = env(&[
+            ("HOFFNUNG_HTTP_PORT", "4000"),
+            ("HOFFNUNG_MATERIALIZER_CACHE", "1000"),
+        ]);
         let (c, _) = Config::load(Some(&file), &e, &Flags::default()).unwrap();
         assert_eq!(c.http_port, 4000);
         assert_eq!(c.log_level, "debug");
+        assert_eq!(c.materializer_cache, 1000);
         let flags = Flags {
             http_port: Some(5000),
             ..Flags::default()
@@ -416,6 +425,7 @@ mod tests {
             (d.http_bind, d.http_port, d.log_level, d.log_format)
         );
         assert_eq!(c.allow_schema, d.allow_schema);
+        assert_eq!(c.materializer_cache, d.materializer_cache);
     }
 
     #[test]

@@ -400,7 +400,10 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     if !config.materializer {
         node_config.materializer = None;
     } else {
-        node_config.materializer = Some(MaterializerConfig::default());
+        node_config.materializer = Some(MaterializerConfig {
+            cache_documents: config.materializer_cache,
+            ..MaterializerConfig::default()
+        });
     }
     if config.replication {
         let mut r = ReplicationConfig::new(node_key.clone(), config.p2p_bind, config.p2p_port);

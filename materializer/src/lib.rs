@@ -50,7 +50,8 @@ impl Default for MaterializerConfig {
             batch: 4096,
             // A working set of this many documents is updated without
             // reading their operations back (a miss costs an update about a
-            // fifth of its throughput, docs/benchmarks.md); ~0.8 KiB each.
+            // fifth of its throughput); a full cache costs ~130 MiB more
+            // than one of 1,000 (docs/benchmarks.md), `materializer_cache`.
             cache_documents: 50_000,
             // Under steady publishing: fewer, larger view transactions
             // (each holds the store's writer; 15 ms against 4 ms: +8 %

@@ -138,6 +138,11 @@ pub struct Flags {
     #[arg(long = "no-materializer", action = clap::ArgAction::SetTrue)]
     #[serde(skip)]
     pub no_materializer: bool,
+    /// Documents whose current view the materializer keeps in memory
+    /// [env: HOFFNUNG_MATERIALIZER_CACHE] [default: 50000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materializer_cache: Option<usize>,
     /// Address of the node-to-node port [env: HOFFNUNG_P2P_BIND] [default: 0.0.0.0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -391,10 +396,12 @@ mod tests {
         assert_eq!(c.materializer_cache, 1000);
         let flags = Flags {
             http_port: Some(5000),
+            materializer_cache: Some(2000),
             ..Flags::default()
         };
         let (c, _) = Config::load(Some(&file), &e, &flags).unwrap();
         assert_eq!(c.http_port, 5000);
+        assert_eq!(c.materializer_cache, 2000);
     }
 
     #[test]

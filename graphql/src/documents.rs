@@ -23,9 +23,11 @@ use crate::loader::{RelationKey, RelationLoader};
 use crate::Api;
 use async_graphql::dataloader::DataLoader;
 
-/// Default and largest page size.
+/// Page size when a query names none.
 pub const DEFAULT_PAGE: u32 = 25;
-pub const MAX_PAGE: u32 = 1_000;
+/// Largest page by default ([`Api::max_page`]): apps load whole collections
+/// of a few thousand documents in one page, as upstream allows.
+pub const DEFAULT_MAX_PAGE: u32 = 10_000;
 
 /// A document (current or historic view) as the resolvers pass it on.
 pub(crate) struct Doc {
@@ -488,10 +490,9 @@ async fn resolve_value<'a>(
         OperationValue::Bool(b) => Some(FieldValue::value(Value::Boolean(*b))),
         // The full i64 range, as upstream (beyond GraphQL's 32-bit Int).
         OperationValue::Int(i) => Some(FieldValue::value(Value::from(*i))),
-        // Integral floats as integers, as upstream serializes them (`1`, not `1.0`).
-        OperationValue::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-            Some(FieldValue::value(Value::from(*f as i64)))
-        }
+        // Always with a fraction or an exponent (`1.0`, `1e100`), as upstream:
+        // typed clients cast a Float strictly. NaN and infinities are `null`
+        // (JSON has no such numbers), as upstream.
         OperationValue::Float(f) => Some(FieldValue::value(Value::from(*f))),
         OperationValue::Str(s) => Some(FieldValue::value(Value::String(s.clone()))),
         OperationValue::Bytes(b) => Some(FieldValue::value(Value::String(hex::encode(b)))),
@@ -700,10 +701,11 @@ async fn collection<'a>(
                 "out of range integral type conversion attempted",
             ));
         }
-        if n > i64::from(MAX_PAGE) {
+        if n > i64::from(api.max_page) {
+            let max = api.max_page;
             return Err(api_error(
                 "PAGE_TOO_LARGE",
-                format!("a page holds at most {MAX_PAGE} documents, {n} were asked for"),
+                format!("a page holds at most {max} documents, {n} were asked for"),
             ));
         }
         Ok(n as u32)

@@ -24,6 +24,7 @@ use hoffnung_core::{DocumentViewId, PublicKey};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::Store;
 
+pub use documents::{DEFAULT_MAX_PAGE, DEFAULT_PAGE};
 pub use error::{api_error, domain_error, ApiError};
 
 /// What resolvers need: the store, the registry and (for subscriptions)
@@ -33,6 +34,9 @@ pub struct Api {
     pub store: Store,
     pub registry: Arc<SchemaRegistry>,
     pub materializer: Option<Arc<hoffnung_materializer::Materializer>>,
+    /// The largest page a collection query may ask for (`PAGE_TOO_LARGE`
+    /// beyond it); [`DEFAULT_MAX_PAGE`] unless configured.
+    pub max_page: u32,
 }
 
 const NEXT_ARGUMENTS: &str = "NextArguments";

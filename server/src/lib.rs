@@ -39,6 +39,8 @@ pub struct NodeConfig {
     pub materializer: Option<MaterializerConfig>,
     /// `None`: no networking, no replication.
     pub replication: Option<ReplicationConfig>,
+    /// The largest page of a collection query.
+    pub max_page_size: u32,
 }
 
 impl NodeConfig {
@@ -51,6 +53,7 @@ impl NodeConfig {
             store: StoreConfig::default(),
             materializer: Some(MaterializerConfig::default()),
             replication: None,
+            max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
         }
     }
 }
@@ -147,6 +150,7 @@ impl Node {
             store: store.clone(),
             registry: registry.clone(),
             materializer: materializer.clone(),
+            max_page: config.max_page_size,
         };
         let schema = Arc::new(hoffnung_graphql::LiveSchema::new(api)?);
         let listener = TcpListener::bind(config.http_bind)

@@ -96,26 +96,7 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 /// A one-field schema published on `node`.
 async fn title_schema(node: &TestNode, key: &KeyPair) -> SchemaId {
-    let mut f = Fields::new();
-    f.insert("name".into(), OperationValue::Str("title".into()));
-    f.insert("type".into(), OperationValue::Str("str".into()));
-    let field = node
-        .publish_operation(
-            key,
-            &Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f),
-        )
-        .await;
-    let mut d = Fields::new();
-    d.insert("name".into(), OperationValue::Str("post".into()));
-    d.insert("description".into(), OperationValue::Str("A post".into()));
-    d.insert(
-        "fields".into(),
-        OperationValue::PinnedRelationList(vec![DocumentViewId::from_operation(field)]),
-    );
-    let def = node
-        .publish_operation(key, &Operation::create(SchemaId::SCHEMA_DEFINITION_V1, d))
-        .await;
-    SchemaId::application("post", DocumentViewId::from_operation(def)).unwrap()
+    node.publish_schema(key, "post", &[("title", "str")]).await
 }
 
 fn title(t: &str) -> Fields {

@@ -5,53 +5,16 @@ mod common;
 
 use std::time::Duration;
 
+use common::ws::{connect, next};
 use common::*;
 use futures::{SinkExt, StreamExt};
 use hoffnung_core::{Fields, KeyPair, OperationValue, SchemaId};
 use hoffnung_store::backend_tests;
 use hoffnung_store::test_utils::presigned_documents;
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 const NOTE: &str = "note_0020974b2f54e7557098470ad6ef648bb497e48a22a4e583787396a6075b824b5e14";
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(node: &TestNode) -> Socket {
-    let url = node.node.graphql_url().replace("http://", "ws://");
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init" }).to_string(),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    socket
-}
-
-/// The next JSON message, waiting at most 10 s.
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("socket open")
-            .expect("readable");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
 
 fn title(d: usize, r: usize) -> Fields {
     let mut f = Fields::new();

@@ -26,11 +26,7 @@ impl Operand {
         match self {
             Operand::Bool(b) => Param::Bool(Some(*b)),
             Operand::Int(i) => Param::Int(Some(*i)),
-            // See `ViewTable::row_placeholders`: floats travel as text on PostgreSQL.
-            Operand::Float(f) => match backend {
-                Backend::Sqlite => Param::Float(Some(*f)),
-                Backend::Postgres => Param::Text(Some(format!("{f:?}"))),
-            },
+            Operand::Float(f) => crate::views::float_param(*f, backend),
             Operand::Text(s) => Param::Text(Some(s.clone())),
             Operand::Bytes(b) => Param::Blob(Some(b.clone())),
         }
@@ -232,20 +228,47 @@ fn push_filter(
             }
         }
         FilterOp::Contains | FilterOp::NotContains => {
-            let f = match backend {
-                Backend::Sqlite => "instr",
-                Backend::Postgres => "strpos",
+            // ASCII letters match either case, everything else literally, on
+            // every backend alike (docs/compatibility.md): SQLite's LIKE and
+            // PostgreSQL's ILIKE under the "C" collation fold ASCII only.
+            let text = match filter.values.first() {
+                Some(Operand::Text(s)) => s,
+                _ => return Err(QueryError("`contains` needs a string".into())),
             };
-            sql.push(&format!("{f}({col}, "));
-            value(sql)?;
-            sql.push(if filter.op == FilterOp::Contains {
-                ") > 0"
+            let not = if filter.op == FilterOp::Contains {
+                ""
             } else {
-                ") = 0"
-            });
+                "NOT "
+            };
+            let like = match backend {
+                Backend::Sqlite => format!("{col} {not}LIKE "),
+                Backend::Postgres => format!("{col} COLLATE \"C\" {not}ILIKE "),
+            };
+            sql.push(&like);
+            sql.bind(Param::Text(Some(contains_pattern(text))));
+            sql.push(&format!(" ESCAPE '{LIKE_ESCAPE}'"));
         }
     }
     Ok(())
+}
+
+/// The escape character of `contains` patterns: not a backslash, which
+/// some SQL dialects read as an escape inside string literals.
+const LIKE_ESCAPE: char = '!';
+
+/// `%<text>%` with the wildcards `%` and `_` (and the escape character
+/// itself) in `text` escaped, so that the text matches literally.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_') || c == LIKE_ESCAPE {
+            out.push(LIKE_ESCAPE);
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 fn bind_operand(sql: &mut Sql, v: &Operand, backend: Backend) {
@@ -634,7 +657,10 @@ fn read_operand(
             Backend::Postgres => row.try_get::<bool, _>(idx)?,
         }),
         KeyType::Int => Operand::Int(row.try_get(idx)?),
-        KeyType::Float => Operand::Float(row.try_get(idx)?),
+        KeyType::Float => Operand::Float(
+            crate::views::read_float(row, idx)?
+                .ok_or_else(|| StoreError::Corrupt("a float key is NULL".into()))?,
+        ),
         KeyType::Text => Operand::Text(row.try_get(idx)?),
         KeyType::Bytes => Operand::Bytes(row.try_get(idx)?),
     })

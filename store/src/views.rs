@@ -289,15 +289,11 @@ const LIST_SEPARATOR: char = ' ';
 fn param_of(ty: &FieldType, value: Option<&OperationValue>, backend: Backend) -> Param {
     use OperationValue as V;
     match (ty, value) {
-        // See `ViewTable::row_placeholders`; Debug prints every f64 exactly
-        // (`NaN`, `inf` and `-inf` included, which PostgreSQL reads).
-        (FieldType::Float, v) if backend == Backend::Postgres => Param::Text(match v {
-            Some(V::Float(f)) => Some(format!("{f:?}")),
-            _ => None,
-        }),
+        // See `ViewTable::row_placeholders`.
+        (FieldType::Float, None) if backend == Backend::Postgres => Param::Text(None),
         (_, Some(V::Bool(b))) => Param::Bool(Some(*b)),
         (_, Some(V::Int(i))) => Param::Int(Some(*i)),
-        (_, Some(V::Float(f))) => Param::Float(Some(*f)),
+        (_, Some(V::Float(f))) => float_param(*f, backend),
         (_, Some(V::Str(s))) => Param::Text(Some(s.clone())),
         (_, Some(V::Bytes(b))) => Param::Blob(Some(b.clone())),
         (_, Some(V::Relation(d))) => Param::Text(Some(d.to_hex())),
@@ -311,6 +307,34 @@ fn param_of(ty: &FieldType, value: Option<&OperationValue>, backend: Backend) ->
         (FieldType::Float, None) => Param::Float(None),
         (FieldType::Bytes, None) => Param::Blob(None),
         (_, None) => Param::Text(None),
+    }
+}
+
+/// SQLite has no NaN (it would store NULL): a NaN float is stored as the
+/// text `NaN` in its REAL column, which SQLite sorts after every number and
+/// finds greater than any of them, as PostgreSQL does with NaN; so filters,
+/// ordering and cursors agree on both backends.
+const SQLITE_NAN: &str = "NaN";
+
+/// A float as a parameter (PostgreSQL: text, see `row_placeholders`).
+pub(crate) fn float_param(f: f64, backend: Backend) -> Param {
+    match backend {
+        // Debug prints every f64 exactly (`NaN`, `inf` and `-inf` included,
+        // which PostgreSQL reads).
+        Backend::Postgres => Param::Text(Some(format!("{f:?}"))),
+        Backend::Sqlite if f.is_nan() => Param::Text(Some(SQLITE_NAN.into())),
+        Backend::Sqlite => Param::Float(Some(f)),
+    }
+}
+
+/// A float column (see [`SQLITE_NAN`]).
+pub(crate) fn read_float(row: &AnyRow, idx: usize) -> Result<Option<f64>, StoreError> {
+    match row.try_get::<Option<f64>, _>(idx) {
+        Ok(f) => Ok(f),
+        Err(e) => match row.try_get::<String, _>(idx) {
+            Ok(s) if s == SQLITE_NAN => Ok(Some(f64::NAN)),
+            _ => Err(e.into()),
+        },
     }
 }
 
@@ -414,9 +438,7 @@ pub(crate) fn decode_row(
             let value = match &c.ty {
                 FieldType::Bool => get_bool(row, idx, backend)?.map(OperationValue::Bool),
                 FieldType::Int => row.try_get::<Option<i64>, _>(idx)?.map(OperationValue::Int),
-                FieldType::Float => row
-                    .try_get::<Option<f64>, _>(idx)?
-                    .map(OperationValue::Float),
+                FieldType::Float => read_float(row, idx)?.map(OperationValue::Float),
                 FieldType::Bytes => row
                     .try_get::<Option<Vec<u8>>, _>(idx)?
                     .map(OperationValue::Bytes),

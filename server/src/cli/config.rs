@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "data_dir",
     "database_url",
     "http_bind",
@@ -20,6 +20,7 @@ pub const KEYS: [&str; 14] = [
     "log_format",
     "materializer",
     "materializer_cache",
+    "max_page_size",
     "replication",
     "p2p_bind",
     "p2p_port",
@@ -64,6 +65,8 @@ pub struct Config {
     pub materializer: bool,
     /// Documents whose current view the materializer keeps in memory.
     pub materializer_cache: usize,
+    /// The most documents one page of a collection query may hold.
+    pub max_page_size: u32,
     /// Replicate with other nodes over libp2p.
     pub replication: bool,
     /// Address the node-to-node port binds to.
@@ -90,6 +93,7 @@ impl Default for Config {
             materializer: true,
             materializer_cache: hoffnung_materializer::MaterializerConfig::default()
                 .cache_documents,
+            max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
             replication: true,
             p2p_bind: IpAddr::from([0, 0, 0, 0]),
             p2p_port: 2022,
@@ -143,6 +147,11 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub materializer_cache: Option<usize>,
+    /// The most documents one page of a collection query may hold
+    /// [env: HOFFNUNG_MAX_PAGE_SIZE] [default: 10000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_page_size: Option<u32>,
     /// Address of the node-to-node port [env: HOFFNUNG_P2P_BIND] [default: 0.0.0.0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -227,6 +236,11 @@ impl Config {
                     ConfigError::Invalid(format!("allow_schema: `{id}` is not a schema id: {e}"))
                 })?;
             }
+        }
+        if config.max_page_size == 0 {
+            return Err(ConfigError::Invalid(
+                "max_page_size: a page must be allowed at least one document".into(),
+            ));
         }
         for peer in &config.peers {
             hoffnung_replication::parse_peer_address(peer)
@@ -389,19 +403,26 @@ mod tests {
         let e = env(&[
             ("HOFFNUNG_HTTP_PORT", "4000"),
             ("HOFFNUNG_MATERIALIZER_CACHE", "1000"),
+            ("HOFFNUNG_MAX_PAGE_SIZE", "20000"),
         ]);
         let (c, _) = Config::load(Some(&file), &e, &Flags::default()).unwrap();
         assert_eq!(c.http_port, 4000);
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.materializer_cache, 1000);
+        assert_eq!(c.max_page_size, 20000);
         let flags = Flags {
             http_port: Some(5000),
             materializer_cache: Some(2000),
+            max_page_size: Some(300),
             ..Flags::default()
         };
         let (c, _) = Config::load(Some(&file), &e, &flags).unwrap();
         assert_eq!(c.http_port, 5000);
         assert_eq!(c.materializer_cache, 2000);
+        assert_eq!(c.max_page_size, 300);
+        let zero = env(&[("HOFFNUNG_MAX_PAGE_SIZE", "0")]);
+        let err = Config::load(None, &zero, &Flags::default()).unwrap_err();
+        assert!(err.to_string().contains("max_page_size"), "{err}");
     }
 
     #[test]
@@ -433,6 +454,7 @@ mod tests {
         );
         assert_eq!(c.allow_schema, d.allow_schema);
         assert_eq!(c.materializer_cache, d.materializer_cache);
+        assert_eq!(c.max_page_size, d.max_page_size);
     }
 
     #[test]

@@ -397,6 +397,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let mut node_config = NodeConfig::new(config.database_url());
     node_config.http_bind = SocketAddr::new(config.http_bind, config.http_port);
     node_config.allow_schema_ids = allow;
+    node_config.max_page_size = config.max_page_size;
     if !config.materializer {
         node_config.materializer = None;
     } else {

@@ -88,6 +88,20 @@ impl TestNode {
             .expect("JSON response")
     }
 
+    /// Sends a GraphQL request, returns the response body as sent (for
+    /// checks that parsed JSON cannot make, such as `1.0` against `1`).
+    pub async fn graphql_text(&self, query: &str, variables: Value) -> String {
+        self.client
+            .post(self.node.graphql_url())
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("HTTP request")
+            .text()
+            .await
+            .expect("a body")
+    }
+
     pub async fn next_args(&self, public_key: &str, view_id: Option<&str>) -> Value {
         self.graphql(
             NEXT_ARGS,
@@ -271,5 +285,114 @@ impl TestNode {
         let got = self.publish(&entry.to_hex(), &hex::encode(&payload)).await;
         assert!(got["errors"].is_null(), "{got}");
         entry.hash()
+    }
+}
+
+impl TestNode {
+    /// Publishes a schema (its field definitions, then the definition) with
+    /// `key` and returns its id. `fields`: (name, type as in
+    /// `schema_field_definition_v1`, e.g. `str` or `relation(<schema id>)`).
+    pub async fn publish_schema(
+        &self,
+        key: &hoffnung_core::KeyPair,
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> hoffnung_core::SchemaId {
+        use hoffnung_core::{DocumentViewId, Fields, Operation, OperationValue, SchemaId};
+        let mut pinned = Vec::new();
+        for (field, ty) in fields {
+            let mut f = Fields::new();
+            f.insert("name".into(), OperationValue::Str(field.to_string()));
+            f.insert("type".into(), OperationValue::Str(ty.to_string()));
+            let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f);
+            pinned.push(DocumentViewId::from_operation(
+                self.publish_operation(key, &op).await,
+            ));
+        }
+        let mut d = Fields::new();
+        d.insert("name".into(), OperationValue::Str(name.into()));
+        d.insert(
+            "description".into(),
+            OperationValue::Str(format!("A {name}")),
+        );
+        d.insert("fields".into(), OperationValue::PinnedRelationList(pinned));
+        let def = self
+            .publish_operation(key, &Operation::create(SchemaId::SCHEMA_DEFINITION_V1, d))
+            .await;
+        SchemaId::application(name, DocumentViewId::from_operation(def)).unwrap()
+    }
+
+    /// Waits until the materializer has caught up and `all_<schema>` can be
+    /// queried (the GraphQL schema is rebuilt after the registry changes).
+    pub async fn wait_queryable(&self, schema: &hoffnung_core::SchemaId) {
+        self.node.materializer().unwrap().caught_up().await.unwrap();
+        let query = format!("{{ all_{schema} {{ totalCount }} }}");
+        for _ in 0..500 {
+            if self.graphql(&query, Value::Null).await["errors"].is_null() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("all_{schema} never became queryable");
+    }
+}
+
+/// GraphQL subscriptions over a real WebSocket (graphql-transport-ws).
+pub mod ws {
+    use std::time::Duration;
+
+    use futures::{SinkExt, StreamExt};
+    use serde_json::{json, Value};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    pub type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    /// A socket to `node`'s GraphQL endpoint, its connection acknowledged.
+    pub async fn connect(node: &super::TestNode) -> Socket {
+        let url = node.node.graphql_url().replace("http://", "ws://");
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket");
+        socket
+            .send(Message::text(
+                json!({ "type": "connection_init" }).to_string(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut socket).await["type"], "connection_ack");
+        socket
+    }
+
+    /// Starts subscription `id` with `query`.
+    pub async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
+        let msg = json!({ "id": id, "type": "subscribe", "payload": { "query": query } });
+        socket.send(Message::text(msg.to_string())).await.unwrap();
+    }
+
+    /// The next text message as sent, waiting at most 10 s.
+    pub async fn next_text(socket: &mut Socket) -> String {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("socket open")
+                .expect("readable");
+            if let Message::Text(t) = msg {
+                return t.to_string();
+            }
+        }
+    }
+
+    /// The next JSON message, waiting at most 10 s.
+    pub async fn next(socket: &mut Socket) -> Value {
+        serde_json::from_str(&next_text(socket).await).unwrap()
     }
 }

@@ -17,6 +17,9 @@ use hoffnung_core::{
 use hoffnung_server::{Node, NodeConfig};
 use serde_json::json;
 
+mod queries;
+use queries::presign_documents;
+
 #[derive(Parser)]
 #[command(about = "Publish load against a p2panda node and measure it")]
 struct Args {
@@ -354,130 +357,6 @@ async fn run_paced(
         lags.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         lags.len(),
     );
-    Ok(())
-}
-
-/// Signs `docs` `schema_field_definition_v1` documents (a CREATE each, one
-/// log each, on both cores): names in random order, four `type` values.
-fn presign_documents(docs: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let types = ["str", "int", "bool", "float"];
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per = docs.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let key = KeyPair::from_private_key(&[t as u8 + 11; 32]);
-                    (t * per..((t + 1) * per).min(docs))
-                        .map(|d| {
-                            let mut f = Fields::new();
-                            let name = hoffnung_core::Hash::of(&(d as u64).to_be_bytes()).to_hex();
-                            f.insert(
-                                "name".into(),
-                                OperationValue::Str(format!("f{}", &name[4..20])),
-                            );
-                            f.insert("type".into(), OperationValue::Str(types[d % 4].into()));
-                            let op =
-                                Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
-                            let args = NextArgs {
-                                log_id: d as u64,
-                                seq_num: 1,
-                                backlink: None,
-                                skiplink: None,
-                            };
-                            let entry = sign_entry(&key, &args, &op).expect("valid args");
-                            (entry.as_bytes().to_vec(), op)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("signer"))
-            .collect()
-    })
-}
-
-/// Loads `docs` documents, then measures a filtered, ordered page of 25
-/// (one client, then 8 concurrent) and a filtered `totalCount`.
-async fn query_bench(
-    client: &reqwest::Client,
-    url: &str,
-    node: &Node,
-    docs: usize,
-    seconds: f64,
-) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let entries = presign_documents(docs);
-    let signed = t.elapsed();
-    let t = Instant::now();
-    for chunk in entries.chunks(20_000) {
-        for r in node
-            .store()
-            .ingest_bulk(chunk, node.registry().as_ref())
-            .await?
-        {
-            r?;
-        }
-    }
-    let ingested = t.elapsed();
-    let t = Instant::now();
-    node.materializer()
-        .context("needs the materializer")?
-        .caught_up()
-        .await?;
-    println!(
-        "{docs} documents: signed in {:.1} s, ingested in {:.1} s, materialized {:.1} s later",
-        signed.as_secs_f64(),
-        ingested.as_secs_f64(),
-        t.elapsed().as_secs_f64()
-    );
-    const PAGE: &str = "{ all_schema_field_definition_v1(filter: { type: { eq: \"int\" } }, orderBy: name, first: 25) { documents { meta { documentId } fields { name type } } } }";
-    const COUNT: &str =
-        "{ all_schema_field_definition_v1(filter: { type: { eq: \"int\" } }) { totalCount } }";
-    let body = |q: &str| json!({ "query": q }).to_string();
-    // Warm-up, and a check that the answers are what they should be.
-    let check: serde_json::Value = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body(COUNT))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let count = check["data"]["all_schema_field_definition_v1"]["totalCount"]
-        .as_u64()
-        .unwrap_or(0);
-    if count != docs.div_ceil(4) as u64 && count != (docs / 4) as u64 {
-        bail!("unexpected totalCount {count}: {check}");
-    }
-    let mut one = run_requests(
-        client,
-        url,
-        "page 25",
-        vec![vec![serde_json::from_str(&body(PAGE))?; 300]],
-    )
-    .await?;
-    one.print();
-    let mut counts = run_requests(
-        client,
-        url,
-        "count",
-        vec![vec![serde_json::from_str(&body(COUNT))?; 50]],
-    )
-    .await?;
-    counts.print();
-    // 8 clients for `seconds`.
-    let per_client = ((seconds * 8_000.0) as usize / 8).max(10);
-    let mut eight = run_requests(
-        client,
-        url,
-        "page x8",
-        vec![vec![serde_json::from_str(&body(PAGE))?; per_client]; 8],
-    )
-    .await?;
-    eight.print();
     Ok(())
 }
 
@@ -819,7 +698,7 @@ async fn main() -> anyhow::Result<()> {
         let n = node
             .as_ref()
             .context("--queries measures the in-process node: leave out --url")?;
-        query_bench(&client, &url, n, docs, args.seconds).await?;
+        queries::query_bench(&client, &url, n, docs, args.seconds).await?;
         n.shutdown();
         return Ok(());
     }

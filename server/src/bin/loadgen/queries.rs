@@ -1,0 +1,295 @@
+//! `--queries N`: document queries over loopback HTTP against an in-process
+//! node holding N documents: a filtered, ordered page of 25, a filtered
+//! count, a `contains` search, and pages of 10,000 documents with a relation.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hoffnung_core::entry::NextArgs;
+use hoffnung_core::{
+    sign_entry, DocumentViewId, Fields, Hash, KeyPair, Operation, OperationValue, SchemaId,
+};
+use hoffnung_server::Node;
+use serde_json::json;
+
+use super::run_requests;
+
+/// Signs `docs` `schema_field_definition_v1` documents (a CREATE each, one
+/// log each, on both cores): names in random order, four `type` values.
+pub(crate) fn presign_documents(docs: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let types = ["str", "int", "bool", "float"];
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per = docs.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let key = KeyPair::from_private_key(&[t as u8 + 11; 32]);
+                    (t * per..((t + 1) * per).min(docs))
+                        .map(|d| {
+                            let mut f = Fields::new();
+                            let name = hoffnung_core::Hash::of(&(d as u64).to_be_bytes()).to_hex();
+                            f.insert(
+                                "name".into(),
+                                OperationValue::Str(format!("f{}", &name[4..20])),
+                            );
+                            f.insert("type".into(), OperationValue::Str(types[d % 4].into()));
+                            let op =
+                                Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+                            let args = NextArgs {
+                                log_id: d as u64,
+                                seq_num: 1,
+                                backlink: None,
+                                skiplink: None,
+                            };
+                            let entry = sign_entry(&key, &args, &op).expect("valid args");
+                            (entry.as_bytes().to_vec(), op)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("signer"))
+            .collect()
+    })
+}
+
+/// Loads `docs` documents, then measures a filtered, ordered page of 25
+/// (one client, then 8 concurrent) and a filtered `totalCount`.
+pub(crate) async fn query_bench(
+    client: &reqwest::Client,
+    url: &str,
+    node: &Node,
+    docs: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let entries = presign_documents(docs);
+    let signed = t.elapsed();
+    let t = Instant::now();
+    for chunk in entries.chunks(20_000) {
+        for r in node
+            .store()
+            .ingest_bulk(chunk, node.registry().as_ref())
+            .await?
+        {
+            r?;
+        }
+    }
+    let ingested = t.elapsed();
+    let t = Instant::now();
+    node.materializer()
+        .context("needs the materializer")?
+        .caught_up()
+        .await?;
+    println!(
+        "{docs} documents: signed in {:.1} s, ingested in {:.1} s, materialized {:.1} s later",
+        signed.as_secs_f64(),
+        ingested.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    );
+    const PAGE: &str = "{ all_schema_field_definition_v1(filter: { type: { eq: \"int\" } }, orderBy: name, first: 25) { documents { meta { documentId } fields { name type } } } }";
+    const COUNT: &str =
+        "{ all_schema_field_definition_v1(filter: { type: { eq: \"int\" } }) { totalCount } }";
+    let body = |q: &str| json!({ "query": q }).to_string();
+    // Warm-up, and a check that the answers are what they should be.
+    let check: serde_json::Value = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body(COUNT))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let count = check["data"]["all_schema_field_definition_v1"]["totalCount"]
+        .as_u64()
+        .unwrap_or(0);
+    if count != docs.div_ceil(4) as u64 && count != (docs / 4) as u64 {
+        bail!("unexpected totalCount {count}: {check}");
+    }
+    let mut one = run_requests(
+        client,
+        url,
+        "page 25",
+        vec![vec![serde_json::from_str(&body(PAGE))?; 300]],
+    )
+    .await?;
+    one.print();
+    let mut counts = run_requests(
+        client,
+        url,
+        "count",
+        vec![vec![serde_json::from_str(&body(COUNT))?; 50]],
+    )
+    .await?;
+    counts.print();
+    // 8 clients for `seconds`.
+    let per_client = ((seconds * 8_000.0) as usize / 8).max(10);
+    let mut eight = run_requests(
+        client,
+        url,
+        "page x8",
+        vec![vec![serde_json::from_str(&body(PAGE))?; per_client]; 8],
+    )
+    .await?;
+    eight.print();
+    contains_bench(client, url, docs).await?;
+    big_pages(client, url, node, docs).await
+}
+
+
+/// A `contains` search with a page of 25 and the count of all matches, in
+/// lower and in upper case (ASCII case is ignored: both find the same).
+async fn contains_bench(client: &reqwest::Client, url: &str, docs: usize) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    for needle in ["ab1", "AB1"] {
+        let query = format!(
+            "{{ all_schema_field_definition_v1(filter: {{ name: {{ contains: \"{needle}\" }} }}, first: 25) \
+             {{ totalCount documents {{ fields {{ name }} }} }} }}"
+        );
+        let body = json!({ "query": query });
+        let answer: serde_json::Value = client.post(url).json(&body).send().await?.json().await?;
+        counts.push(answer["data"]["all_schema_field_definition_v1"]["totalCount"].clone());
+        let name = if needle == "ab1" { "contains" } else { "CONTAINS" };
+        run_requests(client, url, name, vec![vec![body; 50]]).await?.print();
+    }
+    println!("contains \"ab1\" / \"AB1\": {} / {} of {docs} documents", counts[0], counts[1]);
+    Ok(())
+}
+
+/// Publishes an `item` schema (`name: str`, `definition:
+/// relation(schema_field_definition_v1)`) and `docs` items, each relating
+/// to one of the field definitions; then asks for pages of 10,000 items
+/// with their relation resolved, and reports time and the process's peak
+/// memory while it answers them.
+async fn big_pages(
+    client: &reqwest::Client,
+    url: &str,
+    node: &Node,
+    docs: usize,
+) -> anyhow::Result<()> {
+    let key = KeyPair::from_private_key(&[99; 32]);
+    let mut schema_entries = Vec::new();
+    let mut pinned = Vec::new();
+    for (log, (name, ty)) in [("name", "str"), ("definition", "relation(schema_field_definition_v1)")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut f = Fields::new();
+        f.insert("name".into(), OperationValue::Str(name.into()));
+        f.insert("type".into(), OperationValue::Str(ty.into()));
+        let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+        let entry = sign_entry(&key, &first_entry(log as u64), &op)?;
+        pinned.push(DocumentViewId::from_operation(entry.hash()));
+        schema_entries.push((entry.as_bytes().to_vec(), op));
+    }
+    let mut d = Fields::new();
+    d.insert("name".into(), OperationValue::Str("item".into()));
+    d.insert("description".into(), OperationValue::Str("An item".into()));
+    d.insert("fields".into(), OperationValue::PinnedRelationList(pinned));
+    let op = Operation::create(SchemaId::SCHEMA_DEFINITION_V1, d).encode();
+    let entry = sign_entry(&key, &first_entry(2), &op)?;
+    let item = SchemaId::application("item", DocumentViewId::from_operation(entry.hash()))?;
+    schema_entries.push((entry.as_bytes().to_vec(), op));
+    let ingested = node
+        .store()
+        .ingest_bulk(&schema_entries, node.registry().as_ref())
+        .await?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    node.registry()
+        .on_ingested_batch(node.store(), &ingested)
+        .await?;
+
+    // The field definitions of `presign_documents` are the relations' targets.
+    let targets: Vec<Hash> = presign_documents(docs)
+        .iter()
+        .map(|(entry, _)| Hash::of(entry))
+        .collect();
+    let item_key = KeyPair::from_private_key(&[98; 32]);
+    let items: Vec<(Vec<u8>, Vec<u8>)> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let mut f = Fields::new();
+            f.insert("name".into(), OperationValue::Str(format!("item {i:06}")));
+            f.insert("definition".into(), OperationValue::Relation(*target));
+            let op = Operation::create(item.clone(), f).encode();
+            let entry = sign_entry(&item_key, &first_entry(i as u64), &op)?;
+            Ok((entry.as_bytes().to_vec(), op))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for chunk in items.chunks(20_000) {
+        for r in node
+            .store()
+            .ingest_bulk(chunk, node.registry().as_ref())
+            .await?
+        {
+            r?;
+        }
+    }
+    node.materializer()
+        .context("needs the materializer")?
+        .caught_up()
+        .await?;
+    let query = format!(
+        "{{ all_{item}(first: 10000) {{ documents {{ meta {{ documentId }} \
+         fields {{ name definition {{ fields {{ name type }} }} }} }} }} }}"
+    );
+    let body = json!({ "query": query });
+    // The GraphQL schema follows the registry asynchronously.
+    let mut size = 0;
+    for _ in 0..500 {
+        let text = client.post(url).json(&body).send().await?.text().await?;
+        if !text.contains("\"errors\"") {
+            size = text.len();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if size == 0 {
+        bail!("all_{item} never answered");
+    }
+    let before = status_kib("VmRSS")?;
+    reset_peak_rss()?;
+    let t = Instant::now();
+    let mut pages = run_requests(client, url, "page 10k", vec![vec![body; 10]]).await?;
+    pages.print();
+    println!(
+        "page of 10,000 with a relation ({} KiB of JSON, {docs} items): {:.0} ms per page; \
+         RSS {} MiB before, peak {} MiB while answering ({:.1} s)",
+        size / 1024,
+        t.elapsed().as_secs_f64() * 100.0,
+        before / 1024,
+        status_kib("VmHWM")? / 1024,
+        t.elapsed().as_secs_f64(),
+    );
+    Ok(())
+}
+
+fn first_entry(log_id: u64) -> NextArgs {
+    NextArgs {
+        log_id,
+        seq_num: 1,
+        backlink: None,
+        skiplink: None,
+    }
+}
+
+/// A line of /proc/self/status, in KiB (Linux).
+fn status_kib(key: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no {key}"))
+}
+
+/// Starts VmHWM (peak RSS) over at the current RSS (Linux 4.0+).
+fn reset_peak_rss() -> anyhow::Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")
+}

@@ -157,7 +157,13 @@ impl Node {
             })?;
         let addr = listener.local_addr().map_err(NodeError::Http)?;
         let (shutdown, mut stop) = watch::channel(false);
-        let metrics = Arc::new(metrics::Metrics::new());
+        let metrics = Arc::new(metrics::Metrics::new(
+            prometheus_client::registry::Registry::default(),
+            &store,
+            &registry,
+            materializer.as_ref(),
+            replication.as_ref(),
+        ));
         let parts = metrics::NodeParts {
             store: store.clone(),
             registry: registry.clone(),

@@ -6,7 +6,8 @@
 //! replication its sessions); a collector reads them while a scrape is
 //! encoded. Counts in the database need an async read, which encoding cannot
 //! do: a scrape reads them first and sets gauges. Request latencies are
-//! observed here.
+//! observed here; libp2p registers its own metrics (`libp2p_*`) into the
+//! same registry.
 
 use std::fmt;
 use std::sync::atomic::AtomicU64;
@@ -95,7 +96,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// The node's metrics in `registry`.
+    /// The node's metrics in `registry` (which may hold libp2p's already).
     pub(crate) fn new(
         mut registry: Registry,
         store: &Store,

@@ -169,6 +169,11 @@ async fn node_starts_with_zero_setup_and_serves_health_metrics_and_status() {
     assert_eq!(requests("mutation"), 1.0 + entries, "one publish each");
     assert!(requests("query") >= entries, "nextArgs before each publish");
     assert!(m.get("hoffnung_uptime_seconds") > 0.0);
+    // libp2p's metrics share the registry: the node listens on QUIC and TCP.
+    assert!(
+        m.sum("libp2p_swarm_new_listen_addr_total") >= 2.0,
+        "{metrics}"
+    );
     // RSS in bytes, as the kernel reports it for the process (in kB).
     let rss = m.get("process_resident_memory_bytes");
     let status = std::fs::read_to_string(format!("/proc/{}/status", node.child.id())).unwrap();

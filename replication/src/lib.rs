@@ -30,8 +30,9 @@ use std::time::Duration;
 use hoffnung_core::KeyPair;
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::Store;
+pub use libp2p::metrics::Registry as MetricsRegistry;
 pub use libp2p::Multiaddr;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The stream protocol of p2panda 0.8 nodes.
@@ -171,16 +172,18 @@ pub struct Replication {
 }
 
 impl Replication {
-    /// Starts listening, dialling and replicating.
+    /// Starts listening, dialling and replicating. libp2p's metrics (swarm,
+    /// identify, ping, gossipsub, bandwidth) go into `metrics`, under
+    /// `libp2p_`.
     pub async fn start(
         store: Store,
         registry: Arc<SchemaRegistry>,
         config: ReplicationConfig,
+        metrics: &mut MetricsRegistry,
     ) -> Result<Self, ReplicationError> {
         let stats = Arc::new(Stats::default());
         let (shutdown, stop) = watch::channel(false);
         let (listening_tx, listening) = watch::channel(Vec::new());
-        let (commands, commands_rx) = mpsc::channel(1024);
         let listen = config.listen.clone();
         let (service, peer_id) = service::Service::new(
             store,
@@ -188,8 +191,7 @@ impl Replication {
             config,
             stats.clone(),
             listening_tx,
-            commands.clone(),
-            commands_rx,
+            metrics,
         )
         .await?;
         let task = tokio::spawn(service.run(stop));

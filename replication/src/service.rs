@@ -13,6 +13,7 @@ use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{Published, Store};
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
+use libp2p::metrics::{Metrics, Recorder, Registry};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Stream, Swarm};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -52,6 +53,8 @@ struct PeerState {
 
 pub(crate) struct Service {
     swarm: Swarm<Behaviour>,
+    /// Swarm, identify, ping and gossip events, counted into the node's registry.
+    metrics: Metrics,
     registry: Arc<SchemaRegistry>,
     config: ReplicationConfig,
     stats: Arc<Stats>,
@@ -79,13 +82,18 @@ impl Service {
         config: ReplicationConfig,
         stats: Arc<Stats>,
         listening: watch::Sender<Vec<Multiaddr>>,
-        commands_tx: mpsc::Sender<Command>,
-        commands: mpsc::Receiver<Command>,
+        metrics: &mut Registry,
     ) -> Result<(Self, String), ReplicationError> {
+        // What peer tasks, the ingester and the gossip task ask of the swarm.
+        let (commands_tx, commands) = mpsc::channel(1024);
         let setup = |e: &dyn std::fmt::Display| ReplicationError::Setup(e.to_string());
         let keypair = libp2p::identity::Keypair::ed25519_from_bytes(config.key.private_key())
             .map_err(|e| setup(&e))?;
         let mdns_on = config.mdns;
+        // Built before the swarm: the bandwidth metrics below keep the
+        // registry borrowed until the behaviour is in place.
+        let gossipsub = gossip_behaviour(&keypair, metrics)?;
+        let event_metrics = Metrics::new(metrics);
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -95,6 +103,7 @@ impl Service {
             )
             .map_err(|e| setup(&e))?
             .with_quic()
+            .with_bandwidth_metrics(metrics)
             .with_behaviour(|key| {
                 let peer_id = key.public().to_peer_id();
                 let mdns = if mdns_on {
@@ -105,22 +114,6 @@ impl Service {
                 } else {
                     None
                 };
-                let gossip_config = gossipsub::ConfigBuilder::default()
-                    .heartbeat_interval(Duration::from_millis(500))
-                    // An entry with a maximal operation, as CBOR.
-                    .max_transmit_size(2 * 1024 * 1024)
-                    .validation_mode(gossipsub::ValidationMode::Strict)
-                    // The same entry from two nodes is one message.
-                    .message_id_fn(|m| {
-                        gossipsub::MessageId::from(Hash::of(&m.data).as_bytes().to_vec())
-                    })
-                    .build()
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                let gossipsub = gossipsub::Behaviour::new(
-                    MessageAuthenticity::Signed(key.clone()),
-                    gossip_config,
-                )
-                .map_err(std::io::Error::other)?;
                 Ok(Behaviour {
                     identify: identify::Behaviour::new(identify::Config::new(
                         "/p2panda/1.0.0".into(),
@@ -184,6 +177,7 @@ impl Service {
         let published = Some(store.published());
         let service = Self {
             swarm,
+            metrics: event_metrics,
             registry,
             config,
             stats,
@@ -277,7 +271,20 @@ impl Service {
         }
     }
 
+    fn record(&self, event: &SwarmEvent<BehaviourEvent>) {
+        self.metrics.record(event);
+        if let SwarmEvent::Behaviour(event) = event {
+            match event {
+                BehaviourEvent::Identify(e) => self.metrics.record(e),
+                BehaviourEvent::Ping(e) => self.metrics.record(e),
+                BehaviourEvent::Gossipsub(e) => self.metrics.record(e),
+                BehaviourEvent::Mdns(_) | BehaviourEvent::Stream(_) => {}
+            }
+        }
+    }
+
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.record(&event);
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "p2p listening");
@@ -482,6 +489,36 @@ impl Service {
             tracing::debug!("gossip dropped, ingest queue full");
         }
     }
+}
+
+/// Gossipsub for entries, its mesh and message metrics in `metrics`.
+fn gossip_behaviour(
+    key: &libp2p::identity::Keypair,
+    metrics: &mut Registry,
+) -> Result<gossipsub::Behaviour, ReplicationError> {
+    let setup = |e: &dyn std::fmt::Display| ReplicationError::Setup(e.to_string());
+    let config = gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(Duration::from_millis(500))
+        // An entry with a maximal operation, as CBOR.
+        .max_transmit_size(2 * 1024 * 1024)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        // The same entry from two nodes is one message.
+        .message_id_fn(|m| gossipsub::MessageId::from(Hash::of(&m.data).as_bytes().to_vec()))
+        .build()
+        .map_err(|e| setup(&e))?;
+    let behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)
+        .map_err(|e| setup(&e))?;
+    // Series per topic, and a topic per schema: bounded, so that a node
+    // with many schemas does not answer every scrape with thousands.
+    let metrics_config = gossipsub::MetricsConfig {
+        max_topics: 64,
+        max_never_subscribed_topics: 8,
+        ..Default::default()
+    };
+    Ok(behaviour.with_metrics(
+        metrics.sub_registry_with_prefix("libp2p_gossipsub"),
+        metrics_config,
+    ))
 }
 
 /// Announces every entry published on this node on its schema's topic.

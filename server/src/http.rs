@@ -117,13 +117,13 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: the OpenMetrics text format (Prometheus reads it).
 async fn metrics(State(state): State<AppState>) -> Response {
     match state.parts.metrics().await {
         Ok(body) => (
             [(
                 header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
             body,
         )

@@ -140,9 +140,17 @@ impl Node {
             )),
             None => None,
         };
+        // One registry for the node's metrics and libp2p's.
+        let mut metrics_registry = prometheus_client::registry::Registry::default();
         let replication = match &config.replication {
             Some(c) => Some(Arc::new(
-                Replication::start(store.clone(), registry.clone(), c.clone()).await?,
+                Replication::start(
+                    store.clone(),
+                    registry.clone(),
+                    c.clone(),
+                    &mut metrics_registry,
+                )
+                .await?,
             )),
             None => None,
         };
@@ -161,7 +169,13 @@ impl Node {
             })?;
         let addr = listener.local_addr().map_err(NodeError::Http)?;
         let (shutdown, mut stop) = watch::channel(false);
-        let metrics = Arc::new(metrics::Metrics::new());
+        let metrics = Arc::new(metrics::Metrics::new(
+            metrics_registry,
+            &store,
+            &registry,
+            materializer.as_ref(),
+            replication.as_ref(),
+        ));
         let parts = metrics::NodeParts {
             store: store.clone(),
             registry: registry.clone(),

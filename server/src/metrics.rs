@@ -1,61 +1,37 @@
-//! Node metrics in the Prometheus text format (`GET /metrics`), and the
-//! JSON status (`GET /status`) the `hoffnung status` command shows.
+//! Node metrics (`GET /metrics`: the OpenMetrics text of a
+//! `prometheus-client` registry) and the JSON status (`GET /status`) the
+//! `hoffnung status` command shows.
 //!
-//! Counters live where the events happen (the store counts ingest outcomes);
-//! this module only keeps what the HTTP layer and the node see, and reads
-//! everything else at scrape time.
+//! Counters live where the events happen (the store counts ingest outcomes,
+//! replication its sessions); a collector reads them while a scrape is
+//! encoded. Counts in the database need an async read, which encoding cannot
+//! do: a scrape reads them first and sets gauges. Request latencies are
+//! observed here; libp2p registers its own metrics (`libp2p_*`) into the
+//! same registry.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hoffnung_materializer::Materializer;
 use hoffnung_replication::Replication;
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{Backend, Store, StoreError};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
 use serde_json::{json, Value};
 
 /// Upper bounds (seconds) of the request latency histogram.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
-
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            if secs <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos
-            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
-    }
-
-    fn write(&self, out: &mut String, name: &str, labels: &str) {
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
-    }
-}
 
 /// What kind of GraphQL request was timed.
 #[derive(Debug, Clone, Copy)]
@@ -64,30 +40,142 @@ pub(crate) enum RequestKind {
     Mutation,
 }
 
+type RequestLabels = [(&'static str, &'static str); 1];
+
+impl RequestKind {
+    fn labels(self) -> RequestLabels {
+        let operation = match self {
+            RequestKind::Query => "query",
+            RequestKind::Mutation => "mutation",
+        };
+        [("operation", operation)]
+    }
+}
+
+/// Why `GET /metrics` could not answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScrapeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("encoding the metrics failed")]
+    Encode(#[from] fmt::Error),
+}
+
+/// What a scrape read from the database.
+struct StoredCounts {
+    entries: u64,
+    documents: u64,
+    /// The materializer's cursor and backlog, if it runs.
+    materializer: Option<(i64, u64)>,
+}
+
+/// Gauges of the counts a scrape reads from the database.
+struct StoredGauges {
+    entries: Gauge<u64, AtomicU64>,
+    documents: Gauge<u64, AtomicU64>,
+    materializer: Option<MaterializerGauges>,
+}
+
+struct MaterializerGauges {
+    cursor: Gauge,
+    backlog: Gauge<u64, AtomicU64>,
+    lag: Gauge<f64, AtomicU64>,
+}
+
 /// Metrics of one node.
 pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Histogram>,
+    stored: StoredGauges,
+    /// Held from setting [`Self::stored`] until the text is encoded, so that
+    /// a scrape shows the counts it read, not those of a concurrent one.
+    scrape: Mutex<()>,
     started: Instant,
-    queries: Histogram,
-    mutations: Histogram,
     /// Since when the materializer has been behind the store (None: caught up).
     behind_since: Mutex<Option<Instant>>,
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    /// The node's metrics in `registry` (which may hold libp2p's already).
+    pub(crate) fn new(
+        mut registry: Registry,
+        store: &Store,
+        schemas: &Arc<SchemaRegistry>,
+        materializer: Option<&Arc<Materializer>>,
+        replication: Option<&Arc<Replication>>,
+    ) -> Self {
+        let started = Instant::now();
+        registry.register_collector(Box::new(ProcessCollector));
+        let node = registry.sub_registry_with_prefix("hoffnung");
+        let requests: Family<RequestLabels, Histogram> =
+            Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        // Both series exist from the start, at zero.
+        for kind in [RequestKind::Query, RequestKind::Mutation] {
+            requests.get_or_create_owned(&kind.labels());
+        }
+        node.register_with_unit(
+            "graphql_request_duration",
+            "Time to answer GraphQL requests over HTTP, by operation type",
+            Unit::Seconds,
+            requests.clone(),
+        );
+        let stored = StoredGauges {
+            entries: Gauge::default(),
+            documents: Gauge::default(),
+            materializer: materializer.map(|_| MaterializerGauges {
+                cursor: Gauge::default(),
+                backlog: Gauge::default(),
+                lag: Gauge::default(),
+            }),
+        };
+        node.register(
+            "entries",
+            "Entries in the event store",
+            stored.entries.clone(),
+        );
+        node.register(
+            "documents",
+            "Documents in the event store (one create each, whoever updated them)",
+            stored.documents.clone(),
+        );
+        if let Some(m) = &stored.materializer {
+            node.register(
+                "materializer_cursor",
+                "Id of the last entry the materialized views reflect",
+                m.cursor.clone(),
+            );
+            node.register(
+                "materializer_backlog_entries",
+                "Entries stored but not yet materialized",
+                m.backlog.clone(),
+            );
+            node.register_with_unit(
+                "materializer_lag",
+                "Seconds since the materializer was last caught up (0 when it is)",
+                Unit::Seconds,
+                m.lag.clone(),
+            );
+        }
+        node.register_collector(Box::new(NodeCollector {
+            store: store.clone(),
+            schemas: schemas.clone(),
+            replication: replication.cloned(),
+            started,
+        }));
         Self {
-            started: Instant::now(),
-            queries: Histogram::default(),
-            mutations: Histogram::default(),
+            registry,
+            requests,
+            stored,
+            scrape: Mutex::new(()),
+            started,
             behind_since: Mutex::new(None),
         }
     }
 
     pub(crate) fn observe_request(&self, kind: RequestKind, took: Duration) {
-        match kind {
-            RequestKind::Query => self.queries.observe(took),
-            RequestKind::Mutation => self.mutations.observe(took),
-        }
+        self.requests
+            .get_or_create(&kind.labels())
+            .observe(took.as_secs_f64());
     }
 
     /// New entries were appended: the materializer is behind from now on,
@@ -112,6 +200,171 @@ impl Metrics {
             .and_then(|b| b.map(|t| t.elapsed()))
             .unwrap_or_default()
     }
+
+    /// The exposition, with the counts a scrape read.
+    fn encode(&self, counts: StoredCounts) -> Result<String, fmt::Error> {
+        // A panic elsewhere while holding it leaves nothing half-written.
+        let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
+        self.stored.entries.set(counts.entries);
+        self.stored.documents.set(counts.documents);
+        if let (Some(g), Some((cursor, backlog))) = (&self.stored.materializer, counts.materializer)
+        {
+            g.cursor.set(cursor);
+            g.backlog.set(backlog);
+            let lag = if backlog == 0 {
+                0.0
+            } else {
+                self.lag().as_secs_f64()
+            };
+            g.lag.set(lag);
+        }
+        let mut out = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// Reads what other parts count, at each scrape (`hoffnung_*`).
+struct NodeCollector {
+    store: Store,
+    schemas: Arc<SchemaRegistry>,
+    replication: Option<Arc<Replication>>,
+    started: Instant,
+}
+
+impl fmt::Debug for NodeCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeCollector").finish_non_exhaustive()
+    }
+}
+
+impl Collector for NodeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        // Counter names go without `_total`: the encoder appends it.
+        let ingest = self.store.ingest_stats();
+        counter(
+            &mut encoder,
+            "entries_ingested",
+            "Entries accepted (publish, import, replication) since start.",
+            ingest.accepted,
+        )?;
+        let mut rejected = encoder.encode_descriptor(
+            "entries_rejected",
+            "Entries rejected since start, by error code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (code, n) in &ingest.rejected {
+            ConstCounter::new(*n).encode(rejected.encode_family(&[("code", *code)])?)?;
+        }
+        gauge(
+            &mut encoder,
+            "schemas",
+            "Schemas this node knows and accepts (system schemas included).",
+            None,
+            self.schemas.schemas().len() as u64,
+        )?;
+        gauge(
+            &mut encoder,
+            "uptime",
+            "Seconds since the node started.",
+            Some(&Unit::Seconds),
+            self.started.elapsed().as_secs_f64(),
+        )?;
+        let Some(replication) = &self.replication else {
+            return Ok(());
+        };
+        let s = replication.stats();
+        gauge(
+            &mut encoder,
+            "peers",
+            "Connected peers.",
+            None,
+            s.peers.len() as u64,
+        )?;
+        gauge(
+            &mut encoder,
+            "replication_sessions_open",
+            "Replication sessions running.",
+            None,
+            s.sessions_open,
+        )?;
+        let counters = [
+            (
+                "replication_sessions_started",
+                "Replication sessions started (by either side).",
+                s.sessions_started,
+            ),
+            (
+                "replication_entries_received",
+                "Entries received from peers and stored.",
+                s.entries_received,
+            ),
+            (
+                "replication_entries_sent",
+                "Entries sent to peers in sessions.",
+                s.entries_sent,
+            ),
+            (
+                "replication_entries_rejected",
+                "Invalid entries received from peers.",
+                s.entries_rejected,
+            ),
+            (
+                "replication_gossip_sent",
+                "Entries announced live with gossip.",
+                s.gossip_sent,
+            ),
+            (
+                "replication_peer_faults",
+                "Times a peer was dropped for invalid data.",
+                s.faults,
+            ),
+        ];
+        for (name, help, value) in counters {
+            counter(&mut encoder, name, help, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// The process's resident memory (`process_resident_memory_bytes`, the name
+/// Prometheus client libraries share).
+#[derive(Debug)]
+struct ProcessCollector;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        match resident_memory_bytes() {
+            Some(rss) => gauge(
+                &mut encoder,
+                "process_resident_memory",
+                "Resident memory size in bytes.",
+                Some(&Unit::Bytes),
+                rss,
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    let counter = ConstCounter::new(value);
+    counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)
+}
+
+fn gauge<N>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: N,
+) -> fmt::Result
+where
+    ConstGauge<N>: EncodeMetric,
+{
+    let gauge = ConstGauge::new(value);
+    gauge.encode(encoder.encode_descriptor(name, help, unit, gauge.metric_type())?)
 }
 
 /// The parts of a node the metrics and status read.
@@ -140,172 +393,14 @@ impl NodeParts {
         }
     }
 
-    /// The Prometheus exposition.
-    pub(crate) async fn metrics(&self) -> Result<String, StoreError> {
-        let mut out = String::with_capacity(4096);
-        let stats = self.store.ingest_stats();
-        metric(
-            &mut out,
-            "hoffnung_entries_ingested_total",
-            "counter",
-            "Entries accepted (publish, import, replication) since start.",
-        );
-        let _ = writeln!(out, "hoffnung_entries_ingested_total {}", stats.accepted);
-        metric(
-            &mut out,
-            "hoffnung_entries_rejected_total",
-            "counter",
-            "Entries rejected since start, by error code.",
-        );
-        for (code, n) in &stats.rejected {
-            let _ = writeln!(
-                out,
-                "hoffnung_entries_rejected_total{{code=\"{code}\"}} {n}"
-            );
-        }
-        metric(
-            &mut out,
-            "hoffnung_entries",
-            "gauge",
-            "Entries in the event store.",
-        );
-        let _ = writeln!(out, "hoffnung_entries {}", self.store.entry_count().await?);
-        metric(
-            &mut out,
-            "hoffnung_documents",
-            "gauge",
-            "Documents (one log each) in the event store.",
-        );
-        let _ = writeln!(out, "hoffnung_documents {}", self.store.log_count().await?);
-        metric(
-            &mut out,
-            "hoffnung_schemas",
-            "gauge",
-            "Schemas this node knows and accepts (system schemas included).",
-        );
-        let _ = writeln!(out, "hoffnung_schemas {}", self.registry.schemas().len());
-        if let Some((cursor, backlog)) = self.backlog().await? {
-            metric(
-                &mut out,
-                "hoffnung_materializer_cursor",
-                "gauge",
-                "Id of the last entry the materialized views reflect.",
-            );
-            let _ = writeln!(out, "hoffnung_materializer_cursor {cursor}");
-            metric(
-                &mut out,
-                "hoffnung_materializer_backlog_entries",
-                "gauge",
-                "Entries stored but not yet materialized.",
-            );
-            let _ = writeln!(out, "hoffnung_materializer_backlog_entries {backlog}");
-            metric(
-                &mut out,
-                "hoffnung_materializer_lag_seconds",
-                "gauge",
-                "Seconds since the materializer was last caught up (0 when it is).",
-            );
-            let lag = if backlog == 0 {
-                0.0
-            } else {
-                self.metrics.lag().as_secs_f64()
-            };
-            let _ = writeln!(out, "hoffnung_materializer_lag_seconds {lag}");
-        }
-        if let Some(r) = &self.replication {
-            let s = r.stats();
-            let counters = [
-                (
-                    "hoffnung_peers",
-                    "gauge",
-                    "Connected peers.",
-                    s.peers.len() as u64,
-                ),
-                (
-                    "hoffnung_replication_sessions_open",
-                    "gauge",
-                    "Replication sessions running.",
-                    s.sessions_open,
-                ),
-                (
-                    "hoffnung_replication_sessions_started_total",
-                    "counter",
-                    "Replication sessions started (by either side).",
-                    s.sessions_started,
-                ),
-                (
-                    "hoffnung_replication_entries_received_total",
-                    "counter",
-                    "Entries received from peers and stored.",
-                    s.entries_received,
-                ),
-                (
-                    "hoffnung_replication_entries_sent_total",
-                    "counter",
-                    "Entries sent to peers in sessions.",
-                    s.entries_sent,
-                ),
-                (
-                    "hoffnung_replication_entries_rejected_total",
-                    "counter",
-                    "Invalid entries received from peers.",
-                    s.entries_rejected,
-                ),
-                (
-                    "hoffnung_replication_gossip_sent_total",
-                    "counter",
-                    "Entries announced live with gossip.",
-                    s.gossip_sent,
-                ),
-                (
-                    "hoffnung_replication_peer_faults_total",
-                    "counter",
-                    "Times a peer was dropped for invalid data.",
-                    s.faults,
-                ),
-            ];
-            for (name, kind, help, value) in counters {
-                metric(&mut out, name, kind, help);
-                let _ = writeln!(out, "{name} {value}");
-            }
-        }
-        metric(
-            &mut out,
-            "hoffnung_graphql_request_duration_seconds",
-            "histogram",
-            "Time to answer GraphQL requests over HTTP, by operation type.",
-        );
-        self.metrics.queries.write(
-            &mut out,
-            "hoffnung_graphql_request_duration_seconds",
-            "operation=\"query\"",
-        );
-        self.metrics.mutations.write(
-            &mut out,
-            "hoffnung_graphql_request_duration_seconds",
-            "operation=\"mutation\"",
-        );
-        metric(
-            &mut out,
-            "hoffnung_uptime_seconds",
-            "gauge",
-            "Seconds since the node started.",
-        );
-        let _ = writeln!(
-            out,
-            "hoffnung_uptime_seconds {}",
-            self.metrics.started.elapsed().as_secs_f64()
-        );
-        if let Some(rss) = resident_memory_bytes() {
-            metric(
-                &mut out,
-                "process_resident_memory_bytes",
-                "gauge",
-                "Resident memory size in bytes.",
-            );
-            let _ = writeln!(out, "process_resident_memory_bytes {rss}");
-        }
-        Ok(out)
+    /// The OpenMetrics exposition.
+    pub(crate) async fn metrics(&self) -> Result<String, ScrapeError> {
+        let counts = StoredCounts {
+            entries: self.store.entry_count().await?,
+            documents: self.store.document_count().await?,
+            materializer: self.backlog().await?,
+        };
+        Ok(self.metrics.encode(counts)?)
     }
 
     /// The status document of `GET /status`.
@@ -369,16 +464,11 @@ impl NodeParts {
                 "url": redact_password(&self.database_url),
             },
             "entries": self.store.entry_count().await?,
-            "documents": self.store.log_count().await?,
+            "documents": self.store.document_count().await?,
             "schemas": schemas,
             "materializer": materializer,
         }))
     }
-}
-
-fn metric(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -406,11 +496,16 @@ pub(crate) fn redact_password(url: &str) -> String {
     }
 }
 
-/// RSS from `/proc/self/statm` (Linux only).
+/// Resident memory from `VmRSS` in `/proc/self/status` (Linux only).
 fn resident_memory_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    vm_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// `VmRSS:    1234 kB` → bytes.
+fn vm_rss_bytes(status: &str) -> Option<u64> {
+    let value = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kib: u64 = value.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 #[cfg(test)]
@@ -431,15 +526,13 @@ mod tests {
     }
 
     #[test]
-    fn histogram_buckets_are_cumulative() {
-        let h = Histogram::default();
-        h.observe(Duration::from_micros(300));
-        h.observe(Duration::from_millis(3));
-        let mut out = String::new();
-        h.write(&mut out, "x", "a=\"b\"");
-        assert!(out.contains("x_bucket{a=\"b\",le=\"0.0005\"} 1\n"));
-        assert!(out.contains("x_bucket{a=\"b\",le=\"0.005\"} 2\n"));
-        assert!(out.contains("x_bucket{a=\"b\",le=\"+Inf\"} 2\n"));
-        assert!(out.contains("x_count{a=\"b\"} 2\n"));
+    fn resident_memory_is_read_from_vm_rss() {
+        let status = "Name:\thoffnung\nVmPeak:\t  900 kB\nVmRSS:\t   12345 kB\nVmData:\t 1 kB\n";
+        assert_eq!(vm_rss_bytes(status), Some(12345 * 1024));
+        assert_eq!(vm_rss_bytes("VmRSS:\t12 MB\n"), None);
+        assert_eq!(vm_rss_bytes("Name:\tx\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(resident_memory_bytes().is_some_and(|b| b > 0));
+        }
     }
 }

@@ -430,6 +430,13 @@ impl Store {
         self.count(&self.inner.sql.count_logs).await
     }
 
+    /// The number of documents: one create each, the first entry of its
+    /// author's log. A log that another author's update or delete opened
+    /// is not a document.
+    pub async fn document_count(&self) -> Result<u64, StoreError> {
+        self.count(&sql::count_documents(self.backend())).await
+    }
+
     /// Entries after `cursor` (the materializer's backlog).
     pub async fn entries_after_count(&self, cursor: i64) -> Result<u64, StoreError> {
         let sql = sql::render("SELECT COUNT(*) FROM entries WHERE id > ?", self.backend());

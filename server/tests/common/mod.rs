@@ -175,6 +175,45 @@ pub async fn post(
         .expect("json")
 }
 
+/// The samples of a `/metrics` exposition by series, as written
+/// (`name{label="value",…}`); comment lines (HELP, TYPE, UNIT, EOF) are skipped.
+pub struct Exposition(std::collections::HashMap<String, f64>);
+
+impl Exposition {
+    pub fn parse(text: &str) -> Self {
+        let mut samples = std::collections::HashMap::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (series, value) = line.rsplit_once(' ').expect("a sample line");
+            let value: f64 = value.parse().unwrap_or_else(|e| panic!("{line}: {e}"));
+            let dup = samples.insert(series.to_string(), value);
+            assert!(dup.is_none(), "{series} twice in\n{text}");
+        }
+        Self(samples)
+    }
+
+    /// The value of one series, e.g. `x_total{code="A"}`.
+    pub fn get(&self, series: &str) -> f64 {
+        *self.0.get(series).unwrap_or_else(|| {
+            let mut known: Vec<_> = self.0.keys().collect();
+            known.sort();
+            panic!("no {series} in {known:#?}")
+        })
+    }
+
+    /// The sum of every series of `name`, whatever their labels.
+    pub fn sum(&self, name: &str) -> f64 {
+        let labelled = format!("{name}{{");
+        self.0
+            .iter()
+            .filter(|(s, _)| *s == name || s.starts_with(&labelled))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
 /// A `hoffnung` command with a clean environment: no `HOFFNUNG_*`
 /// variables of the caller, and config and data directories inside `home`
 /// (nothing of the user's is read or written).

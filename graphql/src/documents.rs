@@ -18,7 +18,7 @@ use hoffnung_store::{
     ViewRow, ViewTable,
 };
 
-use crate::error::api_error;
+use crate::error::{api_error, bad_query, internal, invalid_argument, invalid_value, ErrorCode};
 use crate::loader::{RelationKey, RelationLoader};
 use crate::Api;
 use async_graphql::dataloader::DataLoader;
@@ -483,7 +483,7 @@ async fn resolve_value<'a>(
             .ok_or_else(|| internal("relation without target"))?;
         api.registry
             .schema(id)
-            .ok_or_else(|| api_error("SCHEMA_NOT_FOUND", format!("Schema not found: {id}")))
+            .ok_or_else(|| api_error(ErrorCode::SchemaNotFound, format!("Schema not found: {id}")))
     };
     let field_type = doc.schema.field(name);
     Ok(match value {
@@ -636,19 +636,17 @@ async fn single_document<'a>(
     let table = Arc::new(ViewTable::for_schema(&schema));
     let (row, current) = match (id, view_id) {
         (Some(_), Some(_)) => {
-            return Err(api_error(
-                "INVALID_ARGUMENT",
+            return Err(invalid_argument(
                 "Must only provide `id` or `viewId` argument",
             ))
         }
         (None, None) => {
-            return Err(api_error(
-                "INVALID_ARGUMENT",
+            return Err(invalid_argument(
                 "Must provide either `id` or `viewId` argument",
             ))
         }
         (Some(id), None) => {
-            let id = Hash::from_str(&id).map_err(|e| invalid_arg("id", e))?;
+            let id = Hash::from_str(&id).map_err(|e| invalid_value("id", e))?;
             let row = api
                 .store
                 .current_view(&table, &id)
@@ -658,7 +656,7 @@ async fn single_document<'a>(
         }
         (None, Some(view_id)) => {
             let view_id =
-                DocumentViewId::from_str(&view_id).map_err(|e| invalid_arg("viewId", e))?;
+                DocumentViewId::from_str(&view_id).map_err(|e| invalid_value("viewId", e))?;
             let row = match api
                 .store
                 .stored_view(&table, &view_id)
@@ -696,15 +694,14 @@ async fn collection<'a>(
         let n = v.i64()?;
         if n < 1 {
             // Upstream's message for `first: 0`.
-            return Err(api_error(
-                "INVALID_ARGUMENT",
+            return Err(invalid_argument(
                 "out of range integral type conversion attempted",
             ));
         }
         if n > i64::from(api.max_page) {
             let max = api.max_page;
             return Err(api_error(
-                "PAGE_TOO_LARGE",
+                ErrorCode::PageTooLarge,
                 format!("a page holds at most {max} documents, {n} were asked for"),
             ));
         }
@@ -712,8 +709,7 @@ async fn collection<'a>(
     };
     let backward = arg("last").is_some() || arg("before").is_some();
     if backward && arg("after").is_some() {
-        return Err(api_error(
-            "INVALID_ARGUMENT",
+        return Err(invalid_argument(
             "use `first`/`after` or `last`/`before`, not both",
         ));
     }
@@ -750,12 +746,9 @@ async fn collection<'a>(
         .as_deref()
         .map(|c| {
             decode_cursor(c).ok_or_else(|| {
-                api_error(
-                    "INVALID_ARGUMENT",
-                    format!(
-                        "Invalid value for argument \"{cursor_arg}\", expected type \"Cursor\""
-                    ),
-                )
+                invalid_argument(format!(
+                    "Invalid value for argument \"{cursor_arg}\", expected type \"Cursor\""
+                ))
             })
         })
         .transpose()?;
@@ -816,7 +809,7 @@ pub(crate) fn parse_filters(
         for (field, ops) in filter.object()?.iter() {
             let ty = schema
                 .field(field.as_str())
-                .ok_or_else(|| api_error("INVALID_ARGUMENT", format!("unknown field `{field}`")))?;
+                .ok_or_else(|| invalid_argument(format!("unknown field `{field}`")))?;
             parse_ops(
                 &mut filters,
                 Target::Field(field.to_string()),
@@ -833,12 +826,7 @@ pub(crate) fn parse_filters(
                 "owner" => (Target::Owner, Kind::PublicKey),
                 "edited" => (Target::Edited, Kind::Bool),
                 "deleted" => (Target::Deleted, Kind::Bool),
-                other => {
-                    return Err(api_error(
-                        "INVALID_ARGUMENT",
-                        format!("unknown meta field `{other}`"),
-                    ))
-                }
+                other => return Err(invalid_argument(format!("unknown meta field `{other}`"))),
             };
             parse_ops(&mut filters, target, &ops, kind)?;
         }
@@ -875,7 +863,7 @@ fn operand(
     v: &async_graphql::dynamic::ValueAccessor<'_>,
     kind: Kind,
 ) -> async_graphql::Result<Operand> {
-    let bad = |e: String| api_error("INVALID_ARGUMENT", e);
+    let bad = |e: String| invalid_argument(e);
     Ok(match kind {
         Kind::Bool => Operand::Bool(v.boolean()?),
         Kind::Int => Operand::Int(v.i64()?),
@@ -926,12 +914,7 @@ fn parse_ops(
             "lte" => FilterOp::Lte,
             "contains" => FilterOp::Contains,
             "notContains" => FilterOp::NotContains,
-            other => {
-                return Err(api_error(
-                    "INVALID_ARGUMENT",
-                    format!("unknown filter `{other}`"),
-                ))
-            }
+            other => return Err(invalid_argument(format!("unknown filter `{other}`"))),
         };
         let values = if matches!(op, FilterOp::In | FilterOp::NotIn) {
             value
@@ -981,20 +964,4 @@ fn decode_cursor(s: &str) -> Option<Cursor> {
         key,
         document_id: v.get(1)?.as_str()?.to_string(),
     })
-}
-
-fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
-    tracing::error!(error = %e, "query failed");
-    api_error("INTERNAL", "internal error")
-}
-
-fn bad_query(e: hoffnung_store::QueryError) -> async_graphql::Error {
-    api_error("INVALID_ARGUMENT", e.to_string())
-}
-
-fn invalid_arg(name: &str, e: impl std::fmt::Display) -> async_graphql::Error {
-    api_error(
-        "INVALID_ARGUMENT",
-        format!("Invalid value for argument \"{name}\": {e}"),
-    )
 }

@@ -1,26 +1,48 @@
-//! The one place where domain errors become GraphQL errors.
+//! The one place where GraphQL errors are built: every error carries a
+//! stable `extensions.code` ([`ErrorCode`]).
+
+use async_graphql::ErrorExtensions;
+pub use hoffnung_store::ErrorCode;
 
 /// A GraphQL error with a stable `extensions.code`.
 pub type ApiError = async_graphql::Error;
 
-use async_graphql::ErrorExtensions;
-
 /// An error whose message tells the client what was wrong and whose
 /// `extensions.code` a program can match on.
-pub fn api_error(code: &'static str, message: impl Into<String>) -> ApiError {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+pub fn api_error(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
 }
 
 /// A domain error as a GraphQL error. Rejections of input tell the client
 /// what was wrong; internal failures are logged and answered generically,
 /// so database details never reach clients.
-pub fn domain_error(code: &'static str, error: &dyn std::fmt::Display) -> ApiError {
-    if code == "INTERNAL" {
+pub fn domain_error(code: ErrorCode, error: &dyn std::fmt::Display) -> ApiError {
+    if code == ErrorCode::Internal {
         tracing::error!(%error, "request failed inside the node");
         api_error(code, "internal error; the node's log has the details")
     } else {
         api_error(code, error.to_string())
     }
+}
+
+/// A failure inside the node: logged, answered generically.
+pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
+    domain_error(ErrorCode::Internal, &error)
+}
+
+/// An argument the client got wrong.
+pub(crate) fn invalid_argument(message: impl Into<String>) -> ApiError {
+    api_error(ErrorCode::InvalidArgument, message)
+}
+
+/// A value given for argument `name` that does not parse.
+pub(crate) fn invalid_value(name: &str, e: impl std::fmt::Display) -> ApiError {
+    invalid_argument(format!("Invalid value for argument \"{name}\": {e}"))
+}
+
+/// A query the store cannot compile (a filter or ordering that does not fit).
+pub(crate) fn bad_query(e: hoffnung_store::QueryError) -> ApiError {
+    invalid_argument(e.to_string())
 }
 
 #[cfg(test)]
@@ -29,9 +51,14 @@ mod tests {
 
     #[test]
     fn internal_details_stay_in_the_log() {
-        let e = domain_error("INTERNAL", &"database error: no such table: entries");
+        let e = domain_error(
+            ErrorCode::Internal,
+            &"database error: no such table: entries",
+        );
         assert!(!e.message.contains("no such table"));
-        let e = domain_error("SEQ_NUM_GAP", &"claimed seq num of 26");
+        let e = internal("database error: no such table: entries");
+        assert!(!e.message.contains("no such table"));
+        let e = domain_error(ErrorCode::SeqNumGap, &"claimed seq num of 26");
         assert_eq!(e.message, "claimed seq num of 26");
         let code = e.extensions.as_ref().and_then(|x| x.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("SEQ_NUM_GAP")));

@@ -25,7 +25,8 @@ use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::Store;
 
 pub use documents::{DEFAULT_MAX_PAGE, DEFAULT_PAGE};
-pub use error::{api_error, domain_error, ApiError};
+pub use error::{api_error, domain_error, ApiError, ErrorCode};
+use error::{invalid_argument, invalid_value};
 
 /// What resolvers need: the store, the registry and (for subscriptions)
 /// the materializer.
@@ -222,14 +223,7 @@ where
     T::Err: std::fmt::Display,
 {
     string_arg(ctx, name)?
-        .map(|s| {
-            s.parse::<T>().map_err(|e| {
-                api_error(
-                    "INVALID_ARGUMENT",
-                    format!("Invalid value for argument \"{name}\": {e}"),
-                )
-            })
-        })
+        .map(|s| s.parse::<T>().map_err(|e| invalid_value(name, e)))
         .transpose()
 }
 
@@ -238,12 +232,8 @@ where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    parse_opt_arg(ctx, name)?.ok_or_else(|| {
-        api_error(
-            "INVALID_ARGUMENT",
-            format!("argument \"{name}\" is required"),
-        )
-    })
+    parse_opt_arg(ctx, name)?
+        .ok_or_else(|| invalid_argument(format!("argument \"{name}\" is required")))
 }
 
 fn hex_arg(
@@ -254,7 +244,7 @@ fn hex_arg(
     let s = string_arg(ctx, name)?.unwrap_or_default();
     hex::decode(s).map_err(|_| {
         api_error(
-            "INVALID_HEX",
+            ErrorCode::InvalidHex,
             format!(
                 "Invalid value for argument \"{name}\", expected type \"{ty}\": not a hex string"
             ),
@@ -292,7 +282,22 @@ impl LiveSchema {
             },
             tokio::spawn,
         );
-        self.get().execute(request.data(loader)).await
+        let mut response = self.get().execute(request.data(loader)).await;
+        // Errors of the request itself (syntax, unknown fields, argument
+        // types) come from async-graphql without a code: they get one, so
+        // that every error a client sees can be matched on.
+        for e in &mut response.errors {
+            let coded = e
+                .extensions
+                .as_ref()
+                .is_some_and(|x| x.get("code").is_some());
+            if !coded {
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", ErrorCode::InvalidQuery.as_str());
+            }
+        }
+        response
     }
 
     /// Rebuilds from the registry's current schemas.

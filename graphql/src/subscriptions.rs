@@ -17,7 +17,7 @@ use hoffnung_store::{CollectionQuery, Filter, FilterOp, Operand, Target, ViewTab
 use tokio::sync::broadcast;
 
 use crate::documents::{parse_filters, Doc};
-use crate::error::api_error;
+use crate::error::{api_error, internal, invalid_argument, ErrorCode};
 use crate::Api;
 
 /// The subscription field of one schema.
@@ -65,7 +65,7 @@ async fn stream<'a>(
     let api = ctx.data::<Api>()?.clone();
     let materializer = api.materializer.clone().ok_or_else(|| {
         api_error(
-            "UNSUPPORTED",
+            ErrorCode::Unsupported,
             "this node runs without a materializer: nothing to subscribe to",
         )
     })?;
@@ -103,12 +103,10 @@ async fn stream<'a>(
                             return Some((Ok(FieldValue::owned_any(doc)), s));
                         }
                     }
-                    Ok(Err(e)) => {
-                        return Some((Err(api_error("INVALID_ARGUMENT", e.to_string())), s))
-                    }
+                    Ok(Err(e)) => return Some((Err(invalid_argument(e.to_string())), s)),
                     Err(e) => {
                         tracing::error!(error = %e, "subscription query failed");
-                        return Some((Err(api_error("INTERNAL", "internal error")), s));
+                        return Some((Err(internal("subscription query failed")), s));
                     }
                 }
                 continue;
@@ -125,7 +123,7 @@ async fn stream<'a>(
                     // Too slow a reader: say so rather than skip silently.
                     return Some((
                         Err(api_error(
-                            "SUBSCRIPTION_LAGGED",
+                            ErrorCode::SubscriptionLagged,
                             format!("{n} batches of changes were missed; query to catch up"),
                         )),
                         s,

@@ -41,19 +41,13 @@ pub(crate) struct Incoming {
 
 /// Rejections that mean "not yet": something it builds on is missing.
 fn depends_on_missing(e: &IngestError) -> bool {
-    matches!(
-        e.code(),
-        "SEQ_NUM_GAP"
-            | "SKIPLINK_ENTRY_MISSING"
-            | "PREVIOUS_NOT_FOUND"
-            | "LOG_NOT_FOUND"
-            | "SCHEMA_NOT_FOUND"
-    )
+    e.code().is_missing_dependency()
 }
 
-/// Rejections that are nobody's fault: already here, or a lost race.
+/// Rejections that are nobody's fault: already here, a lost race, or a
+/// failure inside this node.
 fn harmless(e: &IngestError) -> bool {
-    matches!(e.code(), "DUPLICATE_ENTRY" | "SEQ_NUM_TAKEN" | "INTERNAL")
+    !e.code().blames_the_sender()
 }
 
 pub(crate) struct Ingester {
@@ -221,8 +215,8 @@ impl Ingester {
                 Err(e) if harmless(&e) => {}
                 Err(e) => {
                     self.stats.entries_rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(peer = %peer, code = e.code(), error = %e, "peer sent an invalid entry");
-                    self.fault(peer, e.code()).await;
+                    tracing::warn!(peer = %peer, code = %e.code(), error = %e, "peer sent an invalid entry");
+                    self.fault(peer, e.code().as_str()).await;
                 }
             }
         }

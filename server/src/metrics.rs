@@ -255,7 +255,7 @@ impl Collector for NodeCollector {
             MetricType::Counter,
         )?;
         for (code, n) in &ingest.rejected {
-            ConstCounter::new(*n).encode(rejected.encode_family(&[("code", *code)])?)?;
+            ConstCounter::new(*n).encode(rejected.encode_family(&[("code", code.as_str())])?)?;
         }
         gauge(
             &mut encoder,

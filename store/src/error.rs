@@ -5,6 +5,8 @@ use hoffnung_core::operation::OperationError;
 use hoffnung_core::publish::PublishError;
 use hoffnung_core::{Hash, SchemaId, ValidationError};
 
+use crate::code::ErrorCode;
+
 /// A failure of the database itself (not of the input).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,37 +53,43 @@ pub enum IngestError {
 
 impl IngestError {
     /// A stable, machine-readable code for API clients.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            IngestError::Operation(_) => "INVALID_OPERATION",
-            IngestError::SchemaNotFound(_) => "SCHEMA_NOT_FOUND",
-            IngestError::Entry(EntryError::InvalidSignature) => "INVALID_SIGNATURE",
-            IngestError::Entry(EntryError::PayloadTooLarge { .. }) => "PAYLOAD_TOO_LARGE",
+            IngestError::Operation(_) => ErrorCode::InvalidOperation,
+            IngestError::SchemaNotFound(_) => ErrorCode::SchemaNotFound,
+            IngestError::Entry(EntryError::InvalidSignature) => ErrorCode::InvalidSignature,
+            IngestError::Entry(EntryError::PayloadTooLarge { .. }) => ErrorCode::PayloadTooLarge,
             IngestError::Entry(
                 EntryError::PayloadHashMismatch | EntryError::PayloadSizeMismatch { .. },
-            ) => "PAYLOAD_MISMATCH",
-            IngestError::Entry(_) => "INVALID_ENTRY",
-            IngestError::Validation(_) => "OPERATION_DOES_NOT_MATCH_SCHEMA",
+            ) => ErrorCode::PayloadMismatch,
+            IngestError::Entry(_) => ErrorCode::InvalidEntry,
+            IngestError::Validation(_) => ErrorCode::OperationDoesNotMatchSchema,
             IngestError::Publish(p) => match p {
                 // Behind the head: the position is taken (a fork or a lost race).
-                PublishError::SeqNum { claimed, expected } if claimed < expected => "SEQ_NUM_TAKEN",
-                PublishError::SeqNum { .. } => "SEQ_NUM_GAP",
-                PublishError::LogFull { .. } => "LOG_FULL",
-                PublishError::SkiplinkEntryMissing { .. } => "SKIPLINK_ENTRY_MISSING",
-                PublishError::Payload(EntryError::PayloadTooLarge { .. }) => "PAYLOAD_TOO_LARGE",
-                PublishError::Payload(_) => "PAYLOAD_MISMATCH",
-                PublishError::LogIntegrity(_) => "LOG_INTEGRITY",
-                PublishError::PreviousNotFound(_) => "PREVIOUS_NOT_FOUND",
-                PublishError::PreviousFromDifferentDocuments => "PREVIOUS_FROM_DIFFERENT_DOCUMENTS",
-                PublishError::ClaimedSchemaMismatch { .. } => "PREVIOUS_SCHEMA_MISMATCH",
-                PublishError::BuildsOnDelete => "DOCUMENT_DELETED",
-                PublishError::LogIdMismatch { .. } => "LOG_ID_MISMATCH",
-                PublishError::LogNotFound { .. } => "LOG_NOT_FOUND",
+                PublishError::SeqNum { claimed, expected } if claimed < expected => {
+                    ErrorCode::SeqNumTaken
+                }
+                PublishError::SeqNum { .. } => ErrorCode::SeqNumGap,
+                PublishError::LogFull { .. } => ErrorCode::LogFull,
+                PublishError::SkiplinkEntryMissing { .. } => ErrorCode::SkiplinkEntryMissing,
+                PublishError::Payload(EntryError::PayloadTooLarge { .. }) => {
+                    ErrorCode::PayloadTooLarge
+                }
+                PublishError::Payload(_) => ErrorCode::PayloadMismatch,
+                PublishError::LogIntegrity(_) => ErrorCode::LogIntegrity,
+                PublishError::PreviousNotFound(_) => ErrorCode::PreviousNotFound,
+                PublishError::PreviousFromDifferentDocuments => {
+                    ErrorCode::PreviousFromDifferentDocuments
+                }
+                PublishError::ClaimedSchemaMismatch { .. } => ErrorCode::PreviousSchemaMismatch,
+                PublishError::BuildsOnDelete => ErrorCode::DocumentDeleted,
+                PublishError::LogIdMismatch { .. } => ErrorCode::LogIdMismatch,
+                PublishError::LogNotFound { .. } => ErrorCode::LogNotFound,
             },
-            IngestError::Duplicate(_) => "DUPLICATE_ENTRY",
-            IngestError::NumberTooLarge { .. } => "UNSUPPORTED_NUMBER",
-            IngestError::SeqNumTaken => "SEQ_NUM_TAKEN",
-            IngestError::Store(_) => "INTERNAL",
+            IngestError::Duplicate(_) => ErrorCode::DuplicateEntry,
+            IngestError::NumberTooLarge { .. } => ErrorCode::UnsupportedNumber,
+            IngestError::SeqNumTaken => ErrorCode::SeqNumTaken,
+            IngestError::Store(_) => ErrorCode::Internal,
         }
     }
 }
@@ -100,12 +108,12 @@ pub enum NextArgsError {
 }
 
 impl NextArgsError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            NextArgsError::PreviousNotFound(_) => "PREVIOUS_NOT_FOUND",
-            NextArgsError::DifferentDocuments => "PREVIOUS_FROM_DIFFERENT_DOCUMENTS",
-            NextArgsError::DocumentDeleted => "DOCUMENT_DELETED",
-            NextArgsError::Store(_) => "INTERNAL",
+            NextArgsError::PreviousNotFound(_) => ErrorCode::PreviousNotFound,
+            NextArgsError::DifferentDocuments => ErrorCode::PreviousFromDifferentDocuments,
+            NextArgsError::DocumentDeleted => ErrorCode::DocumentDeleted,
+            NextArgsError::Store(_) => ErrorCode::Internal,
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::error::{IngestError, StoreError};
+use crate::ErrorCode;
 use crate::{Published, SchemaSource, Store};
 
 /// What an accepted entry became.
@@ -32,7 +33,7 @@ pub struct Ingested {
 #[derive(Debug, Default)]
 pub(crate) struct IngestStats {
     accepted: AtomicU64,
-    rejected: Mutex<BTreeMap<&'static str, u64>>,
+    rejected: Mutex<BTreeMap<ErrorCode, u64>>,
     /// Where the time of single publishes went, in nanoseconds.
     publishes: AtomicU64,
     checks: AtomicU64,
@@ -85,13 +86,13 @@ fn add_nanos(counter: &AtomicU64, d: Duration) {
 pub struct IngestCounts {
     pub accepted: u64,
     /// Rejections by [`IngestError::code`].
-    pub rejected: BTreeMap<&'static str, u64>,
+    pub rejected: BTreeMap<ErrorCode, u64>,
 }
 
 impl IngestStats {
     fn record<'a>(&self, results: impl IntoIterator<Item = &'a Result<Ingested, IngestError>>) {
         let mut accepted = 0;
-        let mut rejected: Vec<&'static str> = Vec::new();
+        let mut rejected: Vec<ErrorCode> = Vec::new();
         for r in results {
             match r {
                 Ok(_) => accepted += 1,

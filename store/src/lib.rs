@@ -12,6 +12,7 @@
 )]
 
 mod checkpoint;
+mod code;
 mod durable;
 mod error;
 mod export;
@@ -38,6 +39,7 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use code::ErrorCode;
 pub use error::{IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
 pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};

@@ -168,7 +168,7 @@ fn tally(report: &mut ImportReport, results: Vec<Result<hoffnung_store::Ingested
             Ok(_) => report.imported += 1,
             Err(IngestError::Duplicate(_)) => report.already_present += 1,
             Err(e) => {
-                *report.rejected.entry(e.code()).or_default() += 1;
+                *report.rejected.entry(e.code().as_str()).or_default() += 1;
                 report.first_rejection.get_or_insert_with(|| e.to_string());
             }
         }

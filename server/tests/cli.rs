@@ -509,6 +509,8 @@ fn bad_configs_and_start_failures_say_what_is_wrong() {
 
     let err = fails(h, &["node", "--database-url", "mysql://x/y"]);
     assert!(err.contains("mysql://x/y"), "{err}");
+    // Each cause once, though the wrapping errors repeat their source.
+    assert_eq!(err.matches("mysql://x/y").count(), 1, "{err}");
 
     let err = fails(
         h,

@@ -77,15 +77,8 @@ impl TestNode {
 
     /// Sends a GraphQL request, returns the whole JSON response.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        self.client
-            .post(self.node.graphql_url())
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("HTTP request")
-            .json()
-            .await
-            .expect("JSON response")
+        let body = self.graphql_text(query, variables).await;
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("JSON response ({e}): {body}"))
     }
 
     /// Sends a GraphQL request, returns the response body as sent (for

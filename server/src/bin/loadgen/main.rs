@@ -379,20 +379,7 @@ async fn startup_bench(docs: usize) -> anyhow::Result<()> {
     let full = tempfile::tempdir()?;
     let url = format!("sqlite:{}", full.path().join("hoffnung.db").display());
     let node = Node::bind(NodeConfig::new(url)).await?;
-    let entries = presign_documents(docs);
-    for chunk in entries.chunks(20_000) {
-        for r in node
-            .store()
-            .ingest_bulk(chunk, node.registry().as_ref())
-            .await?
-        {
-            r?;
-        }
-    }
-    node.materializer()
-        .context("needs the materializer")?
-        .caught_up()
-        .await?;
+    queries::load(&node, &presign_documents(docs)).await?;
     node.shutdown();
     node.join().await?;
     let label = format!("{docs} documents");

@@ -232,19 +232,7 @@ async fn big_pages(
             Ok((entry.as_bytes().to_vec(), op))
         })
         .collect::<anyhow::Result<_>>()?;
-    for chunk in items.chunks(20_000) {
-        for r in node
-            .store()
-            .ingest_bulk(chunk, node.registry().as_ref())
-            .await?
-        {
-            r?;
-        }
-    }
-    node.materializer()
-        .context("needs the materializer")?
-        .caught_up()
-        .await?;
+    load(node, &items).await?;
     let query = format!(
         "{{ all_{item}(first: 10000) {{ documents {{ meta {{ documentId }} \
          fields {{ name definition {{ fields {{ name type }} }} }} }} }} }}"
@@ -297,6 +285,24 @@ async fn big_pages(
         before.1 / 1024,
         peak_anon / 1024,
     );
+    Ok(())
+}
+
+/// Bulk-ingests `entries` into `node` and waits until they are materialized.
+pub(crate) async fn load(node: &Node, entries: &[(Vec<u8>, Vec<u8>)]) -> anyhow::Result<()> {
+    for chunk in entries.chunks(20_000) {
+        for r in node
+            .store()
+            .ingest_bulk(chunk, node.registry().as_ref())
+            .await?
+        {
+            r?;
+        }
+    }
+    node.materializer()
+        .context("needs the materializer")?
+        .caught_up()
+        .await?;
     Ok(())
 }
 

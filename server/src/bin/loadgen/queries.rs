@@ -139,7 +139,6 @@ pub(crate) async fn query_bench(
     big_pages(client, url, node, docs).await
 }
 
-
 /// A `contains` search with a page of 25 and the count of all matches, in
 /// lower and in upper case (ASCII case is ignored: both find the same).
 async fn contains_bench(client: &reqwest::Client, url: &str, docs: usize) -> anyhow::Result<()> {
@@ -152,10 +151,19 @@ async fn contains_bench(client: &reqwest::Client, url: &str, docs: usize) -> any
         let body = json!({ "query": query });
         let answer: serde_json::Value = client.post(url).json(&body).send().await?.json().await?;
         counts.push(answer["data"]["all_schema_field_definition_v1"]["totalCount"].clone());
-        let name = if needle == "ab1" { "contains" } else { "CONTAINS" };
-        run_requests(client, url, name, vec![vec![body; 50]]).await?.print();
+        let name = if needle == "ab1" {
+            "contains"
+        } else {
+            "CONTAINS"
+        };
+        run_requests(client, url, name, vec![vec![body; 50]])
+            .await?
+            .print();
     }
-    println!("contains \"ab1\" / \"AB1\": {} / {} of {docs} documents", counts[0], counts[1]);
+    println!(
+        "contains \"ab1\" / \"AB1\": {} / {} of {docs} documents",
+        counts[0], counts[1]
+    );
     Ok(())
 }
 
@@ -173,9 +181,12 @@ async fn big_pages(
     let key = KeyPair::from_private_key(&[99; 32]);
     let mut schema_entries = Vec::new();
     let mut pinned = Vec::new();
-    for (log, (name, ty)) in [("name", "str"), ("definition", "relation(schema_field_definition_v1)")]
-        .into_iter()
-        .enumerate()
+    for (log, (name, ty)) in [
+        ("name", "str"),
+        ("definition", "relation(schema_field_definition_v1)"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut f = Fields::new();
         f.insert("name".into(), OperationValue::Str(name.into()));

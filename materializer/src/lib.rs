@@ -404,6 +404,7 @@ impl Worker {
             .filter(|w| !states.contains_key(&w.document_id) && w.operations[0].id != w.document_id)
             .map(|w| (w.document_id, w.schema.clone()))
             .collect();
+        let misses = missing.len();
         let store = &self.store;
         let loaded: Vec<(DocumentId, Option<DocumentView>)> = futures::stream::iter(missing)
             .map(|(doc, schema)| async move {
@@ -507,6 +508,9 @@ impl Worker {
             cursor = to,
             read_ms = read.as_millis() as u64,
             reduce_ms = (reduced - read).as_millis() as u64,
+            // Documents whose view was not cached and was reduced from the
+            // database; then what the cache holds.
+            loaded = misses,
             cached = self.cache.len(),
             cache_bytes = self.cache.bytes(),
             "materialized, write queued"

@@ -71,7 +71,7 @@ impl ViewCache {
     pub(crate) fn new(max_bytes: u64) -> Self {
         #[allow(clippy::expect_used)]
         let options = OptionsBuilder::new()
-            // Sizes the record of evicted keys; a small view is ~1.5 KB.
+            // Sizes the record of evicted keys; a small view is ~1.9 KB.
             .estimated_items_capacity(usize::try_from(max_bytes / 2048).unwrap_or(usize::MAX))
             .weight_capacity(max_bytes)
             .hot_allocation(HOT_SHARE)

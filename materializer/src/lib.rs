@@ -60,7 +60,7 @@ impl Default for MaterializerConfig {
             batch: 4096,
             // Views of this weight are updated without reading their
             // operations back (a miss costs an update about a fifth of its
-            // throughput): ~68,000 small views (~1.9 KB each), so that the
+            // throughput): ~70,000 small views (~1.9 KB each), so that the
             // 50,000 used last are still there, as when the cache counted
             // 50,000 documents (docs/benchmarks.md), `materializer_cache`.
             cache_bytes: DEFAULT_CACHE_MIB * MIB,

@@ -13,6 +13,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod cache;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,13 +29,21 @@ use hoffnung_store::{SchemaSource, Store, StoreError, StoredOperation, ViewBatch
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use cache::ViewCache;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The default size of the view cache, in MiB.
+pub const DEFAULT_CACHE_MIB: u64 = 128;
+
 /// Tunables of the worker.
 #[derive(Debug, Clone)]
 pub struct MaterializerConfig {
     /// Most operations read and written per transaction.
     pub batch: u32,
-    /// Documents whose current view stays in memory.
-    pub cache_documents: usize,
+    /// Bytes of current views kept in memory, by an estimate of the heap
+    /// bytes each holds (field values, ids, fixed overhead); 0 keeps none.
+    pub cache_bytes: u64,
     /// Least time between two commits while work trickles in: lets writes
     /// of many publishes share one transaction.
     pub min_interval: Duration,
@@ -48,11 +58,12 @@ impl Default for MaterializerConfig {
     fn default() -> Self {
         Self {
             batch: 4096,
-            // A working set of this many documents is updated without
-            // reading their operations back (a miss costs an update about a
-            // fifth of its throughput); a full cache costs ~130 MiB more
-            // than one of 1,000 (docs/benchmarks.md), `materializer_cache`.
-            cache_documents: 50_000,
+            // Views of this weight are updated without reading their
+            // operations back (a miss costs an update about a fifth of its
+            // throughput): ~70,000 small views (~1.9 KB each), so that the
+            // 50,000 used last are still there, as when the cache counted
+            // 50,000 documents (docs/benchmarks.md), `materializer_cache`.
+            cache_bytes: DEFAULT_CACHE_MIB * MIB,
             // Under steady publishing: fewer, larger view transactions
             // (each holds the store's writer; 15 ms against 4 ms: +8 %
             // publishes/s at 100,000 documents, docs/benchmarks.md).
@@ -115,8 +126,7 @@ impl Materializer {
             store: store.clone(),
             registry,
             writer,
-            cache: HashMap::new(),
-            batch_no: 0,
+            cache: ViewCache::new(config.cache_bytes),
             cursor,
             config,
             progress: progress_tx,
@@ -180,18 +190,11 @@ impl Materializer {
     }
 }
 
-struct Cached {
-    view: DocumentView,
-    /// Batch that last used it (for eviction).
-    used: u64,
-}
-
 struct Worker {
     store: Store,
     registry: Arc<SchemaRegistry>,
     writer: ViewWriter,
-    cache: HashMap<DocumentId, Cached>,
-    batch_no: u64,
+    cache: ViewCache,
     cursor: i64,
     config: MaterializerConfig,
     progress: watch::Sender<i64>,
@@ -364,7 +367,6 @@ impl Worker {
         };
         let (from, to, count) = (self.cursor, last.entry_id, ops.len());
         let read = started.elapsed();
-        self.batch_no += 1;
 
         // Group by document, keeping each document's ingest order.
         let mut work: Vec<DocumentWork> = Vec::new();
@@ -389,16 +391,20 @@ impl Worker {
             });
         }
 
-        // Views of documents not in memory, as they were before this batch;
-        // loaded concurrently.
+        // The documents' views before this batch: taken out of the cache
+        // (all at once: putting back the views advanced first could evict
+        // ones still to come), or loaded concurrently.
+        let mut states: HashMap<DocumentId, Option<DocumentView>> = work
+            .iter()
+            .filter_map(|w| Some((w.document_id, Some(self.cache.take(&w.document_id)?))))
+            .collect();
         let missing: Vec<(DocumentId, Arc<Schema>)> = work
             .iter()
             // A document whose CREATE is in this batch has nothing before it.
-            .filter(|w| {
-                !self.cache.contains_key(&w.document_id) && w.operations[0].id != w.document_id
-            })
+            .filter(|w| !states.contains_key(&w.document_id) && w.operations[0].id != w.document_id)
             .map(|w| (w.document_id, w.schema.clone()))
             .collect();
+        let misses = missing.len();
         let store = &self.store;
         let loaded: Vec<(DocumentId, Option<DocumentView>)> = futures::stream::iter(missing)
             .map(|(doc, schema)| async move {
@@ -413,17 +419,14 @@ impl Worker {
             .buffer_unordered(self.config.parallel_loads.max(1))
             .try_collect()
             .await?;
-        let mut states: HashMap<DocumentId, Option<DocumentView>> = loaded.into_iter().collect();
+        states.extend(loaded);
 
         // Apply, document by document.
         let mut current = Vec::with_capacity(work.len());
         let mut replaced = Vec::with_capacity(work.len());
         let mut history = Vec::new();
         for w in &work {
-            let mut state = match self.cache.remove(&w.document_id) {
-                Some(c) => Some(c.view),
-                None => states.remove(&w.document_id).flatten(),
-            };
+            let mut state = states.remove(&w.document_id).flatten();
             // What the document's row holds now: the view written last (the
             // cache's) or the one reduced as of the cursor.
             let before = state.as_ref().map(snapshot);
@@ -462,13 +465,7 @@ impl Worker {
                 history.append(&mut passed);
                 current.push(snapshot(&view));
                 replaced.push(before);
-                self.cache.insert(
-                    w.document_id,
-                    Cached {
-                        view,
-                        used: self.batch_no,
-                    },
-                );
+                self.cache.put(w.document_id, view);
             }
         }
 
@@ -487,7 +484,6 @@ impl Worker {
         let queued = queued?;
         settled?;
         self.cursor = to;
-        self.evict();
         self.grown
             .extend(current.iter().map(|v| v.schema_id.clone()));
         // Always: a subscriber may join before the commit.
@@ -512,6 +508,11 @@ impl Worker {
             cursor = to,
             read_ms = read.as_millis() as u64,
             reduce_ms = (reduced - read).as_millis() as u64,
+            // Documents whose view was not cached and was reduced from the
+            // database; then what the cache holds.
+            loaded = misses,
+            cached = self.cache.len(),
+            cache_bytes = self.cache.bytes(),
             "materialized, write queued"
         );
         if count < self.config.batch as usize {
@@ -556,18 +557,6 @@ impl Worker {
             "views committed"
         );
         Ok(())
-    }
-
-    /// Keeps the cache under its size: drops the least recently used half.
-    fn evict(&mut self) {
-        if self.cache.len() <= self.config.cache_documents {
-            return;
-        }
-        let mut used: Vec<u64> = self.cache.values().map(|c| c.used).collect();
-        let mid = used.len() / 2;
-        let (_, cut, _) = used.select_nth_unstable(mid);
-        let cut = *cut;
-        self.cache.retain(|_, c| c.used > cut);
     }
 }
 

@@ -182,7 +182,7 @@ proptest! {
         seeds in prop::collection::vec(any::<u64>(), 2),
         pauses in any::<u16>(),
     ) {
-        if std::env::var(hoffnung_store::test_utils::POSTGRES_ENV).is_ok() {
+        if hoffnung_store::test_utils::postgres_url().is_some() {
             check(&steps, &seeds, pauses, Backend::Postgres);
         }
     }

@@ -1,6 +1,6 @@
 //! The materializer against real databases: schema lifecycle, updates and
-//! deletes, concurrent branches, relation lists, restarts, and any
-//! delivery order giving the same row.
+//! deletes, concurrent branches, relation lists, restarts, no view cache,
+//! and any delivery order giving the same row.
 
 mod common;
 
@@ -278,6 +278,46 @@ backend_tests! {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert_eq!(row(&store, &schema, &doc).await.unwrap(), expected_row(&store, &schema, &doc).await);
+        m.shutdown().await;
+        store.close().await;
+    }
+
+    updates_without_a_view_cache_reread_their_documents(db) {
+        let store = db.store().await;
+        let registry = Arc::new(SchemaRegistry::new(None));
+        // A cache of 0 bytes keeps no view: every update reduces its
+        // document from the stored operations.
+        let config = MaterializerConfig { cache_bytes: 0, ..quick_config() };
+        let m = Materializer::start(store.clone(), registry.clone(), config).await.unwrap();
+        let key = KeyPair::from_private_key(&[6; 32]);
+        let schema = define_schema(&store, &registry, &key, "uncached", &[("n", "int"), ("t", "str")]).await;
+        let mut docs = Vec::new();
+        for i in 0..3 {
+            let c = publish(&store, &registry, &key, &Operation::create(
+                schema.id().clone(), fields(&[("n", OperationValue::Int(i)), ("t", s("new"))]),
+            )).await;
+            docs.push((c.document_id, DocumentViewId::from_operation(c.operation_id)));
+        }
+        for round in 1..=3 {
+            // One batch per round, so that each update finds its document
+            // materialized and not cached.
+            m.caught_up().await.unwrap();
+            for (doc, view) in docs.iter_mut() {
+                let u = publish(&store, &registry, &key, &Operation::update(
+                    schema.id().clone(), view.clone(), fields(&[("n", OperationValue::Int(10 * round))]),
+                )).await;
+                assert_eq!(u.document_id, *doc);
+                *view = DocumentViewId::from_operation(u.operation_id);
+            }
+        }
+        m.caught_up().await.unwrap();
+        for (doc, view) in &docs {
+            let got = row(&store, &schema, doc).await.expect("materialized");
+            assert_eq!(&got.view_id, view);
+            assert_eq!(got.fields.as_ref().unwrap()["n"], OperationValue::Int(30));
+            assert_eq!(got.fields.as_ref().unwrap()["t"], s("new"));
+            assert_eq!(got, expected_row(&store, &schema, doc).await);
+        }
         m.shutdown().await;
         store.close().await;
     }

@@ -1,5 +1,9 @@
 //! Fresh databases for tests: a SQLite file in a temporary directory, or a
 //! new PostgreSQL database when `HOFFNUNG_POSTGRES_TEST_URL` is set.
+//!
+//! A PostgreSQL variant without the variable says on stderr that it was
+//! skipped (it still passes: most machines have no server); with the
+//! variable set, a server that cannot be reached fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +26,23 @@ pub struct TestDb {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How long a PostgreSQL server may take to accept the first connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The URL of `HOFFNUNG_POSTGRES_TEST_URL`, or `None` after saying on
+/// stderr (`--no-capture` shows it) that PostgreSQL variants are skipped.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            // Once a process: property tests ask for every case.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| eprintln!("skipped: {POSTGRES_ENV} is not set"));
+            None
+        }
+    }
+}
+
 impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -35,9 +56,15 @@ impl TestDb {
     }
 
     /// A new database on the PostgreSQL server of `HOFFNUNG_POSTGRES_TEST_URL`,
-    /// or `None` if it is not set.
+    /// or `None` if it is not set (see [`postgres_url`]).
     pub async fn postgres() -> Option<Self> {
-        let base = std::env::var(POSTGRES_ENV).ok()?;
+        Some(Self::postgres_at(&postgres_url()?).await)
+    }
+
+    /// A new database on the server of `base` (a URL with a database to
+    /// connect to). Panics, failing the test, if the server cannot be
+    /// reached: a variable that is set asks for the PostgreSQL variants.
+    pub async fn postgres_at(base: &str) -> Self {
         let name = format!(
             "hoffnung_test_{}_{}_{}",
             std::process::id(),
@@ -47,19 +74,25 @@ impl TestDb {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        let mut conn = sqlx::PgConnection::connect(&base)
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect(base))
             .await
-            .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base} is set but unreachable: {e}"));
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => panic!("{POSTGRES_ENV} is set, but PostgreSQL at {base} cannot be reached: {e}"),
+            Err(_) => panic!(
+                "{POSTGRES_ENV} is set, but PostgreSQL at {base} did not answer within {CONNECT_TIMEOUT:?}"
+            ),
+        };
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await
-            .expect("create database");
+            .unwrap_or_else(|e| panic!("creating a test database on {base}: {e}"));
         let (prefix, _) = base.rsplit_once('/').expect("url with a database");
-        Some(Self {
+        Self {
             url: format!("{prefix}/{name}"),
             backend: Backend::Postgres,
             _dir: None,
-            postgres: Some((base, name)),
-        })
+            postgres: Some((base.to_string(), name)),
+        }
     }
 
     /// A fresh database of the given backend (`None`: PostgreSQL not configured).
@@ -164,15 +197,10 @@ macro_rules! backend_tests {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    match $crate::test_utils::TestDb::postgres().await {
-                        Some(db) => {
-                            run(&db).await;
-                            db.cleanup().await;
-                        }
-                        None => eprintln!(
-                            "{} not set: PostgreSQL variant not run",
-                            $crate::test_utils::POSTGRES_ENV
-                        ),
+                    // Without the variable, `postgres` says "skipped" on stderr.
+                    if let Some(db) = $crate::test_utils::TestDb::postgres().await {
+                        run(&db).await;
+                        db.cleanup().await;
                     }
                 }
             }

@@ -11,7 +11,7 @@ use hoffnung_core::{
     DocumentView, DocumentViewId, FieldType, Hash, KeyPair, OperationValue, Schema, SchemaId,
     ViewField,
 };
-use hoffnung_store::test_utils::{TestDb, POSTGRES_ENV};
+use hoffnung_store::test_utils::TestDb;
 use hoffnung_store::{
     Backend, CollectionQuery, Filter, FilterOp, Operand, Target, ViewBatch, ViewRow, ViewTable,
 };
@@ -450,7 +450,7 @@ proptest! {
         descending in any::<bool>(),
         page in 1u32..8,
     ) {
-        if std::env::var(POSTGRES_ENV).is_ok() {
+        if hoffnung_store::test_utils::postgres_url().is_some() {
             run_case(512, Backend::Postgres, docs, filters, order, descending, page);
         }
     }

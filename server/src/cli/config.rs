@@ -63,8 +63,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Run the materializer (document views and queries need it).
     pub materializer: bool,
-    /// Documents whose current view the materializer keeps in memory.
-    pub materializer_cache: usize,
+    /// MiB of current views the materializer keeps in memory.
+    pub materializer_cache: u64,
     /// The most documents one page of a collection query may hold.
     pub max_page_size: u32,
     /// Replicate with other nodes over libp2p.
@@ -91,8 +91,7 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: LogFormat::Human,
             materializer: true,
-            materializer_cache: hoffnung_materializer::MaterializerConfig::default()
-                .cache_documents,
+            materializer_cache: hoffnung_materializer::DEFAULT_CACHE_MIB,
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
             replication: true,
             p2p_bind: IpAddr::from([0, 0, 0, 0]),
@@ -142,11 +141,11 @@ pub struct Flags {
     #[arg(long = "no-materializer", action = clap::ArgAction::SetTrue)]
     #[serde(skip)]
     pub no_materializer: bool,
-    /// Documents whose current view the materializer keeps in memory
-    /// [env: HOFFNUNG_MATERIALIZER_CACHE] [default: 50000]
-    #[arg(long)]
+    /// MiB of current views the materializer keeps in memory
+    /// [env: HOFFNUNG_MATERIALIZER_CACHE] [default: 128]
+    #[arg(long, value_name = "MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub materializer_cache: Option<usize>,
+    pub materializer_cache: Option<u64>,
     /// The most documents one page of a collection query may hold
     /// [env: HOFFNUNG_MAX_PAGE_SIZE] [default: 10000]
     #[arg(long)]
@@ -256,6 +255,16 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The materializer's settings, `None` if it does not run
+    /// (`materializer_cache` is in MiB).
+    pub fn materializer_config(&self) -> Option<hoffnung_materializer::MaterializerConfig> {
+        self.materializer
+            .then(|| hoffnung_materializer::MaterializerConfig {
+                cache_bytes: self.materializer_cache.saturating_mul(1024 * 1024),
+                ..Default::default()
+            })
     }
 
     /// The schema allow list: `None` accepts all.
@@ -402,23 +411,29 @@ mod tests {
         std::fs::write(&file, "http_port = 3000\nlog_level = \"debug\"\n").unwrap();
         let e = env(&[
             ("HOFFNUNG_HTTP_PORT", "4000"),
-            ("HOFFNUNG_MATERIALIZER_CACHE", "1000"),
+            ("HOFFNUNG_MATERIALIZER_CACHE", "64"),
             ("HOFFNUNG_MAX_PAGE_SIZE", "20000"),
         ]);
         let (c, _) = Config::load(Some(&file), &e, &Flags::default()).unwrap();
         assert_eq!(c.http_port, 4000);
         assert_eq!(c.log_level, "debug");
-        assert_eq!(c.materializer_cache, 1000);
+        assert_eq!(c.materializer_cache, 64);
+        let m = c.materializer_config().unwrap();
+        assert_eq!(
+            m.cache_bytes,
+            64 * 1024 * 1024,
+            "materializer_cache is in MiB"
+        );
         assert_eq!(c.max_page_size, 20000);
         let flags = Flags {
             http_port: Some(5000),
-            materializer_cache: Some(2000),
+            materializer_cache: Some(256),
             max_page_size: Some(300),
             ..Flags::default()
         };
         let (c, _) = Config::load(Some(&file), &e, &flags).unwrap();
         assert_eq!(c.http_port, 5000);
-        assert_eq!(c.materializer_cache, 2000);
+        assert_eq!(c.materializer_cache, 256);
         assert_eq!(c.max_page_size, 300);
         let zero = env(&[("HOFFNUNG_MAX_PAGE_SIZE", "0")]);
         let err = Config::load(None, &zero, &Flags::default()).unwrap_err();
@@ -448,6 +463,11 @@ mod tests {
         std::fs::write(&file, uncommented).unwrap();
         let (c, _) = Config::load(Some(&file), &BTreeMap::new(), &Flags::default()).unwrap();
         let d = Config::default();
+        // The MiB stated are the materializer's own default.
+        assert_eq!(
+            c.materializer_config().unwrap().cache_bytes,
+            hoffnung_materializer::MaterializerConfig::default().cache_bytes
+        );
         assert_eq!(
             (c.http_bind, c.http_port, c.log_level, c.log_format),
             (d.http_bind, d.http_port, d.log_level, d.log_format)

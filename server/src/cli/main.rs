@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use hoffnung_core::{KeyPair, PublicKey, SchemaId};
-use hoffnung_materializer::MaterializerConfig;
 use hoffnung_server::{Node, NodeConfig, NodeError, ReplicationConfig};
 use hoffnung_store::EntryFilter;
 use serde_json::Value;
@@ -416,14 +415,7 @@ async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     node_config.http_bind = SocketAddr::new(config.http_bind, config.http_port);
     node_config.allow_schema_ids = allow;
     node_config.max_page_size = config.max_page_size;
-    if !config.materializer {
-        node_config.materializer = None;
-    } else {
-        node_config.materializer = Some(MaterializerConfig {
-            cache_documents: config.materializer_cache,
-            ..MaterializerConfig::default()
-        });
-    }
+    node_config.materializer = config.materializer_config();
     if config.replication {
         let mut r = ReplicationConfig::new(node_key.clone(), config.p2p_bind, config.p2p_port);
         r.mdns = config.mdns;

@@ -131,27 +131,62 @@ pub struct Node {
 impl Node {
     /// Opens the store, loads the schemas, and starts serving HTTP.
     pub async fn bind(config: NodeConfig) -> Result<Self, NodeError> {
+        // The port first: a port in use must not leave a store, a
+        // materializer or a swarm behind.
+        let listener = TcpListener::bind(config.http_bind)
+            .await
+            .map_err(|source| NodeError::Bind {
+                addr: config.http_bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(NodeError::Http)?;
         let store = Store::connect(&config.database_url, config.store.clone()).await?;
-        let registry =
-            Arc::new(SchemaRegistry::load(&store, config.allow_schema_ids.clone()).await?);
+        let registry = match SchemaRegistry::load(&store, config.allow_schema_ids.clone()).await {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                store.close().await;
+                return Err(e.into());
+            }
+        };
         let materializer = match &config.materializer {
-            Some(c) => Some(Arc::new(
-                Materializer::start(store.clone(), registry.clone(), c.clone()).await?,
-            )),
+            Some(c) => {
+                match Materializer::start(store.clone(), registry.clone(), c.clone()).await {
+                    Ok(m) => Some(Arc::new(m)),
+                    Err(e) => {
+                        store.close().await;
+                        return Err(e.into());
+                    }
+                }
+            }
             None => None,
+        };
+        // Whatever started is stopped again if a later part fails.
+        let tear_down = |materializer: Option<Arc<Materializer>>| {
+            let store = store.clone();
+            async move {
+                if let Some(m) = materializer {
+                    m.shutdown().await;
+                }
+                store.close().await;
+            }
         };
         // One registry for the node's metrics and libp2p's.
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let replication = match &config.replication {
-            Some(c) => Some(Arc::new(
-                Replication::start(
-                    store.clone(),
-                    registry.clone(),
-                    c.clone(),
-                    &mut metrics_registry,
-                )
-                .await?,
-            )),
+            Some(c) => match Replication::start(
+                store.clone(),
+                registry.clone(),
+                c.clone(),
+                &mut metrics_registry,
+            )
+            .await
+            {
+                Ok(r) => Some(Arc::new(r)),
+                Err(e) => {
+                    tear_down(materializer).await;
+                    return Err(e.into());
+                }
+            },
             None => None,
         };
         let api = Api {
@@ -160,14 +195,16 @@ impl Node {
             materializer: materializer.clone(),
             max_page: config.max_page_size,
         };
-        let schema = Arc::new(hoffnung_graphql::LiveSchema::new(api)?);
-        let listener = TcpListener::bind(config.http_bind)
-            .await
-            .map_err(|source| NodeError::Bind {
-                addr: config.http_bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(NodeError::Http)?;
+        let schema = match hoffnung_graphql::LiveSchema::new(api) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                if let Some(r) = &replication {
+                    r.shutdown().await;
+                }
+                tear_down(materializer).await;
+                return Err(e.into());
+            }
+        };
         let (shutdown, mut stop) = watch::channel(false);
         let metrics = Arc::new(metrics::Metrics::new(
             metrics_registry,

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use hoffnung_core::publish::{self, PreviousOperation};
 use hoffnung_core::{
@@ -750,10 +751,24 @@ async fn check_and_stage(
     item: Checked,
 ) -> Result<Result<Ingested, IngestError>, StoreError> {
     let entry = item.entry.entry();
+    // Instrumented, not entered: a guard held across `.await` would mark
+    // other tasks' events on this thread with this entry's span.
+    let span = tracing::debug_span!("ingest", hash = %item.entry.hash(), author = %entry.public_key, log_id = entry.log_id, seq_num = entry.seq_num);
+    check_and_stage_entry(conn, sql, cache, pending, item)
+        .instrument(span)
+        .await
+}
+
+async fn check_and_stage_entry(
+    conn: &mut AnyConnection,
+    sql: &Statements,
+    cache: &mut Cache,
+    pending: &mut Pending,
+    item: Checked,
+) -> Result<Result<Ingested, IngestError>, StoreError> {
+    let entry = item.entry.entry();
     let hash = item.entry.hash();
     let pk = entry.public_key;
-    let span = tracing::debug_span!("ingest", %hash, author = %pk, log_id = entry.log_id, seq_num = entry.seq_num);
-    let _enter = span.enter();
 
     let head = log_head(conn, sql, cache, pk, entry.log_id).await?;
     // At or behind the head: the same entry again, or a fork of the log.

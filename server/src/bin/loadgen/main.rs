@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use hoffnung_core::entry::NextArgs;
 use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
 use hoffnung_core::{
     sign_entry, DocumentViewId, EncodedEntry, Fields, KeyPair, Operation, OperationValue, SchemaId,
@@ -114,13 +113,7 @@ fn presign(seed: u64, creates: usize, updates: usize) -> (Vec<Signed>, Vec<Signe
         );
         f.insert("type".into(), OperationValue::Str("str".into()));
         let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
-        let args = NextArgs {
-            log_id: d as u64,
-            seq_num: 1,
-            backlink: None,
-            skiplink: None,
-        };
-        let entry = sign_entry(&key, &args, &op).expect("valid args");
+        let entry = sign_entry(&key, &queries::first_entry(d as u64), &op).expect("valid args");
         create_entries.push((entry.to_hex(), hex::encode(&op)));
         logs.push(vec![entry]);
     }

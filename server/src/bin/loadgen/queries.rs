@@ -36,13 +36,8 @@ pub(crate) fn presign_documents(docs: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
                             f.insert("type".into(), OperationValue::Str(types[d % 4].into()));
                             let op =
                                 Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
-                            let args = NextArgs {
-                                log_id: d as u64,
-                                seq_num: 1,
-                                backlink: None,
-                                skiplink: None,
-                            };
-                            let entry = sign_entry(&key, &args, &op).expect("valid args");
+                            let entry =
+                                sign_entry(&key, &first_entry(d as u64), &op).expect("valid args");
                             (entry.as_bytes().to_vec(), op)
                         })
                         .collect::<Vec<_>>()
@@ -109,22 +104,10 @@ pub(crate) async fn query_bench(
     if count != docs.div_ceil(4) as u64 && count != (docs / 4) as u64 {
         bail!("unexpected totalCount {count}: {check}");
     }
-    let mut one = run_requests(
-        client,
-        url,
-        "page 25",
-        vec![vec![serde_json::from_str(&body(PAGE))?; 300]],
-    )
-    .await?;
-    one.print();
-    let mut counts = run_requests(
-        client,
-        url,
-        "count",
-        vec![vec![serde_json::from_str(&body(COUNT))?; 50]],
-    )
-    .await?;
-    counts.print();
+    for (name, query, n) in [("page 25", PAGE, 300), ("count", COUNT, 50)] {
+        let work = vec![vec![serde_json::from_str(&body(query))?; n]];
+        run_requests(client, url, name, work).await?.print();
+    }
     // 8 clients for `seconds`.
     let per_client = ((seconds * 8_000.0) as usize / 8).max(10);
     let mut eight = run_requests(
@@ -306,7 +289,8 @@ pub(crate) async fn load(node: &Node, entries: &[(Vec<u8>, Vec<u8>)]) -> anyhow:
     Ok(())
 }
 
-fn first_entry(log_id: u64) -> NextArgs {
+/// The arguments of a log's first entry.
+pub(crate) fn first_entry(log_id: u64) -> NextArgs {
     NextArgs {
         log_id,
         seq_num: 1,

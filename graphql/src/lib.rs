@@ -21,19 +21,21 @@ use async_graphql::dynamic::{
 use async_graphql::Value;
 use hoffnung_core::entry::NextArgs;
 use hoffnung_core::{DocumentViewId, PublicKey};
-use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_schema_registry::{Pipeline, SchemaRegistry};
 use hoffnung_store::Store;
 
 pub use documents::{DEFAULT_MAX_PAGE, DEFAULT_PAGE};
 pub use error::{api_error, domain_error, ApiError, ErrorCode};
 use error::{invalid_argument, invalid_value};
 
-/// What resolvers need: the store, the registry and (for subscriptions)
-/// the materializer.
+/// What resolvers need: the store and the registry to read, the ingest
+/// pipeline to publish through, and (for subscriptions) the materializer.
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
     pub registry: Arc<SchemaRegistry>,
+    /// The same store and registry's ingest pipeline.
+    pub pipeline: Pipeline,
     pub materializer: Option<Arc<hoffnung_materializer::Materializer>>,
     /// The largest page a collection query may ask for (`PAGE_TOO_LARGE`
     /// beyond it); [`DEFAULT_MAX_PAGE`] unless configured.
@@ -113,14 +115,10 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
                 let entry = hex_arg(&ctx, "entry", "EncodedEntry")?;
                 let operation = hex_arg(&ctx, "operation", "EncodedOperation")?;
                 let ingested = api
-                    .store
-                    .ingest(&entry, &operation, api.registry.as_ref())
+                    .pipeline
+                    .publish(&entry, &operation)
                     .await
                     .map_err(|e| domain_error(e.code(), &e))?;
-                if let Err(e) = api.registry.on_ingested(&api.store, &ingested).await {
-                    // The entry is stored; the registry catches up at the next change or restart.
-                    tracing::error!(error = %e, "schema registry update failed");
-                }
                 Ok(Some(FieldValue::owned_any(ingested.next_args)))
             })
         })

@@ -27,7 +27,8 @@ use hoffnung_core::{
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{SchemaSource, Store, StoreError, StoredOperation, ViewBatch, ViewWriter};
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use cache::ViewCache;
 
@@ -102,8 +103,9 @@ pub enum MaterializerError {
 /// The running worker.
 pub struct Materializer {
     store: Store,
-    task: std::sync::Mutex<Option<JoinHandle<()>>>,
-    shutdown: watch::Sender<bool>,
+    /// Cancelled at shutdown; the worker stops after the batch in hand.
+    stop: CancellationToken,
+    tasks: TaskTracker,
     progress: watch::Receiver<i64>,
     events: broadcast::Sender<Arc<Materialized>>,
     tables: watch::Receiver<u64>,
@@ -119,7 +121,6 @@ impl Materializer {
         let writer = store.view_writer();
         let cursor = store.materializer_cursor().await?;
         let (progress_tx, progress) = watch::channel(cursor);
-        let (shutdown, stop) = watch::channel(false);
         let (events, _) = broadcast::channel(1024);
         let (tables_tx, tables) = watch::channel(0);
         let mut worker = Worker {
@@ -141,11 +142,14 @@ impl Materializer {
         // schema served right away can be queried.
         worker.ensure_tables().await?;
         tracing::info!(cursor, "materializer starting");
-        let task = tokio::spawn(worker.run(stop));
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(worker.run(stop.clone()));
+        tasks.close();
         Ok(Self {
             store,
-            task: std::sync::Mutex::new(Some(task)),
-            shutdown,
+            stop,
+            tasks,
             progress,
             events,
             tables,
@@ -180,13 +184,16 @@ impl Materializer {
         Ok(())
     }
 
-    /// Stops after the batch in hand (its transaction commits or not at all).
+    /// Stops after the batch in hand (its transaction commits or not at
+    /// all) and returns once the worker has ended.
     pub async fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.stop.cancel();
+        self.tasks.wait().await;
+    }
+
+    /// The worker's tasks (empty once it has stopped).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 }
 
@@ -230,7 +237,7 @@ struct DocumentWork {
 }
 
 impl Worker {
-    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    async fn run(mut self, stop: CancellationToken) {
         let mut appended = self.store.appended();
         let mut schemas = self.registry.subscribe();
         // `start` made the tables of the schemas known then.
@@ -238,7 +245,7 @@ impl Worker {
         let mut new_schemas = false;
         let mut last_commit = Instant::now() - self.config.min_interval;
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 break;
             }
             if new_schemas || schemas.has_changed().unwrap_or(false) {
@@ -259,7 +266,7 @@ impl Worker {
                         _ = appended.changed() => {}
                         _ = schemas.changed() => new_schemas = true,
                         _ = tokio::time::sleep(self.config.poll) => {}
-                        _ = stop.changed() => {}
+                        _ = stop.cancelled() => {}
                     }
                 }
                 Ok(n) => {
@@ -269,7 +276,7 @@ impl Worker {
                         let next = last_commit + self.config.min_interval;
                         tokio::select! {
                             _ = tokio::time::sleep_until(next.into()) => {}
-                            _ = stop.changed() => {}
+                            _ = stop.cancelled() => {}
                         }
                     }
                     last_commit = Instant::now();
@@ -279,7 +286,7 @@ impl Worker {
                     self.recover().await;
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = stop.changed() => {}
+                        _ = stop.cancelled() => {}
                     }
                 }
             }

@@ -6,9 +6,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use hoffnung_core::SchemaId;
-use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{BulkIngest, IngestError, Store};
+use hoffnung_schema_registry::{Batch, Pipeline};
+use hoffnung_store::IngestError;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
@@ -29,7 +28,7 @@ const DEPTH: usize = 2;
 struct InFlight {
     peers: Vec<PeerId>,
     pairs: Vec<(Vec<u8>, Vec<u8>)>,
-    bulk: BulkIngest,
+    batch: Batch,
 }
 
 /// A received entry and where it came from.
@@ -51,8 +50,7 @@ fn harmless(e: &IngestError) -> bool {
 }
 
 pub(crate) struct Ingester {
-    pub(crate) store: Store,
-    pub(crate) registry: Arc<SchemaRegistry>,
+    pub(crate) pipeline: Pipeline,
     pub(crate) stats: Arc<Stats>,
     pub(crate) commands: mpsc::Sender<Command>,
     pending: VecDeque<Incoming>,
@@ -60,14 +58,12 @@ pub(crate) struct Ingester {
 
 impl Ingester {
     pub(crate) fn new(
-        store: Store,
-        registry: Arc<SchemaRegistry>,
+        pipeline: Pipeline,
         stats: Arc<Stats>,
         commands: mpsc::Sender<Command>,
     ) -> Self {
         Self {
-            store,
-            registry,
+            pipeline,
             stats,
             commands,
             pending: VecDeque::new(),
@@ -155,24 +151,17 @@ impl Ingester {
         let mut peers = Vec::with_capacity(batch.len());
         let mut pairs = Vec::with_capacity(batch.len());
         for item in batch {
-            // Entries of schemas this node does not accept are refused
-            // outright (SCHEMA_NOT_FOUND would hold them back forever).
-            let allowed = hoffnung_core::PlainOperation::decode(&item.operation)
-                .map(|op| self.registry.allows(&op.schema_id))
-                .unwrap_or(true);
-            if !allowed {
-                self.fault(item.peer, "an entry of a schema this node does not accept")
-                    .await;
-                continue;
-            }
             peers.push(item.peer);
             pairs.push((item.entry, item.operation));
         }
-        if pairs.is_empty() {
-            return None;
-        }
-        match self.store.begin_bulk(&pairs, self.registry.as_ref()).await {
-            Ok(bulk) => Some(InFlight { peers, pairs, bulk }),
+        // The pipeline's policy refuses entries of schemas this node does
+        // not accept (a fault of the peer, not held back).
+        match self.pipeline.begin(&pairs).await {
+            Ok(batch) => Some(InFlight {
+                peers,
+                pairs,
+                batch,
+            }),
             Err(e) => {
                 tracing::error!(error = %e, "storing replicated entries failed");
                 None
@@ -183,8 +172,13 @@ impl Ingester {
     /// Waits for a begun batch and sorts its results; returns how many
     /// entries were stored.
     async fn finish(&mut self, batch: InFlight) -> usize {
-        let InFlight { peers, pairs, bulk } = batch;
-        let results = match bulk.finish().await {
+        let InFlight {
+            peers,
+            pairs,
+            batch,
+        } = batch;
+        // Schemas among the entries are usable once this returns.
+        let results = match batch.finish().await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "storing replicated entries failed");
@@ -192,15 +186,11 @@ impl Ingester {
             }
         };
         let mut stored = 0;
-        let mut system = Vec::new();
         for ((peer, (entry, operation)), result) in peers.into_iter().zip(pairs).zip(results) {
             match result {
-                Ok(ingested) => {
+                Ok(_) => {
                     stored += 1;
                     self.stats.entries_received.fetch_add(1, Ordering::Relaxed);
-                    if matches!(ingested.schema_id, SchemaId::System(..)) {
-                        system.push(ingested);
-                    }
                 }
                 Err(e) if depends_on_missing(&e) => {
                     if self.pending.len() >= MAX_PENDING {
@@ -218,11 +208,6 @@ impl Ingester {
                     tracing::warn!(peer = %peer, code = %e.code(), error = %e, "peer sent an invalid entry");
                     self.fault(peer, e.code().as_str()).await;
                 }
-            }
-        }
-        if !system.is_empty() {
-            if let Err(e) = self.registry.on_ingested_batch(&self.store, &system).await {
-                tracing::error!(error = %e, "schema registry update failed");
             }
         }
         stored

@@ -28,12 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hoffnung_core::KeyPair;
-use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::Store;
+use hoffnung_schema_registry::Pipeline;
 pub use libp2p::metrics::Registry as MetricsRegistry;
 pub use libp2p::Multiaddr;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The stream protocol of p2panda 0.8 nodes.
 pub const PROTOCOL: libp2p::StreamProtocol = libp2p::StreamProtocol::new("/p2p/p2panda/1.0.0");
@@ -167,8 +167,10 @@ pub struct Replication {
     listening: watch::Receiver<Vec<Multiaddr>>,
     /// The configured listen addresses.
     listen: Vec<Multiaddr>,
-    shutdown: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// Cancelled at shutdown.
+    stop: CancellationToken,
+    /// The service, the ingester and every peer's tasks.
+    tasks: TaskTracker,
 }
 
 impl Replication {
@@ -176,32 +178,33 @@ impl Replication {
     /// identify, ping, gossipsub, bandwidth) go into `metrics`, under
     /// `libp2p_`.
     pub async fn start(
-        store: Store,
-        registry: Arc<SchemaRegistry>,
+        pipeline: Pipeline,
         config: ReplicationConfig,
         metrics: &mut MetricsRegistry,
     ) -> Result<Self, ReplicationError> {
         let stats = Arc::new(Stats::default());
-        let (shutdown, stop) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let (listening_tx, listening) = watch::channel(Vec::new());
         let listen = config.listen.clone();
         let (service, peer_id) = service::Service::new(
-            store,
-            registry,
+            pipeline,
+            tasks.clone(),
+            stop.clone(),
             config,
             stats.clone(),
             listening_tx,
             metrics,
         )
         .await?;
-        let task = tokio::spawn(service.run(stop));
+        tasks.spawn(service.run());
         Ok(Self {
             peer_id,
             stats,
             listening,
             listen,
-            shutdown,
-            task: Mutex::new(Some(task)),
+            stop,
+            tasks,
         })
     }
 
@@ -233,12 +236,16 @@ impl Replication {
         self.stats.snapshot()
     }
 
-    /// Stops networking.
+    /// Stops networking and returns once every task of it has ended
+    /// (entries received by then are stored).
     pub async fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// The service's tasks (empty once it has stopped).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 }

@@ -13,6 +13,9 @@ use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{EntryFilter, Store, StoredEntry};
 use libp2p::{PeerId, Stream};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::ingest::Incoming;
 use crate::service::Command;
@@ -42,6 +45,27 @@ pub(crate) struct Shared {
     pub(crate) sync_interval: Duration,
     /// Changes when the set of schemas we replicate changes.
     pub(crate) schemas_changed: watch::Receiver<u64>,
+    /// Every task of the service; shutdown waits for all of them.
+    pub(crate) tasks: TaskTracker,
+    /// Cancelled at shutdown.
+    pub(crate) stop: CancellationToken,
+}
+
+impl Shared {
+    /// Spawns a task that ends at shutdown at the latest (dropped where it
+    /// waits); shutdown waits for it.
+    pub(crate) fn spawn(
+        &self,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> JoinHandle<()> {
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = stop.cancelled() => {}
+            }
+        })
+    }
 }
 
 /// The schemas this node replicates: its allow list, else every schema it knows.
@@ -97,7 +121,7 @@ impl PeerTask {
         mut inbound: mpsc::Receiver<Stream>,
     ) {
         let (out, out_rx) = mpsc::channel(256);
-        let writer = tokio::spawn(write_loop(outbound, out_rx));
+        let writer = shared.spawn(write_loop(outbound, out_rx));
         let (sent_tx, sent_rx) = mpsc::channel(16);
         let mut task = PeerTask {
             peer,
@@ -412,7 +436,7 @@ impl PeerTask {
         let out = self.out.clone();
         let stats = self.shared.stats.clone();
         let done = self.sent_tx.clone();
-        tokio::spawn(async move {
+        self.shared.spawn(async move {
             let heights: HashMap<([u8; 32], u64), u64> = theirs
                 .into_iter()
                 .flat_map(|(key, logs)| logs.into_iter().map(move |(l, s)| ((key, l), s)))

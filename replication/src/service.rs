@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hoffnung_core::replication::Message;
 use hoffnung_core::Hash;
-use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{Published, Store};
+use hoffnung_schema_registry::{Pipeline, Published, SchemaRegistry};
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
 use libp2p::metrics::{Metrics, Recorder, Registry};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Stream, Swarm};
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::ingest::{Incoming, Ingester};
 use crate::peer::{supported_schemas, PeerTask, Shared};
@@ -77,8 +78,9 @@ fn topic(schema: &str) -> IdentTopic {
 
 impl Service {
     pub(crate) async fn new(
-        store: Store,
-        registry: Arc<SchemaRegistry>,
+        pipeline: Pipeline,
+        tasks: TaskTracker,
+        stop: CancellationToken,
         config: ReplicationConfig,
         stats: Arc<Stats>,
         listening: watch::Sender<Vec<Multiaddr>>,
@@ -141,24 +143,22 @@ impl Service {
         let local_peer = *swarm.local_peer_id();
         let (schemas_changed, schemas_rx) = watch::channel(0);
         let (ingest_tx, ingest_rx) = mpsc::channel(8192);
-        tokio::spawn(
-            Ingester::new(
-                store.clone(),
-                registry.clone(),
-                stats.clone(),
-                commands_tx.clone(),
-            )
-            .run(ingest_rx),
+        // Not cancelled: it ends when every sender (peer tasks, this
+        // service) is gone, after the batches in flight are stored.
+        tasks.spawn(
+            Ingester::new(pipeline.clone(), stats.clone(), commands_tx.clone()).run(ingest_rx),
         );
         let shared = Shared {
-            store: store.clone(),
-            registry: registry.clone(),
+            store: pipeline.store().clone(),
+            registry: pipeline.registry().clone(),
             stats: stats.clone(),
             ingest: ingest_tx,
             commands: commands_tx,
             local_peer,
             sync_interval: config.sync_interval,
             schemas_changed: schemas_rx,
+            tasks,
+            stop,
         };
         let known = config
             .peers
@@ -174,11 +174,11 @@ impl Service {
                 )
             })
             .collect();
-        let published = Some(store.published());
+        let published = Some(pipeline.published());
         let service = Self {
             swarm,
             metrics: event_metrics,
-            registry,
+            registry: pipeline.registry().clone(),
             config,
             stats,
             listening,
@@ -195,7 +195,8 @@ impl Service {
         Ok((service, local_peer.to_string()))
     }
 
-    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(mut self) {
+        let stop = self.shared.stop.clone();
         let mut control = self.swarm.behaviour().stream.new_control();
         let mut incoming = match control.accept(PROTOCOL) {
             Ok(i) => i,
@@ -204,9 +205,10 @@ impl Service {
                 return;
             }
         };
-        let tail = self.published.take().map(|published| {
-            tokio::spawn(gossip_published(published, self.shared.commands.clone()))
-        });
+        if let Some(published) = self.published.take() {
+            self.shared
+                .spawn(gossip_published(published, self.shared.commands.clone()));
+        }
         let mut schemas = self.registry.subscribe();
         self.subscribe_topics();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -227,19 +229,10 @@ impl Service {
                     self.dial_known();
                     self.reap_peers();
                 }
-                changed = stop.changed() => {
-                    if changed.is_err() || *stop.borrow() {
-                        break;
-                    }
-                }
+                () = stop.cancelled() => break,
             }
         }
-        if let Some(tail) = tail {
-            tail.abort();
-        }
-        for (_, state) in self.peers.drain() {
-            state.task.abort();
-        }
+        // The gossip tail and the peer tasks end with `stop` too.
         tracing::debug!("replication stopped");
     }
 
@@ -354,7 +347,7 @@ impl Service {
         let (inbound, inbound_rx) = mpsc::channel(2);
         let mut control = self.swarm.behaviour().stream.new_control();
         let shared = self.shared.clone();
-        let task = tokio::spawn(async move {
+        let task = self.shared.spawn(async move {
             let stream = match control.open_stream(peer, PROTOCOL).await {
                 Ok(s) => s,
                 Err(e) => {

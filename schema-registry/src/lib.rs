@@ -22,6 +22,10 @@ use hoffnung_core::{
 use hoffnung_store::{Ingested, SchemaSource, Store, StoreError};
 use tokio::sync::watch;
 
+mod pipeline;
+
+pub use pipeline::{Batch, Pipeline, Published};
+
 /// Which views of a definition document to build.
 #[derive(Clone, Copy)]
 enum Views {

@@ -2,46 +2,12 @@
 
 use std::sync::Arc;
 
-use hoffnung_core::entry::NextArgs;
-use hoffnung_core::{
-    sign_entry, DocumentViewId, Fields, KeyPair, Operation, OperationValue, SchemaId,
-};
+use hoffnung_core::{DocumentViewId, KeyPair, SchemaId};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{backend_tests, Ingested, SchemaSource, Store};
 
-fn str_value(s: &str) -> OperationValue {
-    OperationValue::Str(s.to_string())
-}
-
-/// Signs a CREATE in a new log `log_id` of `key`.
-fn create(key: &KeyPair, log_id: u64, op: &Operation) -> (Vec<u8>, Vec<u8>) {
-    let bytes = op.encode();
-    let args = NextArgs {
-        log_id,
-        seq_num: 1,
-        backlink: None,
-        skiplink: None,
-    };
-    (
-        sign_entry(key, &args, &bytes).unwrap().as_bytes().to_vec(),
-        bytes,
-    )
-}
-
-fn field(name: &str, ty: &str) -> Operation {
-    let mut f = Fields::new();
-    f.insert("name".into(), str_value(name));
-    f.insert("type".into(), str_value(ty));
-    Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f)
-}
-
-fn definition(name: &str, fields: Vec<DocumentViewId>) -> Operation {
-    let mut f = Fields::new();
-    f.insert("name".into(), str_value(name));
-    f.insert("description".into(), str_value("test"));
-    f.insert("fields".into(), OperationValue::PinnedRelationList(fields));
-    Operation::create(SchemaId::SCHEMA_DEFINITION_V1, f)
-}
+mod support;
+use support::{create, definition, field};
 
 async fn ingest(store: &Store, registry: &SchemaRegistry, item: &(Vec<u8>, Vec<u8>)) -> Ingested {
     let ingested = store.ingest(&item.0, &item.1, registry).await.unwrap();

@@ -19,7 +19,7 @@ use hoffnung_graphql::Api;
 use hoffnung_materializer::{Materializer, MaterializerConfig, MaterializerError};
 pub use hoffnung_replication::ReplicationConfig;
 use hoffnung_replication::{Replication, ReplicationError};
-use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_schema_registry::{Pipeline, SchemaRegistry};
 use hoffnung_store::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -122,6 +122,7 @@ pub struct Node {
     addr: SocketAddr,
     store: Store,
     registry: Arc<SchemaRegistry>,
+    pipeline: Pipeline,
     materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
     shutdown: watch::Sender<bool>,
@@ -170,28 +171,26 @@ impl Node {
                 store.close().await;
             }
         };
+        // Every entry comes in through it: publish, replication.
+        let pipeline = Pipeline::new(store.clone(), registry.clone());
         // One registry for the node's metrics and libp2p's.
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let replication = match &config.replication {
-            Some(c) => match Replication::start(
-                store.clone(),
-                registry.clone(),
-                c.clone(),
-                &mut metrics_registry,
-            )
-            .await
-            {
-                Ok(r) => Some(Arc::new(r)),
-                Err(e) => {
-                    tear_down(materializer).await;
-                    return Err(e.into());
+            Some(c) => {
+                match Replication::start(pipeline.clone(), c.clone(), &mut metrics_registry).await {
+                    Ok(r) => Some(Arc::new(r)),
+                    Err(e) => {
+                        tear_down(materializer).await;
+                        return Err(e.into());
+                    }
                 }
-            },
+            }
             None => None,
         };
         let api = Api {
             store: store.clone(),
             registry: registry.clone(),
+            pipeline: pipeline.clone(),
             materializer: materializer.clone(),
             max_page: config.max_page_size,
         };
@@ -275,6 +274,7 @@ impl Node {
             addr,
             store,
             registry,
+            pipeline,
             materializer,
             replication,
             shutdown,
@@ -298,6 +298,11 @@ impl Node {
 
     pub fn registry(&self) -> &Arc<SchemaRegistry> {
         &self.registry
+    }
+
+    /// The node's ingest pipeline (what `publish` and replication use).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 
     /// The materializer, unless the node runs without one.

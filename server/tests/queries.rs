@@ -304,6 +304,7 @@ backend_tests! {
         let api = hoffnung_graphql::Api {
             store: node.node.store().clone(),
             registry: node.node.registry().clone(),
+            pipeline: node.node.pipeline().clone(),
             materializer: None,
             max_page: hoffnung_graphql::DEFAULT_MAX_PAGE,
         };

@@ -213,6 +213,28 @@ backend_tests! {
         da.cleanup().await;
     }
 
+    a_schema_received_over_replication_is_usable_at_once(db) {
+        let da = TestDb::sqlite();
+        let a = start(&da, vec![]).await;
+        let b = start(db, vec![address(&a, "tcp").await]).await;
+        let key = KeyPair::generate();
+        // A field definition and the schema definition: two entries.
+        let schema = title_schema(&a, &key).await;
+        let replication = b.node.replication().unwrap();
+        wait_for("both definition entries on B", async || replication.stats().entries_received >= 2).await;
+        // Counted only after the pipeline applied the batch to the registry:
+        // no waiting for the schema beyond the entries themselves.
+        assert!(b.node.registry().schemas().iter().any(|s| s.id() == &schema));
+        let other = KeyPair::generate();
+        let doc = b.publish_operation(&other, &Operation::create(schema.clone(), title("on b"))).await;
+        b.wait_queryable(&schema).await;
+        let q = format!("{{ {schema}(id: \"{doc}\") {{ fields {{ title }} }} }}");
+        assert_eq!(b.graphql(&q, json!({})).await["data"][schema.to_string()]["fields"]["title"], "on b");
+        a.stop().await;
+        b.stop().await;
+        da.cleanup().await;
+    }
+
     a_node_accepting_one_schema_gets_nothing_else(db) {
         let da = TestDb::sqlite();
         let a = start(&da, vec![]).await;

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     // Entries and operations (ingest, `nextArgs`).
     InvalidOperation,
     SchemaNotFound,
+    /// The node's policy refuses the entry (its schema is not on the allow list).
+    SchemaNotAccepted,
     InvalidSignature,
     PayloadTooLarge,
     PayloadMismatch,
@@ -46,9 +48,10 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidOperation,
         ErrorCode::SchemaNotFound,
+        ErrorCode::SchemaNotAccepted,
         ErrorCode::InvalidSignature,
         ErrorCode::PayloadTooLarge,
         ErrorCode::PayloadMismatch,
@@ -81,6 +84,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidOperation => "INVALID_OPERATION",
             ErrorCode::SchemaNotFound => "SCHEMA_NOT_FOUND",
+            ErrorCode::SchemaNotAccepted => "SCHEMA_NOT_ACCEPTED",
             ErrorCode::InvalidSignature => "INVALID_SIGNATURE",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::PayloadMismatch => "PAYLOAD_MISMATCH",
@@ -159,6 +163,9 @@ mod tests {
     fn only_input_errors_blame_the_sender() {
         assert!(ErrorCode::InvalidSignature.blames_the_sender());
         assert!(ErrorCode::LogIntegrity.blames_the_sender());
+        // Refused by policy: never accepted later, so not held back.
+        assert!(ErrorCode::SchemaNotAccepted.blames_the_sender());
+        assert!(!ErrorCode::SchemaNotAccepted.is_missing_dependency());
         assert!(!ErrorCode::SeqNumGap.blames_the_sender());
         assert!(ErrorCode::SeqNumGap.is_missing_dependency());
         assert!(!ErrorCode::SeqNumTaken.blames_the_sender());

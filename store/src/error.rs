@@ -35,6 +35,8 @@ pub enum IngestError {
     Operation(#[from] OperationError),
     #[error("Schema not found: {0}")]
     SchemaNotFound(SchemaId),
+    #[error("schema {0} is not accepted by this node")]
+    SchemaNotAccepted(SchemaId),
     #[error("{0}")]
     Entry(#[from] EntryError),
     #[error("{0}")]
@@ -57,6 +59,7 @@ impl IngestError {
         match self {
             IngestError::Operation(_) => ErrorCode::InvalidOperation,
             IngestError::SchemaNotFound(_) => ErrorCode::SchemaNotFound,
+            IngestError::SchemaNotAccepted(_) => ErrorCode::SchemaNotAccepted,
             IngestError::Entry(EntryError::InvalidSignature) => ErrorCode::InvalidSignature,
             IngestError::Entry(EntryError::PayloadTooLarge { .. }) => ErrorCode::PayloadTooLarge,
             IngestError::Entry(

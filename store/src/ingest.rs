@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{IngestError, StoreError};
 use crate::ErrorCode;
-use crate::{Published, SchemaSource, Store};
+use crate::{SchemaSource, Store};
 
 /// What an accepted entry became.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +188,6 @@ impl Store {
         operation: &[u8],
         schemas: &dyn SchemaSource,
     ) -> Result<Ingested, IngestError> {
-        let raw = (entry, operation);
         let started = Instant::now();
         let entry = EncodedEntry::decode(entry);
         let result =
@@ -214,13 +213,6 @@ impl Store {
                 Err(e) => Err(e),
             };
         self.stats().record([&result]);
-        if let Ok(ingested) = &result {
-            self.announce(|| Published {
-                entry: raw.0.to_vec(),
-                operation: raw.1.to_vec(),
-                schema_id: ingested.schema_id.clone(),
-            });
-        }
         result
     }
 
@@ -353,6 +345,7 @@ fn precheck(
     verify: bool,
 ) -> Result<Checked, IngestError> {
     let operation = PlainOperation::decode(payload)?;
+    schemas.admit(&operation, entry.as_ref().ok().map(EncodedEntry::entry))?;
     let schema = schemas
         .schema(&operation.schema_id)
         .ok_or_else(|| IngestError::SchemaNotFound(operation.schema_id.clone()))?;

@@ -28,7 +28,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use hoffnung_core::entry::NextArgs;
+use hoffnung_core::entry::{Entry, NextArgs};
 use hoffnung_core::publish::{next_args_after, next_args_new_log, next_skiplink_seq_num};
 use hoffnung_core::{
     DocumentId, DocumentOperation, DocumentViewId, Hash, LogPosition, PlainOperation, PublicKey,
@@ -36,7 +36,7 @@ use hoffnung_core::{
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use code::ErrorCode;
@@ -53,11 +53,21 @@ pub use views::{quote, StoredOperation, ViewBatch, ViewColumn, ViewRow, ViewTabl
 use ingest::Job;
 use sql::Statements;
 
-/// Where the store finds the schemas operations are checked against.
-/// The schema registry implements it; [`SystemSchemas`] knows only the
-/// system schemas.
+/// What the store checks an entry against beyond the protocol: the schemas
+/// operations must match, and the node's per-entry policy. The ingest
+/// pipeline (schema registry crate) implements it; [`SystemSchemas`] knows
+/// only the system schemas and admits everything.
 pub trait SchemaSource: Send + Sync {
     fn schema(&self, id: &SchemaId) -> Option<Arc<Schema>>;
+
+    /// The node's policy for one entry, asked once its operation decoded
+    /// and before any other check, so that a refused entry is refused for
+    /// what it is (not held back as missing its schema). `entry` is `None`
+    /// when the entry itself does not decode (that error follows).
+    fn admit(&self, operation: &PlainOperation, entry: Option<&Entry>) -> Result<(), IngestError> {
+        let _ = (operation, entry);
+        Ok(())
+    }
 }
 
 /// The system schemas, always known.
@@ -155,26 +165,13 @@ struct Inner {
     ingest_stats: Arc<ingest::IngestStats>,
     /// Flushes of the SQLite WAL made for answers (see `durable`).
     wal_flushes: Arc<AtomicU64>,
-    /// Entries accepted through [`Store::ingest`] (see [`Store::published`]).
-    published: broadcast::Sender<Arc<Published>>,
     config: StoreConfig,
 }
-
-/// Published entries a slow receiver may fall behind by.
-const PUBLISHED_BUFFER: usize = 4096;
 
 /// The SQLite writer connection's page cache, and commits without a flush
 /// of their own (see `Store::open` and `durable`).
 const WRITER_PRAGMAS: &str =
     "PRAGMA cache_size = 500; PRAGMA cache_spill = OFF; PRAGMA synchronous = NORMAL";
-
-/// An entry accepted through [`Store::ingest`], in its encoded form.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub entry: Vec<u8>,
-    pub operation: Vec<u8>,
-    pub schema_id: SchemaId,
-}
 
 pub(crate) fn now_millis() -> u64 {
     std::time::SystemTime::now()
@@ -331,7 +328,6 @@ impl Store {
                 view_reads: AtomicU64::new(0),
                 ingest_stats,
                 wal_flushes,
-                published: broadcast::channel(PUBLISHED_BUFFER).0,
                 config,
             }),
         })
@@ -339,23 +335,6 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.inner.backend
-    }
-
-    /// Every entry accepted through [`Store::ingest`] (the publish path:
-    /// entries this node's clients sign), as it is accepted. Entries
-    /// ingested in bulk (replication, import) are not announced here. A
-    /// receiver that falls behind by more than a few thousand entries
-    /// misses some (`RecvError::Lagged`).
-    pub fn published(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.inner.published.subscribe()
-    }
-
-    /// Sends what `published` makes to the receivers of
-    /// [`Store::published`], if there are any.
-    pub(crate) fn announce(&self, published: impl FnOnce() -> Published) {
-        if self.inner.published.receiver_count() > 0 {
-            let _ = self.inner.published.send(Arc::new(published()));
-        }
     }
 
     /// Changes after every committed write of this store's writer.

@@ -175,27 +175,6 @@ backend_tests! {
         store.close().await;
     }
 
-    only_single_ingests_are_announced_as_published(db) {
-        let store = db.store().await;
-        let schemas = VectorSchemas::new();
-        let mut published = store.published();
-        let items = sequence();
-        store.ingest(&items[0].0, &items[0].1, &schemas).await.unwrap();
-        let p = published.try_recv().unwrap();
-        assert_eq!((&p.entry, &p.operation), (&items[0].0, &items[0].1));
-        assert_eq!(p.schema_id, hoffnung_core::PlainOperation::decode(&items[0].1).unwrap().schema_id);
-        // Rejected: nothing announced.
-        assert!(store.ingest(&items[0].0, &items[0].1, &schemas).await.is_err());
-        // Bulk (replication, import): stored, not announced.
-        let results = store.ingest_bulk(&items[1..], &schemas).await.unwrap();
-        assert!(results.iter().all(|r| r.is_ok()));
-        assert!(matches!(
-            published.try_recv(),
-            Err(tokio::sync::broadcast::error::TryRecvError::Empty)
-        ));
-        store.close().await;
-    }
-
     bulk_ingest_rejects_only_the_bad_entries(db) {
         let store = db.store().await;
         let mut items = sequence();

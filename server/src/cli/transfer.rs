@@ -10,12 +10,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use hoffnung_core::{PlainOperation, SchemaId};
-use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{EntryFilter, IngestError, Store, StoreConfig, SystemSchemas};
+use hoffnung_schema_registry::{Pipeline, SchemaRegistry};
+use hoffnung_store::{EntryFilter, IngestError, Store, StoreConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
@@ -140,15 +141,13 @@ pub async fn import(
     let mut progress = Progress::new((system.len() + application.len()) as u64, "imported");
     let mut report = ImportReport::default();
     let started = Instant::now();
-    for chunk in system.chunks(CHUNK) {
-        let results = store.ingest_bulk(chunk, &SystemSchemas).await?;
-        tally(&mut report, results);
-        progress.add(chunk.len() as u64);
-    }
     let allow = allow.map(|ids| ids.into_iter().collect());
-    let registry = SchemaRegistry::load(&store, allow).await?;
-    for chunk in application.chunks(CHUNK) {
-        let results = store.ingest_bulk(chunk, &registry).await?;
+    let registry = Arc::new(SchemaRegistry::load(&store, allow).await?);
+    // The node's pipeline: the same policy, and the registry learns each
+    // schema as its definition is stored.
+    let pipeline = Pipeline::new(store.clone(), registry);
+    for chunk in system.chunks(CHUNK).chain(application.chunks(CHUNK)) {
+        let results = pipeline.ingest(chunk).await?;
         tally(&mut report, results);
         progress.add(chunk.len() as u64);
     }

@@ -3,7 +3,7 @@
 
 Usage: tools/wal-census.py <database file> <copy of its -wal file>
 
-Run a load (e.g. `hoffnung-loadgen --database-url "sqlite:///tmp/lg/db.sqlite?mode=rwc" ...`),
+Run a load (e.g. `hoffnung-loadgen publish --database-url "sqlite:///tmp/lg/db.sqlite?mode=rwc" ...`),
 kill it with -9 mid-run, copy `db.sqlite-wal` aside, then run this on the database and the copy.
 It reads the frame headers of the WAL's current generation (its salt), splits them into
 commits, maps page numbers to b-trees with the `dbstat` table of a recovered copy, and prints

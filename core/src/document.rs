@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ids::{DocumentId, DocumentViewId, OperationId, SchemaId};
 use crate::keys::PublicKey;
-use crate::operation::{Operation, OperationAction, OperationValue};
+use crate::operation::{Operation, OperationAction};
+use crate::value::OperationValue;
 
 /// A value in a view and the operation that last wrote it.
 #[derive(Debug, Clone, PartialEq)]

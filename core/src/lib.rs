@@ -4,6 +4,24 @@
 //! Pure logic: no I/O, no async, no global state, so it also builds for
 //! `wasm32-unknown-unknown`. Everything that needs stored state (the publish
 //! checks) takes the facts it needs as arguments.
+//!
+//! # Module order
+//!
+//! The modules use one another without a cycle; each uses only modules
+//! listed above it (`a → b`: `a` uses `b`):
+//!
+//! - `varu64`, `lipmaa`, `hash`, `keys`, `cbor`: use no other module
+//! - `ids` → `hash`
+//! - `entry` → `hash`, `keys`, `lipmaa`, `varu64`
+//! - `replication` → `cbor`, `ids`
+//! - `value` (typed field values) → `ids`
+//! - `schema` (field types, system schemas) → `ids`
+//! - `operation` → `cbor`, `hash`, `ids`, `schema`, `value`; inside it:
+//!   `action`, then `error`, `plain`, `system`, `typed`, `encode`
+//! - `document` (reduction) → `ids`, `keys`, `operation`, `value`
+//! - `schema_definition` (`Schema::from_views`) → `document`, `ids`,
+//!   `schema`, `value`
+//! - `publish` → `entry`, `hash`, `ids`, `keys`, `lipmaa`, `operation`
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -20,6 +38,8 @@ pub mod operation;
 pub mod publish;
 pub mod replication;
 pub mod schema;
+mod schema_definition;
+mod value;
 pub mod varu64;
 
 pub use document::{

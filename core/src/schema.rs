@@ -1,14 +1,13 @@
-//! Schemas: field types, the system schemas, and building an application
-//! schema from its materialized definition documents.
+//! Schemas: field types and the system schemas.
+//!
+//! Building an application schema from its materialized definition
+//! documents is in `schema_definition`: it needs document views, and
+//! `document` (through `operation`) needs this module.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::document::DocumentView;
-use crate::ids::{
-    is_valid_field_name, is_valid_schema_name, DocumentViewId, SchemaId, SchemaIdError,
-};
-use crate::operation::OperationValue;
+use crate::ids::{is_valid_field_name, DocumentViewId, SchemaId, SchemaIdError};
 
 /// Most fields a schema may have.
 pub const MAX_SCHEMA_FIELDS: usize = 1024;
@@ -233,52 +232,6 @@ impl Schema {
             .collect()
     }
 
-    /// Builds an application schema from the view of its `schema_definition_v1`
-    /// document and the views of the `schema_field_definition_v1` documents it
-    /// pins (in any order; extra views are ignored).
-    pub fn from_views(
-        definition: &DocumentView,
-        field_views: &[&DocumentView],
-    ) -> Result<Schema, SchemaError> {
-        let def_fields = definition_fields(definition, &SchemaId::SCHEMA_DEFINITION_V1)?;
-        let name = match value(def_fields, "name") {
-            Some(OperationValue::Str(s)) => s,
-            _ => return Err(SchemaError::MalformedDefinition("name")),
-        };
-        let description = match value(def_fields, "description") {
-            Some(OperationValue::Str(s)) => s,
-            _ => return Err(SchemaError::MalformedDefinition("description")),
-        };
-        let pinned = match value(def_fields, "fields") {
-            Some(OperationValue::PinnedRelationList(list)) => list,
-            _ => return Err(SchemaError::MalformedDefinition("fields")),
-        };
-        if !is_valid_schema_name(name) {
-            return Err(SchemaError::Name(name.clone()));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        let mut fields = Vec::with_capacity(pinned.len());
-        for view_id in pinned {
-            if !seen.insert(view_id) {
-                continue; // duplicates collapse
-            }
-            let view = field_views
-                .iter()
-                .find(|v| &v.view_id == view_id)
-                .ok_or_else(|| SchemaError::MissingFieldDefinition(view_id.clone()))?;
-            let f = definition_fields(view, &SchemaId::SCHEMA_FIELD_DEFINITION_V1)?;
-            let (Some(OperationValue::Str(fname)), Some(OperationValue::Str(ftype))) =
-                (value(f, "name"), value(f, "type"))
-            else {
-                return Err(SchemaError::MalformedDefinition("type"));
-            };
-            fields.push((fname.clone(), ftype.parse::<FieldType>()?));
-        }
-        let id = SchemaId::application(name, definition.view_id.clone())
-            .map_err(|_| SchemaError::Name(name.clone()))?;
-        Schema::new(id, description, fields)
-    }
-
     pub fn id(&self) -> &SchemaId {
         &self.id
     }
@@ -299,21 +252,4 @@ impl Schema {
             .ok()
             .map(|i| &self.fields[i].1)
     }
-}
-
-fn definition_fields<'a>(
-    view: &'a DocumentView,
-    expected: &SchemaId,
-) -> Result<&'a crate::document::ViewFields, SchemaError> {
-    if &view.schema_id != expected {
-        return Err(SchemaError::WrongSchema {
-            found: view.schema_id.clone(),
-            expected: expected.clone(),
-        });
-    }
-    view.fields.as_ref().ok_or(SchemaError::Deleted)
-}
-
-fn value<'a>(fields: &'a crate::document::ViewFields, name: &str) -> Option<&'a OperationValue> {
-    fields.get(name).map(|f| &f.value)
 }

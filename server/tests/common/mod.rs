@@ -1,5 +1,7 @@
 //! Shared helpers of the node's integration tests: vectors, a node on a
 //! fresh database, GraphQL over real HTTP.
+//!
+//! `cli`: the helpers of the command-line tests (`cli_*.rs`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -8,6 +10,8 @@ use std::time::Duration;
 use hoffnung_server::{Node, NodeConfig};
 use hoffnung_store::test_utils::TestDb;
 use serde_json::{json, Value};
+
+pub mod cli;
 
 pub fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

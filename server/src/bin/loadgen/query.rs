@@ -1,59 +1,46 @@
-//! `--queries N`: document queries over loopback HTTP against an in-process
-//! node holding N documents: a filtered, ordered page of 25, a filtered
-//! count, a `contains` search, and pages of 10,000 documents with a relation.
+//! `query`: document queries over loopback HTTP against an in-process node
+//! holding N documents: a filtered, ordered page of 25, a filtered count, a
+//! `contains` search, and pages of 10,000 documents with a relation.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use hoffnung_core::entry::NextArgs;
 use hoffnung_core::{
     sign_entry, DocumentViewId, Fields, Hash, KeyPair, Operation, OperationValue, SchemaId,
 };
 use hoffnung_server::Node;
 use serde_json::json;
 
-use super::run_requests;
+use crate::common::{
+    first_entry, http_client, load, presign_documents, run_requests, InProcessArgs,
+};
 
-/// Signs `docs` `schema_field_definition_v1` documents (a CREATE each, one
-/// log each, on both cores): names in random order, four `type` values.
-pub(crate) fn presign_documents(docs: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let types = ["str", "int", "bool", "float"];
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per = docs.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let key = KeyPair::from_private_key(&[t as u8 + 11; 32]);
-                    (t * per..((t + 1) * per).min(docs))
-                        .map(|d| {
-                            let mut f = Fields::new();
-                            let name = hoffnung_core::Hash::of(&(d as u64).to_be_bytes()).to_hex();
-                            f.insert(
-                                "name".into(),
-                                OperationValue::Str(format!("f{}", &name[4..20])),
-                            );
-                            f.insert("type".into(), OperationValue::Str(types[d % 4].into()));
-                            let op =
-                                Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
-                            let entry =
-                                sign_entry(&key, &first_entry(d as u64), &op).expect("valid args");
-                            (entry.as_bytes().to_vec(), op)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("signer"))
-            .collect()
-    })
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Documents bulk-loaded into the node before measuring.
+    #[arg(long)]
+    documents: usize,
+    /// How long the concurrent query phase runs, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    #[command(flatten)]
+    node: InProcessArgs,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let n = args.node.start(true).await?;
+    let url = n.node.graphql_url();
+    let client = http_client()?;
+    query_bench(&client, &url, &n.node, args.documents, args.seconds).await?;
+    // The process ends right after: the node is told to stop, not waited
+    // for (as before the subcommands).
+    n.node.shutdown();
+    Ok(())
 }
 
 /// Loads `docs` documents, then measures a filtered, ordered page of 25
 /// (one client, then 8 concurrent) and a filtered `totalCount`.
-pub(crate) async fn query_bench(
+async fn query_bench(
     client: &reqwest::Client,
     url: &str,
     node: &Node,
@@ -269,34 +256,6 @@ async fn big_pages(
         peak_anon / 1024,
     );
     Ok(())
-}
-
-/// Bulk-ingests `entries` into `node` and waits until they are materialized.
-pub(crate) async fn load(node: &Node, entries: &[(Vec<u8>, Vec<u8>)]) -> anyhow::Result<()> {
-    for chunk in entries.chunks(20_000) {
-        for r in node
-            .store()
-            .ingest_bulk(chunk, node.registry().as_ref())
-            .await?
-        {
-            r?;
-        }
-    }
-    node.materializer()
-        .context("needs the materializer")?
-        .caught_up()
-        .await?;
-    Ok(())
-}
-
-/// The arguments of a log's first entry.
-pub(crate) fn first_entry(log_id: u64) -> NextArgs {
-    NextArgs {
-        log_id,
-        seq_num: 1,
-        backlink: None,
-        skiplink: None,
-    }
 }
 
 /// A line of /proc/self/status, in KiB (Linux).

@@ -1,0 +1,115 @@
+//! `startup`: start-up time and idle memory of the `hoffnung` binary (built
+//! beside this one) on an empty data dir and on one with N documents.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hoffnung_server::{Node, NodeConfig};
+use serde_json::json;
+
+use crate::common::{http_client, load, presign_documents};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Documents in the second data dir.
+    #[arg(long)]
+    documents: usize,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    startup_bench(args.documents).await
+}
+
+/// Start-up time and idle memory of `hoffnung node` (the real binary) on
+/// an empty data dir and on one holding `docs` materialized documents.
+async fn startup_bench(docs: usize) -> anyhow::Result<()> {
+    let binary = std::env::current_exe()?.with_file_name("hoffnung");
+    if !binary.is_file() {
+        bail!(
+            "{} is missing: build it first (cargo build --release -p hoffnung)",
+            binary.display()
+        );
+    }
+    let client = http_client()?;
+    let empty = tempfile::tempdir()?;
+    measure_start(&binary, &client, empty.path(), "empty data dir").await?;
+
+    let full = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", full.path().join("hoffnung.db").display());
+    let node = Node::bind(NodeConfig::new(url)).await?;
+    load(&node, &presign_documents(docs)).await?;
+    node.shutdown();
+    node.join().await?;
+    let label = format!("{docs} documents");
+    measure_start(&binary, &client, full.path(), &label).await
+}
+
+/// Starts the binary on `data_dir`, times it until `/health` answers, and
+/// reads its resident memory after 5 idle seconds and after a query.
+async fn measure_start(
+    binary: &std::path::Path,
+    client: &reqwest::Client,
+    data_dir: &std::path::Path,
+    label: &str,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .args(["node", "--http-port", "0", "--p2p-port", "0", "--data-dir"])
+        .arg(data_dir)
+        .env("HOFFNUNG_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .context("no output")??;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .context("no URL")?
+        .to_string();
+    let base = url.trim_end_matches("/graphql");
+    loop {
+        match client.get(format!("{base}/health")).send().await {
+            Ok(r) if r.status().is_success() => break,
+            _ if started.elapsed() > Duration::from_secs(60) => bail!("no health in 60 s"),
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+    let up = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = rss_kib(child.id())?;
+    let count: serde_json::Value = client
+        .post(&url)
+        .json(&json!({ "query": "{ all_schema_field_definition_v1 { totalCount } }" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let after_query = rss_kib(child.id())?;
+    println!(
+        "{label}: ready in {:.0} ms; idle RSS {:.1} MiB; after a totalCount query ({}) {:.1} MiB",
+        up.as_secs_f64() * 1000.0,
+        idle as f64 / 1024.0,
+        count["data"]["all_schema_field_definition_v1"]["totalCount"],
+        after_query as f64 / 1024.0
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait()?;
+    Ok(())
+}
+
+/// VmRSS of a process, in KiB (Linux).
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")
+}

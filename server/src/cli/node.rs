@@ -1,0 +1,123 @@
+//! `hoffnung node`: starts a node from the configuration and runs it until
+//! SIGINT or SIGTERM.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use hoffnung_core::SchemaId;
+use hoffnung_server::{Node, NodeConfig, NodeError, ReplicationConfig};
+
+use crate::args::{load_config, NodeArgs};
+use crate::logging::init_logs;
+use crate::{config, keys};
+
+pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let (config, file) = load_config(&args)?;
+    init_logs(&config)?;
+    let signals = Signals::register()?;
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    for var in config::unknown_variables(&env) {
+        tracing::warn!(variable = %var, "unknown HOFFNUNG_ environment variable, ignored");
+    }
+    if let Some(file) = &file {
+        tracing::info!(path = %file.display(), "config file");
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let (node_key, created) = keys::node_key(&config.data_dir)?;
+    if created {
+        tracing::info!(public_key = %node_key.public_key().to_hex(), "generated the node key");
+    }
+    let allow = config
+        .allow_list()
+        .map(|ids| {
+            ids.iter()
+                .map(|s| s.parse())
+                .collect::<Result<HashSet<SchemaId>, _>>()
+        })
+        .transpose()?;
+    let mut node_config = NodeConfig::new(config.database_url());
+    node_config.http_bind = SocketAddr::new(config.http_bind, config.http_port);
+    node_config.allow_schema_ids = allow;
+    node_config.max_page_size = config.max_page_size;
+    node_config.materializer = config.materializer_config();
+    if config.replication {
+        let mut r = ReplicationConfig::new(node_key.clone(), config.p2p_bind, config.p2p_port);
+        r.mdns = config.mdns;
+        r.peers = config
+            .peers
+            .iter()
+            .map(|p| hoffnung_replication::parse_peer_address(p))
+            .collect::<Result<_, _>>()?;
+        node_config.replication = Some(r);
+    }
+    let node = match Node::bind(node_config).await {
+        Ok(node) => node,
+        Err(NodeError::Bind { addr, source }) if source.kind() == std::io::ErrorKind::AddrInUse => {
+            bail!(
+                "port {} on {} is in use (another node?); choose another with --http-port",
+                addr.port(),
+                addr.ip()
+            );
+        }
+        Err(e) => return Err(e).context("starting the node"),
+    };
+    tracing::info!(
+        node_key = %node_key.public_key().to_hex(),
+        data_dir = %config.data_dir.display(),
+        "node started"
+    );
+    if let Some(r) = node.replication() {
+        let addrs: Vec<String> = r
+            .listen_addrs()
+            .await
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        tracing::info!(peer_id = r.peer_id(), listen = ?addrs, "replicating");
+    }
+    println!("hoffnung: GraphQL on {}", node.graphql_url());
+    signals.wait().await;
+    tracing::info!("shutting down");
+    node.shutdown();
+    node.join().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT and SIGTERM, registered at once: a signal that comes right after
+/// start-up (before the node waits for it) must not kill the process.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

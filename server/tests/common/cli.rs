@@ -1,0 +1,76 @@
+//! Helpers of the command-line tests (`cli_*.rs`): the `hoffnung` binary
+//! run in a clean home directory, and a schema description to publish.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+use super::{hoffnung, NodeProcess};
+
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    hoffnung(home).args(args).output().expect("run hoffnung")
+}
+
+/// Runs a command that must succeed; its trimmed stdout.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(
+        out.status.success(),
+        "hoffnung {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Runs a command that must fail; its stderr.
+pub fn fails(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(
+        !out.status.success(),
+        "hoffnung {args:?} should fail; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Waits (bounded) until the node's materializer has no backlog.
+pub fn wait_caught_up(home: &Path, base: &str) {
+    for _ in 0..300 {
+        let status: Value =
+            serde_json::from_str(&ok(home, &["status", "--json", "--node", base])).unwrap();
+        if status["materializer"]["backlog"] == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the materializer did not catch up");
+}
+
+pub fn start_node(home: &Path, extra: &[&str]) -> NodeProcess {
+    let mut cmd = hoffnung(home);
+    cmd.arg("node").args(extra);
+    NodeProcess::start(cmd)
+}
+
+pub const NOTE_TOML: &str = r#"
+name = "note"
+description = "A short note"
+
+[[fields]]
+name = "title"
+type = "str"
+
+[[fields]]
+name = "stars"
+type = "int"
+
+[[fields]]
+name = "rating"
+type = "float"
+
+[[fields]]
+name = "done"
+type = "bool"
+"#;

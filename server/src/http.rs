@@ -15,6 +15,8 @@ use axum::Router;
 use hoffnung_graphql::LiveSchema;
 
 use crate::metrics::{NodeParts, RequestKind};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -24,6 +26,10 @@ const BODY_LIMIT: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) schema: Arc<LiveSchema>,
+    /// The node's: a WebSocket outlives its HTTP request, so the node
+    /// tracks it and ends it at shutdown.
+    pub(crate) tasks: TaskTracker,
+    pub(crate) stop: CancellationToken,
     pub(crate) parts: NodeParts,
     pub(crate) parsed: Arc<ParsedQueries>,
 }
@@ -167,9 +173,18 @@ async fn graphiql_or_subscriptions(State(state): State<AppState>, request: Reque
     };
     // The schema as it is now; a new schema needs a new connection.
     let executor = state.schema.get();
+    let (tasks, stop) = (state.tasks, state.stop);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| GraphQLWebSocket::new(socket, executor, protocol).serve())
+        .on_upgrade(move |socket| {
+            let serve = GraphQLWebSocket::new(socket, executor, protocol).serve();
+            tasks.track_future(async move {
+                tokio::select! {
+                    () = serve => {}
+                    () = stop.cancelled() => {}
+                }
+            })
+        })
 }
 
 #[cfg(test)]

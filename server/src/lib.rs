@@ -22,8 +22,9 @@ use hoffnung_replication::{Replication, ReplicationError};
 use hoffnung_schema_registry::{Pipeline, SchemaRegistry};
 use hoffnung_store::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
@@ -86,12 +87,13 @@ fn track_lag(
     store: &Store,
     materializer: &Arc<Materializer>,
     metrics: Arc<metrics::Metrics>,
-    mut stop: watch::Receiver<bool>,
+    tasks: &TaskTracker,
+    stop: CancellationToken,
 ) {
     let store = store.clone();
     let mut appended = store.appended();
     let mut progress = materializer.progress();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         loop {
             let progressed = tokio::select! {
                 changed = appended.changed() => match changed {
@@ -102,7 +104,7 @@ fn track_lag(
                     Ok(()) => true,
                     Err(_) => break,
                 },
-                _ = stop.wait_for(|s| *s) => break,
+                () = stop.cancelled() => break,
             };
             if !progressed {
                 metrics.appended();
@@ -125,8 +127,25 @@ pub struct Node {
     pipeline: Pipeline,
     materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
-    shutdown: watch::Sender<bool>,
+    /// Cancelled to stop the node.
+    stop: CancellationToken,
+    /// The node's own tasks (schema rebuilds, lag tracking, WebSockets).
+    tasks: TaskTracker,
+    /// Serves HTTP, then stops every part in order.
     task: JoinHandle<Result<(), NodeError>>,
+}
+
+/// Every task a node runs, to tell whether any is left after it stopped.
+#[derive(Clone)]
+pub struct NodeTasks {
+    trackers: Vec<TaskTracker>,
+}
+
+impl NodeTasks {
+    /// Tasks still running, over the node's own and its parts'.
+    pub fn running(&self) -> usize {
+        self.trackers.iter().map(TaskTracker::len).sum()
+    }
 }
 
 impl Node {
@@ -204,7 +223,8 @@ impl Node {
                 return Err(e.into());
             }
         };
-        let (shutdown, mut stop) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let metrics = Arc::new(metrics::Metrics::new(
             metrics_registry,
             &store,
@@ -221,10 +241,12 @@ impl Node {
             database_url: config.database_url.clone(),
         };
         if let Some(m) = &materializer {
-            track_lag(&store, m, metrics, shutdown.subscribe());
+            track_lag(&store, m, metrics, &tasks, stop.clone());
         }
         let app = http::router(http::AppState {
             schema: schema.clone(),
+            tasks: tasks.clone(),
+            stop: stop.clone(),
             parts,
             parsed: Default::default(),
         });
@@ -234,8 +256,8 @@ impl Node {
             Some(m) => m.tables_ready(),
             None => registry.subscribe(),
         };
-        let mut stop_rebuild = shutdown.subscribe();
-        tokio::spawn(async move {
+        let stop_rebuild = stop.clone();
+        tasks.spawn(async move {
             loop {
                 tokio::select! {
                     changed = schemas.changed() => {
@@ -246,28 +268,34 @@ impl Node {
                             tracing::error!(error = %e, "rebuilding the GraphQL schema failed");
                         }
                     }
-                    _ = stop_rebuild.wait_for(|s| *s) => break,
+                    () = stop_rebuild.cancelled() => break,
                 }
             }
         });
         let server_store = store.clone();
         let server_materializer = materializer.clone();
         let server_replication = replication.clone();
+        let (server_stop, server_tasks) = (stop.clone(), tasks.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
+            // WebSockets end with the same token, so this does not wait
+            // for subscribers to leave.
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(server_stop.clone().cancelled_owned())
                 .await
-                .map_err(NodeError::Http)?;
+                .map_err(NodeError::Http);
+            // In order: no more entries from peers, the views of what is
+            // stored written, then the store.
+            server_stop.cancel();
             if let Some(r) = server_replication {
                 r.shutdown().await;
             }
             if let Some(m) = server_materializer {
                 m.shutdown().await;
             }
+            server_tasks.close();
+            server_tasks.wait().await;
             server_store.close().await;
-            Ok(())
+            served
         });
         tracing::info!(%addr, "GraphQL on http://{addr}/graphql");
         Ok(Self {
@@ -277,7 +305,8 @@ impl Node {
             pipeline,
             materializer,
             replication,
-            shutdown,
+            stop,
+            tasks,
             task,
         })
     }
@@ -315,9 +344,18 @@ impl Node {
         self.replication.as_ref()
     }
 
-    /// Asks the node to stop: no new requests, running ones finish.
+    /// Asks the node to stop: no new requests, running ones finish,
+    /// subscriptions end; [`Node::join`] waits for the rest.
     pub fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
+        self.stop.cancel();
+    }
+
+    /// The node's tasks and those of its parts (none once it has stopped).
+    pub fn tasks(&self) -> NodeTasks {
+        let mut trackers = vec![self.tasks.clone()];
+        trackers.extend(self.materializer.iter().map(|m| m.tasks().clone()));
+        trackers.extend(self.replication.iter().map(|r| r.tasks().clone()));
+        NodeTasks { trackers }
     }
 
     /// Waits until the node has stopped.

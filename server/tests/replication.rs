@@ -15,20 +15,12 @@ use hoffnung_core::{
     SchemaId,
 };
 use hoffnung_replication::Multiaddr;
-use hoffnung_server::{NodeConfig, ReplicationConfig};
+use hoffnung_server::NodeConfig;
 use hoffnung_store::backend_tests;
 use hoffnung_store::test_utils::TestDb;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn replication(peers: Vec<Multiaddr>) -> ReplicationConfig {
-    let mut c = ReplicationConfig::new(KeyPair::generate(), "127.0.0.1".parse().unwrap(), 0);
-    c.mdns = false;
-    c.peers = peers;
-    c.sync_interval = Duration::from_millis(300);
-    c
-}
 
 async fn start(db: &TestDb, peers: Vec<Multiaddr>) -> TestNode {
     start_allowing(db, peers, None).await
@@ -40,18 +32,9 @@ async fn start_allowing(
     allow: Option<Vec<SchemaId>>,
 ) -> TestNode {
     let mut config = NodeConfig::new(db.url.clone());
-    config.replication = Some(replication(peers));
+    config.replication = Some(replication_config(peers));
     config.allow_schema_ids = allow.map(|a| a.into_iter().collect());
     TestNode::start_with(config).await
-}
-
-/// The node's listening address of one transport (`tcp` or `quic`).
-async fn address(node: &TestNode, transport: &str) -> Multiaddr {
-    let addrs = node.node.replication().unwrap().listen_addrs().await;
-    addrs
-        .into_iter()
-        .find(|a| a.to_string().contains(transport))
-        .unwrap_or_else(|| panic!("no {transport} address"))
 }
 
 /// What a node serves: every collection's documents and views.
@@ -110,8 +93,8 @@ backend_tests! {
         // A <- B <- C: C never talks to A. B is on the backend under test.
         let (da, dc) = (TestDb::sqlite(), TestDb::sqlite());
         let a = start(&da, vec![]).await;
-        let b = start(db, vec![address(&a, "tcp").await]).await;
-        let c = start(&dc, vec![address(&b, "quic").await]).await;
+        let b = start(db, vec![p2p_address(&a, "tcp").await]).await;
+        let c = start(&dc, vec![p2p_address(&b, "quic").await]).await;
         a.replay_publish_sequence().await;
         converge(&a, &b).await;
         converge(&b, &c).await;
@@ -140,7 +123,7 @@ backend_tests! {
     a_node_that_was_offline_catches_up_after_restart(db) {
         let da = TestDb::sqlite();
         let a = start(&da, vec![]).await;
-        let a_addr = address(&a, "tcp").await;
+        let a_addr = p2p_address(&a, "tcp").await;
         let b = start(db, vec![a_addr.clone()]).await;
         let key = KeyPair::generate();
         let schema = title_schema(&a, &key).await;
@@ -185,7 +168,7 @@ backend_tests! {
     concurrent_updates_on_two_nodes_converge(db) {
         let da = TestDb::sqlite();
         let a = start(&da, vec![]).await;
-        let b = start(db, vec![address(&a, "quic").await]).await;
+        let b = start(db, vec![p2p_address(&a, "quic").await]).await;
         let (ka, kb) = (KeyPair::generate(), KeyPair::generate());
         let schema = title_schema(&a, &ka).await;
         let doc = a.publish_operation(&ka, &Operation::create(schema.clone(), title("v0"))).await;
@@ -216,7 +199,7 @@ backend_tests! {
     a_schema_received_over_replication_is_usable_at_once(db) {
         let da = TestDb::sqlite();
         let a = start(&da, vec![]).await;
-        let b = start(db, vec![address(&a, "tcp").await]).await;
+        let b = start(db, vec![p2p_address(&a, "tcp").await]).await;
         let key = KeyPair::generate();
         // A field definition and the schema definition: two entries.
         let schema = title_schema(&a, &key).await;
@@ -259,7 +242,7 @@ backend_tests! {
             a.publish_operation(&key, &Operation::create(other.clone(), body)).await;
         }
         let allow = vec![SchemaId::SCHEMA_DEFINITION_V1, SchemaId::SCHEMA_FIELD_DEFINITION_V1, wanted.clone()];
-        let b = start_allowing(db, vec![address(&a, "tcp").await], Some(allow)).await;
+        let b = start_allowing(db, vec![p2p_address(&a, "tcp").await], Some(allow)).await;
         let q = format!("{{ all_{wanted} {{ totalCount }} }}");
         wait_for("the wanted documents on B", async || {
             b.graphql(&q, json!({})).await["data"][format!("all_{wanted}")]["totalCount"] == 3
@@ -353,7 +336,7 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
 
     let m = start(&dm, vec![]).await;
     let dn = TestDb::sqlite();
-    let n_node = start(&dn, vec![address(&m, "tcp").await]).await;
+    let n_node = start(&dn, vec![p2p_address(&m, "tcp").await]).await;
     let m_peer = m.node.replication().unwrap().peer_id().to_string();
     // M keeps coming back (it is a known peer of N); after three faults N refuses it.
     wait_for("N to refuse M", async || {

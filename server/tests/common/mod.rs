@@ -13,6 +13,27 @@ use serde_json::{json, Value};
 
 pub mod cli;
 
+/// Replication on loopback with fast sync rounds, no mDNS, dialling `peers`.
+pub fn replication_config(
+    peers: Vec<hoffnung_replication::Multiaddr>,
+) -> hoffnung_server::ReplicationConfig {
+    let key = hoffnung_core::KeyPair::generate();
+    let mut c = hoffnung_server::ReplicationConfig::new(key, "127.0.0.1".parse().unwrap(), 0);
+    c.mdns = false;
+    c.peers = peers;
+    c.sync_interval = Duration::from_millis(300);
+    c
+}
+
+/// A node's replication address of one transport (`tcp` or `quic`).
+pub async fn p2p_address(node: &TestNode, transport: &str) -> hoffnung_replication::Multiaddr {
+    let addrs = node.node.replication().unwrap().listen_addrs().await;
+    addrs
+        .into_iter()
+        .find(|a| a.to_string().contains(transport))
+        .unwrap_or_else(|| panic!("no {transport} address"))
+}
+
 pub fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")

@@ -176,11 +176,7 @@ pub(crate) fn presign_documents(docs: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// Bulk-ingests `entries` into `node` and waits until they are materialized.
 pub(crate) async fn load(node: &Node, entries: &[(Vec<u8>, Vec<u8>)]) -> anyhow::Result<()> {
     for chunk in entries.chunks(20_000) {
-        for r in node
-            .store()
-            .ingest_bulk(chunk, node.registry().as_ref())
-            .await?
-        {
+        for r in node.pipeline().ingest(chunk).await? {
             r?;
         }
     }

@@ -52,11 +52,7 @@ async fn query_bench(
     let signed = t.elapsed();
     let t = Instant::now();
     for chunk in entries.chunks(20_000) {
-        for r in node
-            .store()
-            .ingest_bulk(chunk, node.registry().as_ref())
-            .await?
-        {
+        for r in node.pipeline().ingest(chunk).await? {
             r?;
         }
     }
@@ -174,15 +170,10 @@ async fn big_pages(
     let entry = sign_entry(&key, &first_entry(2), &op)?;
     let item = SchemaId::application("item", DocumentViewId::from_operation(entry.hash()))?;
     schema_entries.push((entry.as_bytes().to_vec(), op));
-    let ingested = node
-        .store()
-        .ingest_bulk(&schema_entries, node.registry().as_ref())
-        .await?
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    node.registry()
-        .on_ingested_batch(node.store(), &ingested)
-        .await?;
+    // The pipeline registers the schema as the batch is stored.
+    for r in node.pipeline().ingest(&schema_entries).await? {
+        r?;
+    }
 
     // The field definitions of `presign_documents` are the relations' targets.
     let targets: Vec<Hash> = presign_documents(docs)

@@ -77,7 +77,7 @@ async fn replication_bench(
     let a = replicating_node(da.path(), vec![], true, wal_restart_frames).await?;
     let signed = presign_documents(entries);
     for chunk in signed.chunks(20_000) {
-        for r in a.store().ingest_bulk(chunk, a.registry().as_ref()).await? {
+        for r in a.pipeline().ingest(chunk).await? {
             r?;
         }
     }

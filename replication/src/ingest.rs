@@ -11,7 +11,7 @@ use hoffnung_store::IngestError;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use crate::service::Command;
+use crate::messages::{Command, Incoming};
 use crate::Stats;
 
 /// Entries held back at most (the oldest go first beyond this).
@@ -29,13 +29,6 @@ struct InFlight {
     peers: Vec<PeerId>,
     pairs: Vec<(Vec<u8>, Vec<u8>)>,
     batch: Batch,
-}
-
-/// A received entry and where it came from.
-pub(crate) struct Incoming {
-    pub(crate) peer: PeerId,
-    pub(crate) entry: Vec<u8>,
-    pub(crate) operation: Vec<u8>,
 }
 
 /// Rejections that mean "not yet": something it builds on is missing.

@@ -20,6 +20,7 @@
 )]
 
 mod ingest;
+mod messages;
 mod peer;
 mod service;
 

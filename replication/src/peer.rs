@@ -17,8 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::ingest::Incoming;
-use crate::service::Command;
+use crate::messages::{Command, Incoming};
 use crate::Stats;
 
 /// Largest message we read (an entry with a maximal operation, plus room).

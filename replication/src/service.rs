@@ -19,7 +19,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::ingest::{Incoming, Ingester};
+use crate::ingest::Ingester;
+use crate::messages::{Command, Incoming};
 use crate::peer::{supported_schemas, PeerTask, Shared};
 use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
 
@@ -30,14 +31,6 @@ struct Behaviour {
     mdns: Toggle<mdns::tokio::Behaviour>,
     gossipsub: gossipsub::Behaviour,
     stream: libp2p_stream::Behaviour,
-}
-
-/// What other tasks ask of the swarm.
-pub(crate) enum Command {
-    /// The peer sent invalid data.
-    Fault(PeerId, &'static str),
-    /// Publish on a gossip topic (from the gossip task).
-    Gossip(IdentTopic, Vec<u8>),
 }
 
 /// A known peer address and when to dial it next.

@@ -1,0 +1,161 @@
+//! Filters compiled to SQL conditions, per field type and meta field.
+
+use super::{Filter, FilterOp, Operand, QueryError, Sql, Target};
+use crate::sql::{Backend, Param};
+use crate::views::{is_list, quote, ViewTable};
+
+pub(super) fn column_of(
+    table: &ViewTable,
+    target: &Target,
+    alias: &str,
+) -> Result<String, QueryError> {
+    let meta = |c: &str| format!("{alias}.{c}");
+    Ok(match target {
+        Target::DocumentId => meta("_document_id"),
+        Target::ViewId => meta("_view_id"),
+        Target::Owner => meta("_owner"),
+        Target::Edited => meta("_edited"),
+        Target::Deleted => meta("_deleted"),
+        Target::Field(name) => {
+            let c = table
+                .column(name)
+                .ok_or_else(|| QueryError(format!("unknown field `{name}`")))?;
+            format!("{alias}.{}", quote(&c.column))
+        }
+    })
+}
+
+pub(super) fn push_filter(
+    sql: &mut Sql,
+    table: &ViewTable,
+    filter: &Filter,
+    backend: Backend,
+) -> Result<(), QueryError> {
+    let list_field = match &filter.target {
+        Target::Field(name) => table.column(name).filter(|c| is_list(&c.ty)),
+        _ => None,
+    };
+    if let Some(c) = list_field {
+        // A list matches `in` if any item is in the set; `notIn` if none is.
+        let negate = match filter.op {
+            FilterOp::In => false,
+            FilterOp::NotIn => true,
+            op => return Err(QueryError(format!("{op:?} does not apply to a list"))),
+        };
+        if filter.values.is_empty() {
+            // No item is in the empty set (and `IN ()` is not SQL everywhere).
+            sql.push(if negate { "1 = 1" } else { "1 = 0" });
+            return Ok(());
+        }
+        sql.push(if negate { "NOT EXISTS (" } else { "EXISTS (" });
+        sql.push(&format!(
+            "SELECT 1 FROM {} l WHERE l._document_id = t._document_id AND l._field = ",
+            quote(&table.lists_table())
+        ));
+        sql.bind(Param::Text(Some(c.column.clone())));
+        sql.push(" AND l._target IN (");
+        push_values(sql, &filter.values, backend);
+        sql.push("))");
+        return Ok(());
+    }
+    let col = column_of(table, &filter.target, "t")?;
+    let value = |sql: &mut Sql| -> Result<(), QueryError> {
+        let v = filter
+            .values
+            .first()
+            .ok_or_else(|| QueryError("a filter needs a value".into()))?;
+        bind_operand(sql, v, backend);
+        Ok(())
+    };
+    let cmp = |sql: &mut Sql, op: &str| -> Result<(), QueryError> {
+        sql.push(&format!("{col} {op} "));
+        value(sql)
+    };
+    match filter.op {
+        FilterOp::Eq => cmp(sql, "=")?,
+        FilterOp::NotEq => cmp(sql, "<>")?,
+        FilterOp::Gt => cmp(sql, ">")?,
+        FilterOp::Gte => cmp(sql, ">=")?,
+        FilterOp::Lt => cmp(sql, "<")?,
+        FilterOp::Lte => cmp(sql, "<=")?,
+        FilterOp::In | FilterOp::NotIn => {
+            if filter.values.is_empty() {
+                // Nothing is in the empty set.
+                sql.push(if filter.op == FilterOp::In {
+                    "1 = 0"
+                } else {
+                    "1 = 1"
+                });
+            } else {
+                sql.push(&col);
+                sql.push(if filter.op == FilterOp::In {
+                    " IN ("
+                } else {
+                    " NOT IN ("
+                });
+                push_values(sql, &filter.values, backend);
+                sql.push(")");
+            }
+        }
+        FilterOp::Contains | FilterOp::NotContains => {
+            // ASCII letters match either case, everything else literally, on
+            // every backend alike (docs/compatibility.md): SQLite's LIKE and
+            // PostgreSQL's ILIKE under the "C" collation fold ASCII only.
+            let text = match filter.values.first() {
+                Some(Operand::Text(s)) => s,
+                _ => return Err(QueryError("`contains` needs a string".into())),
+            };
+            let not = if filter.op == FilterOp::Contains {
+                ""
+            } else {
+                "NOT "
+            };
+            let like = match backend {
+                Backend::Sqlite => format!("{col} {not}LIKE "),
+                Backend::Postgres => format!("{col} COLLATE \"C\" {not}ILIKE "),
+            };
+            sql.push(&like);
+            sql.bind(Param::Text(Some(contains_pattern(text))));
+            sql.push(&format!(" ESCAPE '{LIKE_ESCAPE}'"));
+        }
+    }
+    Ok(())
+}
+
+/// The escape character of `contains` patterns: not a backslash, which
+/// some SQL dialects read as an escape inside string literals.
+const LIKE_ESCAPE: char = '!';
+
+/// `%<text>%` with the wildcards `%` and `_` (and the escape character
+/// itself) in `text` escaped, so that the text matches literally.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_') || c == LIKE_ESCAPE {
+            out.push(LIKE_ESCAPE);
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(super) fn bind_operand(sql: &mut Sql, v: &Operand, backend: Backend) {
+    if let (Operand::Float(_), Backend::Postgres) = (v, backend) {
+        sql.push("CAST(");
+        sql.bind(v.param(backend));
+        sql.push(" AS DOUBLE PRECISION)");
+    } else {
+        sql.bind(v.param(backend));
+    }
+}
+
+pub(super) fn push_values(sql: &mut Sql, values: &[Operand], backend: Backend) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        bind_operand(sql, v, backend);
+    }
+}

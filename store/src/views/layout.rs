@@ -1,0 +1,264 @@
+//! How a schema's views are laid out in SQL: table and column names, the
+//! tables' DDL and the meta columns every statement uses.
+
+use hoffnung_core::{FieldType, Hash, Schema, SchemaId};
+
+use crate::sql::Backend;
+
+/// PostgreSQL truncates longer identifiers.
+const MAX_IDENTIFIER: usize = 63;
+
+/// How one field of a schema is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewColumn {
+    pub field: String,
+    /// Column name, unquoted.
+    pub column: String,
+    pub ty: FieldType,
+}
+
+/// The SQL layout of one schema's views. Derived from the schema alone, so
+/// every reader computes the same names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewTable {
+    pub schema_id: SchemaId,
+    /// The current-views table, unquoted; the other two add a suffix.
+    pub table: String,
+    pub columns: Vec<ViewColumn>,
+}
+
+/// Meta columns, in the order every statement here uses them.
+pub(super) const META: [&str; 5] = ["_document_id", "_view_id", "_owner", "_edited", "_deleted"];
+
+pub(crate) fn is_list(ty: &FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::RelationList(_) | FieldType::PinnedRelationList(_)
+    )
+}
+
+/// Truncates to at most `max` bytes (names here are ASCII).
+fn truncated(s: &str, max: usize) -> &str {
+    &s[..s.len().min(max)]
+}
+
+/// SQL for the lowercase hex text of a BLOB column (how view tables
+/// spell ids).
+pub(crate) fn hex_of(column: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!("lower(hex({column}))"),
+        Backend::Postgres => format!("encode({column}, 'hex')"),
+    }
+}
+
+/// Quotes an identifier (all names here are `[a-z0-9_]`, quoting keeps
+/// reserved words such as `order` usable).
+pub fn quote(identifier: &str) -> String {
+    format!("\"{identifier}\"")
+}
+
+impl ViewTable {
+    pub fn for_schema(schema: &Schema) -> Self {
+        let id = schema.id();
+        // A readable prefix and a digest of the whole id: unique, and short
+        // enough for PostgreSQL with the longest suffix.
+        let digest = Hash::of(id.to_string().as_bytes()).to_hex();
+        let name = id.name().to_ascii_lowercase();
+        let table = format!("{}_{}", truncated(&name, 36), &digest[4..14]);
+        let columns = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, (field, ty))| {
+                let column = format!("f{i}_{}", field.to_ascii_lowercase());
+                ViewColumn {
+                    field: field.clone(),
+                    column: truncated(&column, MAX_IDENTIFIER).to_string(),
+                    ty: ty.clone(),
+                }
+            })
+            .collect();
+        Self {
+            schema_id: id.clone(),
+            table,
+            columns,
+        }
+    }
+
+    pub fn views_table(&self) -> String {
+        format!("{}__views", self.table)
+    }
+
+    pub fn lists_table(&self) -> String {
+        format!("{}__lists", self.table)
+    }
+
+    pub fn has_lists(&self) -> bool {
+        self.columns.iter().any(|c| is_list(&c.ty))
+    }
+
+    pub fn column(&self, field: &str) -> Option<&ViewColumn> {
+        self.columns.iter().find(|c| c.field == field)
+    }
+
+    /// Meta and field columns, quoted, comma-separated.
+    pub(super) fn column_list(&self) -> String {
+        META.iter()
+            .map(|m| m.to_string())
+            .chain(self.columns.iter().map(|c| quote(&c.column)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// [`ViewTable::column_list`] with a table alias.
+    pub(crate) fn column_list_as(&self, alias: &str) -> String {
+        META.iter()
+            .map(|m| format!("{alias}.{m}"))
+            .chain(
+                self.columns
+                    .iter()
+                    .map(|c| format!("{alias}.{}", quote(&c.column))),
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub(crate) fn width(&self) -> usize {
+        META.len() + self.columns.len()
+    }
+
+    /// The statements that create the tables and their indexes.
+    pub(super) fn ddl(&self, backend: Backend) -> Vec<String> {
+        let text = match backend {
+            Backend::Sqlite => "TEXT",
+            // Byte order, as SQLite and the ids' own order.
+            Backend::Postgres => "TEXT COLLATE \"C\"",
+        };
+        let boolean = match backend {
+            Backend::Sqlite => "INTEGER",
+            Backend::Postgres => "BOOLEAN",
+        };
+        let sql_type = |ty: &FieldType| match ty {
+            FieldType::Bool => boolean,
+            FieldType::Int => "BIGINT",
+            FieldType::Float => match backend {
+                Backend::Sqlite => "REAL",
+                Backend::Postgres => "DOUBLE PRECISION",
+            },
+            FieldType::Bytes => match backend {
+                Backend::Sqlite => "BLOB",
+                Backend::Postgres => "BYTEA",
+            },
+            _ => text,
+        };
+        let fields: String = self
+            .columns
+            .iter()
+            .map(|c| format!(", {} {}", quote(&c.column), sql_type(&c.ty)))
+            .collect();
+        let meta = |key: &str| {
+            format!(
+                "_document_id {text} NOT NULL{}, _view_id {text} NOT NULL{}, _owner {text} NOT NULL, \
+                 _edited {boolean} NOT NULL, _deleted {boolean} NOT NULL",
+                if key == "_document_id" { " PRIMARY KEY" } else { "" },
+                if key == "_view_id" { " PRIMARY KEY" } else { "" },
+            )
+        };
+        // SQLite: one b-tree per table instead of a rowid table plus a
+        // primary key index (the keys are ids, never rowids).
+        let without_rowid = match backend {
+            Backend::Sqlite => " WITHOUT ROWID",
+            Backend::Postgres => "",
+        };
+        let t = quote(&self.table);
+        let mut out = vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} ({}{fields}){without_rowid}",
+                meta("_document_id")
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} ({}{fields}){without_rowid}",
+                quote(&self.views_table()),
+                meta("_view_id")
+            ),
+        ];
+        // Filtering and ordering by a field, with the document id as the
+        // tie-break of cursors.
+        // Partial indexes of live documents only: collections never show
+        // deleted ones, so counts and filters are index-only. Each field
+        // index holds every live document (nulls included), so it also
+        // serves unfiltered counts: the index of live ids alone is made
+        // only for a schema without one (it cost every new document one
+        // more page with a random key).
+        let live = live_condition(backend);
+        if self.columns.iter().all(|c| is_list(&c.ty)) {
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {t} (_document_id) WHERE {live}",
+                quote(&format!("{}__live", self.table))
+            ));
+        }
+        for (i, c) in self.columns.iter().enumerate() {
+            if !is_list(&c.ty) {
+                out.push(format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {t} ({}, _document_id) WHERE {live}",
+                    quote(&format!("{}__i{i}", self.table)),
+                    quote(&c.column)
+                ));
+            }
+        }
+        if self.has_lists() {
+            let l = quote(&self.lists_table());
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {l} (_document_id {text} NOT NULL, _field {text} NOT NULL, \
+                 _idx BIGINT NOT NULL, _target {text} NOT NULL, PRIMARY KEY (_document_id, _field, _idx)){without_rowid}"
+            ));
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {l} (_field, _target)",
+                quote(&format!("{}__target", self.table))
+            ));
+        }
+        out
+    }
+}
+
+/// The condition of live (not deleted) rows, as a literal: the planner
+/// uses a partial index only when the query states its condition.
+pub(crate) fn live_condition(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "_deleted = 0",
+        Backend::Postgres => "_deleted = false",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoffnung_core::DocumentViewId;
+
+    #[test]
+    fn names_fit_postgres_and_do_not_clash() {
+        let long = "a".repeat(64);
+        let schema = Schema::new(
+            SchemaId::application(
+                &format!("{}b", "x".repeat(62)),
+                DocumentViewId::from_operation(Hash::of(b"v")),
+            )
+            .unwrap(),
+            "d",
+            vec![
+                (long.clone(), FieldType::Int),
+                (format!("{}B", &long[..63]), FieldType::Int),
+                ("Name".into(), FieldType::Str),
+                ("name".into(), FieldType::Str),
+            ],
+        )
+        .unwrap();
+        let t = ViewTable::for_schema(&schema);
+        assert!(t.lists_table().len() <= MAX_IDENTIFIER);
+        let mut cols: Vec<_> = t.columns.iter().map(|c| c.column.clone()).collect();
+        assert!(cols.iter().all(|c| c.len() <= MAX_IDENTIFIER));
+        cols.sort();
+        cols.dedup();
+        assert_eq!(cols.len(), 4);
+    }
+}

@@ -1,0 +1,25 @@
+//! The materialized views: one set of tables per schema, the SQL that
+//! creates, writes and reads them, and the materializer's cursor.
+//!
+//! For a schema the tables are `<t>` (the current view of every document,
+//! typed columns per field, indexed for filtering and ordering),
+//! `<t>__views` (every view that was a document's current one and no longer
+//! is, by view id: with `<t>` it answers pinned relations and `viewId`
+//! queries; current views are not copied there, which would double the
+//! rows a new document writes) and, if the schema has relation
+//! lists, `<t>__lists` (one row per list item of current views, so lists
+//! can be joined and filtered). Meta columns start with `_`; field columns
+//! are `f<index>_<name>`, which no field name can clash with.
+
+mod codec;
+mod feed;
+mod layout;
+mod read;
+mod write;
+
+pub use codec::ViewRow;
+pub(crate) use codec::{decode_row, float_param, read_float};
+pub use feed::StoredOperation;
+pub(crate) use layout::{hex_of, is_list, live_condition};
+pub use layout::{quote, ViewColumn, ViewTable};
+pub use write::{ViewBatch, ViewWriter};

@@ -1,0 +1,234 @@
+//! Appending: a batch of checked entries, or a script job (the
+//! materializer's view writes), in one transaction.
+
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, Connection};
+
+use super::check::{check_and_stage, Pending};
+use super::{ScriptJob, State};
+use crate::error::{IngestError, StoreError};
+use crate::ingest::{Ingested, Job};
+use crate::sql::{all_or_nothing, arguments, multi_row, render, row_chunks, Backend, Param};
+
+impl State {
+    /// Runs a script job in one transaction, answered at once: its data is
+    /// derived and moves with its cursor, so a crash loses both or neither;
+    /// the next flush of the WAL (see `durable`) covers its frames.
+    pub(super) async fn run_script(
+        &mut self,
+        conn: &mut AnyConnection,
+        job: &ScriptJob,
+    ) -> Result<(), StoreError> {
+        let mut all = Vec::with_capacity(job.statements.len() + 1);
+        if let Some((from, to)) = job.cursor {
+            // An UPDATE that fails (CHECK cursor >= 0) unless the cursor is at `from`.
+            all.push((
+                render(
+                    "UPDATE materializer SET cursor = CASE WHEN cursor = ? THEN ? ELSE -1 END WHERE id = 1",
+                    self.backend,
+                ),
+                vec![Param::Int(Some(from)), Param::Int(Some(to))],
+            ));
+        }
+        all.extend(job.statements.iter().cloned());
+        let result = match self.backend {
+            Backend::Sqlite => {
+                // One round trip to the connection's thread, like the appends.
+                sqlite_transaction(conn, all).await
+            }
+            Backend::Postgres => {
+                let mut tx = conn.begin().await?;
+                for (sql, p) in all {
+                    sqlx::query_with(&sql, arguments(p)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        };
+        match (result, job.cursor) {
+            (Err(e), Some((from, _))) => {
+                let at: Option<i64> =
+                    sqlx::query_scalar("SELECT cursor FROM materializer WHERE id = 1")
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .ok()
+                        .flatten();
+                if at.is_some_and(|c| c != from) {
+                    Err(StoreError::WriteFailed(
+                        "the materializer cursor was moved by another writer".into(),
+                    ))
+                } else {
+                    Err(e)
+                }
+            }
+            (r, _) => r,
+        }
+    }
+
+    pub(super) async fn write_batch(
+        &mut self,
+        conn: &mut AnyConnection,
+        jobs: &mut [Job],
+    ) -> Result<(Vec<Vec<Result<Ingested, IngestError>>>, bool), StoreError> {
+        // Checks read outside the write transaction: this is the only
+        // writer, and what the batch itself added is in the caches.
+        let mut pending = Pending::default();
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs.iter_mut() {
+            let mut job_results = Vec::with_capacity(job.items.len());
+            for item in std::mem::take(&mut job.items) {
+                let result = match item {
+                    Ok(checked) => {
+                        check_and_stage(conn, &self.sql, &mut self.cache, &mut pending, checked)
+                            .await?
+                    }
+                    Err(e) => Err(e),
+                };
+                job_results.push(result);
+            }
+            results.push(job_results);
+        }
+        let wrote = self.flush(conn, pending).await?;
+        Ok((results, wrote))
+    }
+
+    /// The statements that append a batch: the entries with their
+    /// operations (and so their logs, see migration 0005), as multi-row
+    /// statements of 64, 32, …, 1 rows (so that only a few distinct
+    /// statements are ever prepared).
+    fn statements(&mut self, pending: &Pending) -> Vec<(String, Vec<Param>)> {
+        let mut out = Vec::new();
+        for chunk in row_chunks(pending.entries.len()) {
+            let mut params = Vec::with_capacity(chunk.len() * INSERT_ENTRIES.width);
+            for (c, (doc, schema)) in pending.entries[chunk.clone()]
+                .iter()
+                .zip(&pending.operations[chunk.clone()])
+            {
+                let e = c.entry.entry();
+                params.extend([
+                    Param::Blob(Some(c.entry.hash().as_bytes().to_vec())),
+                    Param::Blob(Some(e.public_key.as_bytes().to_vec())),
+                    Param::Int(Some(e.log_id as i64)),
+                    Param::Int(Some(e.seq_num as i64)),
+                    Param::Blob(Some(c.entry.as_bytes().to_vec())),
+                    Param::Blob(Some(c.payload.clone())),
+                    Param::Blob(Some(doc.as_bytes().to_vec())),
+                    Param::Text(Some(schema.clone())),
+                    Param::Int(Some(c.operation.action.as_u64() as i64)),
+                    Param::Text(c.operation.previous.as_ref().map(|p| p.to_string())),
+                ]);
+            }
+            out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
+        }
+        out
+    }
+
+    /// A statement template for `rows` rows, rendered for the backend.
+    fn statement(&mut self, template: &'static Template, rows: usize) -> String {
+        let backend = self.backend;
+        self.insert_sql
+            .entry((template.table, rows))
+            .or_insert_with(|| {
+                all_or_nothing(
+                    &multi_row(template.head, template.width, rows, template.tail, backend),
+                    backend,
+                )
+            })
+            .clone()
+    }
+
+    /// Appends a batch; whether there was anything to append. SQLite gets
+    /// the whole batch as one script (one round trip to its worker thread),
+    /// committed without a flush (see `durable`); PostgreSQL gets the
+    /// statements in a transaction.
+    async fn flush(
+        &mut self,
+        conn: &mut AnyConnection,
+        pending: Pending,
+    ) -> Result<bool, StoreError> {
+        if pending.entries.is_empty() {
+            return Ok(false);
+        }
+        let statements = self.statements(&pending);
+        match self.backend {
+            Backend::Sqlite => {
+                sqlite_transaction(conn, statements).await?;
+            }
+            Backend::Postgres => {
+                let mut tx = conn.begin().await?;
+                // Appends of all processes on this database take turns, so
+                // entry ids become visible in increasing order: the
+                // materializer's cursor may then skip none.
+                sqlx::query(APPEND_LOCK).execute(&mut *tx).await?;
+                // Another writer's entries make these fail on the unique
+                // log positions or the unique log of an author's document.
+                for (sql, params) in statements {
+                    sqlx::query_with(&sql, arguments(params)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Runs `statements` as one transaction in one script (one round trip to
+/// the connection's thread); rolls back if any fails.
+async fn sqlite_transaction(
+    conn: &mut AnyConnection,
+    statements: Vec<(String, Vec<Param>)>,
+) -> Result<(), StoreError> {
+    let mut script = String::from("BEGIN IMMEDIATE; ");
+    let mut args = AnyArguments::default();
+    for (sql, params) in statements {
+        script.push_str(&sql);
+        script.push_str("; ");
+        for p in params {
+            p.add_to(&mut args)?;
+        }
+    }
+    script.push_str("COMMIT;");
+    if let Err(e) = sqlx::query_with(&script, args).execute(&mut *conn).await {
+        // The script stopped inside its transaction.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Serializes appends across processes (PostgreSQL); released at commit.
+const APPEND_LOCK: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(7265110101)) AS l";
+
+/// A multi-row statement: `head` + rows of `width` parameters + `tail`.
+struct Template {
+    table: &'static str,
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
+}
+
+const INSERT_ENTRIES: &Template = &Template {
+    table: "entries",
+    head: "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload, \
+           document_id, schema_id, action, previous) VALUES ",
+    width: 10,
+    tail: "",
+};
+
+#[cfg(test)]
+mod tests {
+    use crate::sql::row_chunks;
+
+    #[test]
+    fn chunks_cover_all_rows() {
+        for n in 0..300 {
+            let chunks = row_chunks(n);
+            assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), n);
+            assert!(chunks.windows(2).all(|w| w[0].end == w[1].start));
+        }
+    }
+}

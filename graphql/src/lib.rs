@@ -29,14 +29,16 @@ pub use error::{api_error, domain_error, ApiError, ErrorCode};
 use error::{invalid_argument, invalid_value};
 
 /// What resolvers need: the store and the registry to read, the ingest
-/// pipeline to publish through, and (for subscriptions) the materializer.
+/// pipeline to publish through.
 #[derive(Clone)]
 pub struct Api {
     pub store: Store,
     pub registry: Arc<SchemaRegistry>,
     /// The same store and registry's ingest pipeline.
     pub pipeline: Pipeline,
-    pub materializer: Option<Arc<hoffnung_materializer::Materializer>>,
+    /// Whether a materializer keeps the views (else subscriptions, which
+    /// follow the store's view changes, would never hear of anything).
+    pub views_maintained: bool,
     /// The largest page a collection query may ask for (`PAGE_TOO_LARGE`
     /// beyond it); [`DEFAULT_MAX_PAGE`] unless configured.
     pub max_page: u32,

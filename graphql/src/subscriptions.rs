@@ -1,6 +1,7 @@
 //! Subscriptions (an addition to the upstream API, SPEC 13.3): for every
 //! schema `all_<S>(filter, meta)` on the `Subscription` root delivers a
-//! document each time the materializer commits a new current view of it
+//! document each time a new current view of it is committed (the store's
+//! change feed, which the materializer's writes fill)
 //! that matches the filters (created or changed; deleted documents match
 //! no filter, as in collections). Served over WebSocket (graphql-ws and
 //! graphql-transport-ws) on `/graphql`.
@@ -12,8 +13,7 @@ use async_graphql::dynamic::{
     FieldValue, InputValue, ResolverContext, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use hoffnung_core::Schema;
-use hoffnung_materializer::Materialized;
-use hoffnung_store::{CollectionQuery, Filter, FilterOp, Operand, Target, ViewTable};
+use hoffnung_store::{CollectionQuery, Filter, FilterOp, Operand, Target, ViewChanges, ViewTable};
 use tokio::sync::broadcast;
 
 use crate::documents::{parse_filters, Doc};
@@ -52,7 +52,7 @@ struct State {
     schema: Arc<Schema>,
     table: Arc<ViewTable>,
     filters: Vec<Filter>,
-    events: broadcast::Receiver<Arc<Materialized>>,
+    events: broadcast::Receiver<Arc<ViewChanges>>,
     /// Documents of the last batch still to check.
     pending: VecDeque<hoffnung_core::DocumentId>,
 }
@@ -63,19 +63,20 @@ async fn stream<'a>(
 ) -> async_graphql::Result<impl futures::Stream<Item = async_graphql::Result<FieldValue<'a>>> + 'a>
 {
     let api = ctx.data::<Api>()?.clone();
-    let materializer = api.materializer.clone().ok_or_else(|| {
-        api_error(
+    if !api.views_maintained {
+        return Err(api_error(
             ErrorCode::Unsupported,
             "this node runs without a materializer: nothing to subscribe to",
-        )
-    })?;
+        ));
+    }
+    let events = api.store.view_changes();
     let filters = parse_filters(&ctx, &schema)?;
     let state = State {
         table: Arc::new(ViewTable::for_schema(&schema)),
         api,
         schema,
         filters,
-        events: materializer.subscribe(),
+        events,
         pending: VecDeque::new(),
     };
     Ok(futures::stream::unfold(state, |mut s| async move {

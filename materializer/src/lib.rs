@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use hoffnung_core::{
-    reduce, DocumentId, DocumentOperation, DocumentView, DocumentViewId, OperationAction,
-    PlainOperation, Schema, SchemaId,
+    reduce, DocumentId, DocumentOperation, DocumentView, OperationAction, PlainOperation, Schema,
+    SchemaId,
 };
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{SchemaSource, Store, StoreError, StoredOperation, ViewBatch, ViewWriter};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -75,23 +75,6 @@ impl Default for MaterializerConfig {
     }
 }
 
-/// What one committed batch changed.
-#[derive(Debug, Clone)]
-pub struct Materialized {
-    /// Entries up to this id are now reflected.
-    pub cursor: i64,
-    /// The new current view of each changed document.
-    pub views: Vec<ChangedView>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangedView {
-    pub schema_id: SchemaId,
-    pub document_id: DocumentId,
-    pub view_id: DocumentViewId,
-    pub is_deleted: bool,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum MaterializerError {
     #[error(transparent)]
@@ -107,7 +90,6 @@ pub struct Materializer {
     stop: CancellationToken,
     tasks: TaskTracker,
     progress: watch::Receiver<i64>,
-    events: broadcast::Sender<Arc<Materialized>>,
     tables: watch::Receiver<u64>,
 }
 
@@ -121,7 +103,6 @@ impl Materializer {
         let writer = store.view_writer();
         let cursor = store.materializer_cursor().await?;
         let (progress_tx, progress) = watch::channel(cursor);
-        let (events, _) = broadcast::channel(1024);
         let (tables_tx, tables) = watch::channel(0);
         let mut worker = Worker {
             store: store.clone(),
@@ -131,7 +112,6 @@ impl Materializer {
             cursor,
             config,
             progress: progress_tx,
-            events: events.clone(),
             done: 0,
             analyzed_at: 0,
             grown: Default::default(),
@@ -151,7 +131,6 @@ impl Materializer {
             stop,
             tasks,
             progress,
-            events,
             tables,
         })
     }
@@ -165,12 +144,6 @@ impl Materializer {
     /// The cursor: entries up to it are reflected in the views.
     pub fn progress(&self) -> watch::Receiver<i64> {
         self.progress.clone()
-    }
-
-    /// Every committed batch, as it happens (slow receivers lag and miss
-    /// batches; the tables are the record).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Materialized>> {
-        self.events.subscribe()
     }
 
     /// Waits until every entry stored now is reflected in the views.
@@ -205,7 +178,6 @@ struct Worker {
     cursor: i64,
     config: MaterializerConfig,
     progress: watch::Sender<i64>,
-    events: broadcast::Sender<Arc<Materialized>>,
     /// Bumped each time every active schema has its tables.
     tables: watch::Sender<u64>,
     /// Operations materialized by this worker, and at the last statistics
@@ -223,7 +195,6 @@ struct InFlight {
     write: hoffnung_store::QueuedWrite,
     to: i64,
     count: usize,
-    views: Vec<ChangedView>,
 }
 
 /// Statistics are refreshed when the work done doubles from this on.
@@ -493,21 +464,10 @@ impl Worker {
         self.cursor = to;
         self.grown
             .extend(current.iter().map(|v| v.schema_id.clone()));
-        // Always: a subscriber may join before the commit.
-        let views = current
-            .iter()
-            .map(|v| ChangedView {
-                schema_id: v.schema_id.clone(),
-                document_id: v.document_id,
-                view_id: v.view_id.clone(),
-                is_deleted: v.is_deleted,
-            })
-            .collect();
         self.in_flight = Some(InFlight {
             write: queued,
             to,
             count,
-            views,
         });
         tracing::debug!(
             operations = count,
@@ -552,12 +512,6 @@ impl Worker {
             self.analyzed_at = self.done;
         }
         let _ = self.progress.send(done.to);
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(Arc::new(Materialized {
-                cursor: done.to,
-                views: done.views,
-            }));
-        }
         tracing::debug!(
             cursor = done.to,
             waited_ms = started.elapsed().as_millis() as u64,

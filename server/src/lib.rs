@@ -210,7 +210,7 @@ impl Node {
             store: store.clone(),
             registry: registry.clone(),
             pipeline: pipeline.clone(),
-            materializer: materializer.clone(),
+            views_maintained: materializer.is_some(),
             max_page: config.max_page_size,
         };
         let schema = match hoffnung_graphql::LiveSchema::new(api) {

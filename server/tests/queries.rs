@@ -305,7 +305,7 @@ backend_tests! {
             store: node.node.store().clone(),
             registry: node.node.registry().clone(),
             pipeline: node.node.pipeline().clone(),
-            materializer: None,
+            views_maintained: false,
             max_page: hoffnung_graphql::DEFAULT_MAX_PAGE,
         };
         let ours = sdl_shape(&hoffnung_graphql::build_schema(api).unwrap().sdl());

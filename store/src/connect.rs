@@ -169,6 +169,7 @@ impl Store {
                 closing,
                 writer_task: Mutex::new(Some(writer_task)),
                 appended,
+                view_changes: tokio::sync::broadcast::channel(crate::views::CHANGES_BUFFER).0,
                 analyzed,
                 view_reads: AtomicU64::new(0),
                 ingest_stats,

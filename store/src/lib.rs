@@ -48,7 +48,10 @@ pub use query::{
     Target,
 };
 pub use sql::Backend;
-pub use views::{quote, StoredOperation, ViewBatch, ViewColumn, ViewRow, ViewTable, ViewWriter};
+pub use views::{
+    quote, ChangedView, StoredOperation, ViewBatch, ViewChanges, ViewColumn, ViewRow, ViewTable,
+    ViewWriter,
+};
 pub use writer::QueuedWrite;
 
 use ingest::Job;
@@ -98,6 +101,8 @@ struct Inner {
     writer_task: Mutex<Option<JoinHandle<()>>>,
     /// Counts committed write batches: wakes the materializer.
     appended: watch::Receiver<u64>,
+    /// Committed view changes (see `Store::view_changes`).
+    view_changes: tokio::sync::broadcast::Sender<Arc<ViewChanges>>,
     /// See `Store::connect`: when statistics were last refreshed.
     analyzed: Arc<AtomicU64>,
     /// Statements run against the view tables (a metric; tests use it to

@@ -11,12 +11,15 @@
 //! can be joined and filtered). Meta columns start with `_`; field columns
 //! are `f<index>_<name>`, which no field name can clash with.
 
+mod changes;
 mod codec;
 mod feed;
 mod layout;
 mod read;
 mod write;
 
+pub use changes::{ChangedView, ViewChanges};
+pub(crate) use changes::{PendingChanges, CHANGES_BUFFER};
 pub use codec::ViewRow;
 pub(crate) use codec::{decode_row, float_param, read_float};
 pub use feed::StoredOperation;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hoffnung_core::{DocumentView, Schema, SchemaId};
 
+use super::changes::{ChangedView, PendingChanges, ViewChanges};
 use super::codec::list_items;
 use super::layout::{quote, ViewTable, META};
 use crate::error::StoreError;
@@ -150,7 +151,27 @@ impl ViewWriter {
         to: i64,
     ) -> Result<crate::QueuedWrite, StoreError> {
         let statements = self.statements(batch)?;
-        self.store.queue_script(statements, Some((from, to))).await
+        let mut queued = self
+            .store
+            .queue_script(statements, Some((from, to)))
+            .await?;
+        queued.changes = Some(PendingChanges {
+            feed: self.store.inner.view_changes.clone(),
+            changes: ViewChanges {
+                cursor: to,
+                views: batch
+                    .current
+                    .iter()
+                    .map(|v| ChangedView {
+                        schema_id: v.schema_id.clone(),
+                        document_id: v.document_id,
+                        view_id: v.view_id.clone(),
+                        is_deleted: v.is_deleted,
+                    })
+                    .collect(),
+            },
+        });
+        Ok(queued)
     }
 
     fn statements(

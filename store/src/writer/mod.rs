@@ -280,7 +280,10 @@ impl Store {
             })
             .await
             .map_err(|_| StoreError::Closed)?;
-        Ok(QueuedWrite { answer })
+        Ok(QueuedWrite {
+            answer,
+            changes: None,
+        })
     }
 }
 
@@ -288,10 +291,16 @@ impl Store {
 #[must_use = "a queued write may fail; `finish` tells"]
 pub struct QueuedWrite {
     answer: tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
+    /// Told on the store's change feed once committed.
+    pub(crate) changes: Option<crate::views::PendingChanges>,
 }
 
 impl QueuedWrite {
     pub async fn finish(self) -> Result<(), StoreError> {
-        self.answer.await.map_err(|_| StoreError::Closed)?
+        self.answer.await.map_err(|_| StoreError::Closed)??;
+        if let Some(changes) = self.changes {
+            changes.committed();
+        }
+        Ok(())
     }
 }

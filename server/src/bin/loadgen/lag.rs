@@ -47,11 +47,12 @@ async fn run_paced(
 ) -> anyhow::Result<()> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
+    // The store's change feed tells each committed view.
     let materializer = node
         .materializer()
         .context("the lag needs the node's materializer")?
         .clone();
-    let mut events = materializer.subscribe();
+    let mut events = node.store().view_changes();
     let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let collector = {
         let seen = seen.clone();

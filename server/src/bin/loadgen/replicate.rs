@@ -143,7 +143,8 @@ async fn replication_bench(
     // Live: publish on A over HTTP, one entry every 20 ms, and time each
     // until B's materializer reports its document.
     let client = reqwest::Client::new();
-    let mut events = b.materializer().context("materializer")?.subscribe();
+    b.materializer().context("materializer")?;
+    let mut events = b.store().view_changes();
     let (live, _) = presign(0x11ce, 200, 0);
     let mut latencies = Vec::with_capacity(live.len());
     for (entry_hex, op_hex) in &live {

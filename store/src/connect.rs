@@ -172,6 +172,7 @@ impl Store {
                 writer_task: Mutex::new(Some(writer_task)),
                 appended,
                 analyzed,
+                views: Default::default(),
                 view_reads: AtomicU64::new(0),
                 ingest_stats,
                 wal_flushes,

@@ -13,7 +13,7 @@ use hoffnung_core::{
 };
 use hoffnung_store::test_utils::TestDb;
 use hoffnung_store::{
-    Backend, CollectionQuery, Filter, FilterOp, Operand, Target, ViewBatch, ViewRow, ViewTable,
+    Backend, CollectionQuery, Filter, FilterOp, Operand, Target, ViewBatch, ViewRow,
 };
 use proptest::prelude::*;
 
@@ -326,7 +326,7 @@ async fn check(
         ..Default::default()
     };
     writer.write(&batch, 0, 0).await.unwrap();
-    let table = ViewTable::for_schema(&schema);
+    let table = store.views().table(&schema);
 
     // Naive: live documents that match, ordered by (key, document id).
     let mut want: Vec<(usize, &GenDoc)> = docs
@@ -364,17 +364,19 @@ async fn check(
         list: None,
     };
     let count = store
-        .count_collection(&table, &query)
-        .await
+        .compile(&table, query.clone())
         .unwrap()
+        .count(&store)
+        .await
         .unwrap();
     assert_eq!(count as usize, want.len(), "count");
     let mut got = Vec::new();
     loop {
         let p = store
-            .query_collection(&table, &query)
-            .await
+            .compile(&table, query.clone())
             .unwrap()
+            .fetch(&store)
+            .await
             .unwrap();
         assert!(p.rows.len() <= page as usize);
         let last = p.rows.last().map(|(_, c)| c.clone());

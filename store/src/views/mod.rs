@@ -11,15 +11,18 @@
 //! can be joined and filtered). Meta columns start with `_`; field columns
 //! are `f<index>_<name>`, which no field name can clash with.
 
+mod catalogue;
 mod codec;
 mod feed;
 mod layout;
 mod read;
 mod write;
 
+pub use catalogue::ViewCatalogue;
 pub use codec::ViewRow;
 pub(crate) use codec::{decode_row, float_param, read_float};
 pub use feed::StoredOperation;
-pub(crate) use layout::{hex_of, is_list, live_condition};
-pub use layout::{quote, ViewColumn, ViewTable};
+pub use layout::ViewTable;
+pub(crate) use layout::{hex_of, is_list, live_condition, quote};
+pub use read::ViewKey;
 pub use write::{ViewBatch, ViewWriter};

@@ -40,9 +40,10 @@ pub(crate) fn invalid_value(name: &str, e: impl std::fmt::Display) -> ApiError {
     invalid_argument(format!("Invalid value for argument \"{name}\": {e}"))
 }
 
-/// A query the store cannot compile (a filter or ordering that does not fit).
-pub(crate) fn bad_query(e: hoffnung_store::QueryError) -> ApiError {
-    invalid_argument(e.to_string())
+/// A store error with its code: a query that does not fit its schema (a
+/// filter or ordering) is the client's to fix, anything else is internal.
+pub(crate) fn store_error(e: hoffnung_store::StoreError) -> ApiError {
+    domain_error(e.code(), &e)
 }
 
 #[cfg(test)]

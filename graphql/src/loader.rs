@@ -7,21 +7,20 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use hoffnung_store::{Store, ViewRow, ViewTable};
+use hoffnung_core::SchemaId;
+use hoffnung_store::{Store, ViewKey, ViewRow, ViewTable};
 
-/// A related document: its current view by document id, or a stored view
-/// by view id (`pinned`).
+/// A related document of one schema: its current view by document id, or
+/// a stored view by view id.
 #[derive(Clone)]
 pub(crate) struct RelationKey {
     pub(crate) table: Arc<ViewTable>,
-    pub(crate) pinned: bool,
-    /// Document id (hex) or view id string.
-    pub(crate) id: String,
+    pub(crate) key: ViewKey,
 }
 
 impl PartialEq for RelationKey {
     fn eq(&self, other: &Self) -> bool {
-        self.table.table == other.table.table && self.pinned == other.pinned && self.id == other.id
+        self.table.schema_id() == other.table.schema_id() && self.key == other.key
     }
 }
 
@@ -29,9 +28,8 @@ impl Eq for RelationKey {}
 
 impl Hash for RelationKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.table.table.hash(state);
-        self.pinned.hash(state);
-        self.id.hash(state);
+        self.table.schema_id().hash(state);
+        self.key.hash(state);
     }
 }
 
@@ -47,33 +45,27 @@ impl Loader<RelationKey> for RelationLoader {
         &self,
         keys: &[RelationKey],
     ) -> Result<HashMap<RelationKey, ViewRow>, Self::Error> {
-        // One statement per (table, kind).
-        let mut groups: HashMap<(String, bool), (Arc<ViewTable>, Vec<String>)> = HashMap::new();
+        // One read per table (the store runs one statement per kind of key).
+        let mut groups: HashMap<&SchemaId, (Arc<ViewTable>, Vec<ViewKey>)> = HashMap::new();
         for k in keys {
             groups
-                .entry((k.table.table.clone(), k.pinned))
+                .entry(k.table.schema_id())
                 .or_insert_with(|| (k.table.clone(), Vec::new()))
                 .1
-                .push(k.id.clone());
+                .push(k.key.clone());
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((_, pinned), (table, ids)) in groups {
-            for row in self
+        for (table, keys) in groups.into_values() {
+            for (key, row) in self
                 .store
-                .views_by_key(&table, pinned, &ids)
+                .read_views(&table, &keys)
                 .await
                 .map_err(Arc::new)?
             {
-                let id = if pinned {
-                    row.view_id.to_string()
-                } else {
-                    row.document_id.to_hex()
-                };
                 out.insert(
                     RelationKey {
                         table: table.clone(),
-                        pinned,
-                        id,
+                        key,
                     },
                     row,
                 );

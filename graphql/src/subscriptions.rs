@@ -13,7 +13,9 @@ use async_graphql::dynamic::{
     FieldValue, InputValue, ResolverContext, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use hoffnung_core::Schema;
-use hoffnung_store::{CollectionQuery, Filter, FilterOp, Operand, Target, ViewChanges, ViewTable};
+use hoffnung_store::{
+    CollectionQuery, Filter, FilterOp, Operand, StoreError, Target, ViewChanges, ViewTable,
+};
 use tokio::sync::broadcast;
 
 use crate::documents::{parse_filters, Doc};
@@ -72,7 +74,7 @@ async fn stream<'a>(
     let events = api.store.view_changes();
     let filters = parse_filters(&ctx, &schema)?;
     let state = State {
-        table: Arc::new(ViewTable::for_schema(&schema)),
+        table: api.store.views().table(&schema),
         api,
         schema,
         filters,
@@ -97,14 +99,20 @@ async fn stream<'a>(
                     after: None,
                     list: None,
                 };
-                match s.api.store.query_collection(&s.table, &query).await {
-                    Ok(Ok(page)) => {
+                let page = match s.api.store.compile(&s.table, query) {
+                    Ok(query) => query.fetch(&s.api.store).await,
+                    Err(e) => Err(e),
+                };
+                match page {
+                    Ok(page) => {
                         if let Some((row, _)) = page.rows.into_iter().next() {
                             let doc = Doc::current(s.schema.clone(), s.table.clone(), row);
                             return Some((Ok(FieldValue::owned_any(doc)), s));
                         }
                     }
-                    Ok(Err(e)) => return Some((Err(invalid_argument(e.to_string())), s)),
+                    Err(e @ StoreError::Query(_)) => {
+                        return Some((Err(invalid_argument(e.to_string())), s))
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "subscription query failed");
                         return Some((Err(internal("subscription query failed")), s));

@@ -10,7 +10,7 @@ use common::*;
 use hoffnung_core::{DocumentViewId, KeyPair, Operation, OperationValue, SchemaId};
 use hoffnung_materializer::{Materializer, MaterializerConfig};
 use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{backend_tests, ViewRow, ViewTable};
+use hoffnung_store::{backend_tests, ViewRow};
 
 backend_tests! {
     schema_lifecycle_create_update_delete(db) {
@@ -26,7 +26,7 @@ backend_tests! {
             assert!(tries < 200, "tables of an active schema were never created");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        let table = ViewTable::for_schema(&schema);
+        let table = store.views().table(&schema);
         assert!(store.current_views(&table).await.unwrap().is_empty());
 
         let created = publish(&store, &registry, &key, &Operation::create(
@@ -62,7 +62,7 @@ backend_tests! {
         assert_eq!(row.view_id, DocumentViewId::from_operation(deleted.operation_id));
 
         // The system schemas' documents are materialized too.
-        let defs = ViewTable::for_schema(&hoffnung_core::Schema::system(&SchemaId::SCHEMA_DEFINITION_V1).unwrap());
+        let defs = store.views().table(&hoffnung_core::Schema::system(&SchemaId::SCHEMA_DEFINITION_V1).unwrap());
         let rows = store.current_views(&defs).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].fields.as_ref().unwrap()["name"], s("note"));
@@ -152,7 +152,7 @@ backend_tests! {
             ("raw", OperationValue::Bytes(vec![0, 255, 7])),
         ]))).await;
         materializer.caught_up().await.unwrap();
-        let table = ViewTable::for_schema(&bag);
+        let table = store.views().table(&bag);
         let stored = store.list_items(&table, &done.document_id, "things").await.unwrap();
         assert_eq!(stored, list.iter().map(|d| d.to_hex()).collect::<Vec<_>>());
         let row = row(&store, &bag, &done.document_id).await.unwrap();

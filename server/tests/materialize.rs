@@ -13,7 +13,7 @@ use hoffnung_core::{
     reduce, sign_entry, DocumentId, DocumentViewId, Fields, Hash, KeyPair, Operation,
     OperationValue, Schema, SchemaId,
 };
-use hoffnung_store::{backend_tests, SchemaSource, ViewRow, ViewTable};
+use hoffnung_store::{backend_tests, SchemaSource, ViewRow};
 use serde_json::Value;
 
 /// A vector field value (documents.json) as an operation value.
@@ -98,7 +98,7 @@ backend_tests! {
                 continue; // long_log_document: the log vectors cover it
             };
             let schema = schema_of(&node, s(&first["operation"]["schema_id"]));
-            let table = ViewTable::for_schema(&schema);
+            let table = store.views().table(&schema);
             let document_id: DocumentId = s(&first["operation_id"]).parse().unwrap();
             let got = store.current_view(&table, &document_id).await.unwrap()
                 .unwrap_or_else(|| panic!("{name}: not materialized"));
@@ -187,7 +187,7 @@ backend_tests! {
         assert_eq!(expected.len(), AUTHORS as usize * DOCS);
         node.node.materializer().unwrap().caught_up().await.unwrap();
         let store = node.node.store();
-        let table = ViewTable::for_schema(&note);
+        let table = store.views().table(&note);
         for (doc, (last, title)) in &expected {
             let row = store.current_view(&table, doc).await.unwrap().expect("materialized");
             assert_eq!(row.view_id, DocumentViewId::from_operation(*last), "last accepted update is the view");

@@ -11,7 +11,7 @@ use common::*;
 use hoffnung_core::{DocumentViewId, Fields, KeyPair, Operation, OperationValue, SchemaId};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::test_utils::presigned_documents;
-use hoffnung_store::{backend_tests, SchemaSource, Store, StoreConfig, ViewTable};
+use hoffnung_store::{backend_tests, SchemaSource, Store, StoreConfig};
 
 /// Publishes a one-field (`title: str`) schema through `store`; its id.
 async fn define_title_schema(store: &Store, registry: &SchemaRegistry, key: &KeyPair) -> SchemaId {
@@ -141,7 +141,7 @@ backend_tests! {
         node.child.kill().expect("kill");
         node.child.wait().expect("reaped");
         let schema = registry.schema(&schema_id).unwrap();
-        let rows = store.current_views(&ViewTable::for_schema(&schema)).await.unwrap();
+        let rows = store.current_views(&store.views().table(&schema)).await.unwrap();
         assert_eq!(rows.len(), last_ops.len());
         let by_doc: std::collections::HashMap<_, _> = rows.into_iter().map(|r| (r.document_id, r)).collect();
         for (d, (doc, last_op)) in last_ops.iter().enumerate() {
@@ -204,7 +204,7 @@ backend_tests! {
         // Its documents are materialized with what the client wrote.
         node.node.materializer().unwrap().caught_up().await.unwrap();
         let schema = node.node.registry().schema(&schema_id).unwrap();
-        let table = ViewTable::for_schema(&schema);
+        let table = node.node.store().views().table(&schema);
         for doc in report["documents"].as_array().unwrap() {
             let id: hoffnung_core::Hash = s(&doc["id"]).parse().unwrap();
             let row = node.node.store().current_view(&table, &id).await.unwrap().expect("materialized");

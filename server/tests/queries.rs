@@ -521,7 +521,7 @@ backend_tests! {
                 compared += 1;
                 let view_id: hoffnung_core::DocumentViewId = s(&v["requested_view_id"]).parse().unwrap();
                 let schema_id: hoffnung_core::SchemaId = schema.parse().unwrap();
-                let table = hoffnung_store::ViewTable::for_schema(
+                let table = node.node.store().views().table(
                     &hoffnung_store::SchemaSource::schema(node.node.registry().as_ref(), &schema_id).unwrap(),
                 );
                 if node.node.store().stored_view(&table, &view_id).await.unwrap().is_none() {
@@ -545,7 +545,7 @@ backend_tests! {
             s(&seq["entries"].as_array().unwrap().iter().find(|e| e["name"] == name).unwrap()["entry_hash"]).to_string()
         };
         let first = hash_of("note.schema_definition");
-        let table = hoffnung_store::ViewTable::for_schema(
+        let table = node.node.store().views().table(
             &hoffnung_core::Schema::system(&hoffnung_core::SchemaId::SCHEMA_DEFINITION_V1).unwrap(),
         );
         let stored = node.node.store().stored_view(&table, &first.parse().unwrap()).await.unwrap().unwrap();

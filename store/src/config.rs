@@ -15,7 +15,7 @@ pub struct StoreConfig {
     /// an fsync.
     pub bulk_batch: usize,
     /// SQLite: documents a filtered collection query looks at in order
-    /// before it leaves the page to the planner (`Store::query_collection`;
+    /// before it leaves the page to the planner (`CompiledQuery::fetch`;
     /// at least four pages). Small: the window is materialized each time.
     pub query_window: u32,
     /// SQLite: WAL frames (pages) beyond which the writer completes a

@@ -171,6 +171,7 @@ impl Store {
                 appended,
                 view_changes: tokio::sync::broadcast::channel(crate::views::CHANGES_BUFFER).0,
                 analyzed,
+                views: Default::default(),
                 view_reads: AtomicU64::new(0),
                 ingest_stats,
                 wal_flushes,

@@ -6,8 +6,10 @@ use hoffnung_core::publish::PublishError;
 use hoffnung_core::{Hash, SchemaId, ValidationError};
 
 use crate::code::ErrorCode;
+use crate::query::QueryError;
 
-/// A failure of the database itself (not of the input).
+/// A failure of the database itself, or (`Query`) a query that does not
+/// fit its schema.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -26,6 +28,24 @@ pub enum StoreError {
     FlushThread(std::io::Error),
     #[error("no view tables for schema {0}")]
     NoViewTable(SchemaId),
+    /// A list scope names a field that is no relation list of its schema.
+    #[error("`{field}` is no relation list of schema {schema_id}")]
+    NotAList { schema_id: SchemaId, field: String },
+    /// The caller's query does not fit the schema; its message is for
+    /// API clients.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+impl StoreError {
+    /// A stable, machine-readable code for API clients: a query's own
+    /// mistakes are the client's, everything else is inside the node.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::Query(_) => ErrorCode::InvalidArgument,
+            _ => ErrorCode::Internal,
+        }
+    }
 }
 
 /// Why an entry and its operation were not ingested. Nothing was stored.
@@ -92,7 +112,7 @@ impl IngestError {
             IngestError::Duplicate(_) => ErrorCode::DuplicateEntry,
             IngestError::NumberTooLarge { .. } => ErrorCode::UnsupportedNumber,
             IngestError::SeqNumTaken => ErrorCode::SeqNumTaken,
-            IngestError::Store(_) => ErrorCode::Internal,
+            IngestError::Store(e) => e.code(),
         }
     }
 }
@@ -116,7 +136,7 @@ impl NextArgsError {
             NextArgsError::PreviousNotFound(_) => ErrorCode::PreviousNotFound,
             NextArgsError::DifferentDocuments => ErrorCode::PreviousFromDifferentDocuments,
             NextArgsError::DocumentDeleted => ErrorCode::DocumentDeleted,
-            NextArgsError::Store(_) => ErrorCode::Internal,
+            NextArgsError::Store(e) => e.code(),
         }
     }
 }

@@ -44,13 +44,13 @@ pub use error::{IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
 pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};
 pub use query::{
-    CollectionQuery, Cursor, Filter, FilterOp, ListItems, ListScope, Operand, Page, QueryError,
+    CollectionQuery, CompiledQuery, Cursor, Filter, FilterOp, ListScope, Operand, Page, QueryError,
     Target,
 };
 pub use sql::Backend;
 pub use views::{
-    quote, ChangedView, StoredOperation, ViewBatch, ViewChanges, ViewColumn, ViewRow, ViewTable,
-    ViewWriter,
+    ChangedView, StoredOperation, ViewBatch, ViewCatalogue, ViewChanges, ViewKey, ViewRow,
+    ViewTable, ViewWriter,
 };
 pub use writer::QueuedWrite;
 
@@ -105,6 +105,8 @@ struct Inner {
     view_changes: tokio::sync::broadcast::Sender<Arc<ViewChanges>>,
     /// See `Store::connect`: when statistics were last refreshed.
     analyzed: Arc<AtomicU64>,
+    /// The layouts of the view tables, each schema's built once.
+    views: views::ViewCatalogue,
     /// Statements run against the view tables (a metric; tests use it to
     /// see that loads are batched).
     view_reads: AtomicU64,
@@ -130,6 +132,12 @@ impl Store {
     /// Changes after every committed write of this store's writer.
     pub fn appended(&self) -> watch::Receiver<u64> {
         self.inner.appended.clone()
+    }
+
+    /// The view tables of the schemas: where reads and queries of a
+    /// schema's views get the handle of its tables.
+    pub fn views(&self) -> &ViewCatalogue {
+        &self.inner.views
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -9,7 +9,7 @@ use hoffnung_core::entry::NextArgs;
 use hoffnung_core::{
     sign_entry, FieldType, Fields, KeyPair, Operation, OperationValue, Schema, SchemaId,
 };
-use hoffnung_store::{backend_tests, IngestError, SchemaSource, Store, StoreConfig};
+use hoffnung_store::{backend_tests, IngestError, SchemaSource, Store, StoreConfig, ViewKey};
 use serde_json::Value;
 
 fn vectors(name: &str) -> Value {
@@ -352,7 +352,7 @@ backend_tests! {
         let schema = hoffnung_core::Schema::system(&hoffnung_core::SchemaId::SCHEMA_FIELD_DEFINITION_V1).unwrap();
         let mut writer = store.view_writer();
         writer.ensure_table(&schema).await.unwrap();
-        let table = hoffnung_store::ViewTable::for_schema(&schema);
+        let table = store.views().table(&schema);
         store.analyze(&[&table]).await.unwrap();
         // Queries run on connections opened after the refresh.
         assert!(store.current_views(&table).await.unwrap().is_empty());
@@ -469,7 +469,7 @@ async fn one_field_definition(
     seed: u8,
 ) -> (
     hoffnung_core::DocumentView,
-    hoffnung_store::ViewTable,
+    Arc<hoffnung_store::ViewTable>,
     hoffnung_store::ViewWriter,
 ) {
     let key = KeyPair::from_private_key(&[seed; 32]);
@@ -486,30 +486,37 @@ async fn one_field_definition(
     let view = hoffnung_core::reduce(&ops).unwrap();
     let mut writer = store.view_writer();
     writer.ensure_table(&schema).await.unwrap();
-    (view, hoffnung_store::ViewTable::for_schema(&schema), writer)
+    (view, store.views().table(&schema), writer)
 }
 
 backend_tests! {
     views_by_view_id_answer_each_view_once(db) {
         let store = db.store().await;
         let (view, table, mut writer) = one_field_definition(&store, 8).await;
-        let view_id = view.view_id.to_string();
+        let key = ViewKey::View(view.view_id.clone());
 
         // Current views are kept in the current table only, and found by
         // view id through the document of the view id's first operation.
         let batch = hoffnung_store::ViewBatch { current: vec![&view], ..Default::default() };
         writer.write(&batch, 0, 0).await.unwrap();
-        let found = store.views_by_key(&table, true, std::slice::from_ref(&view_id)).await.unwrap();
+        let found = store.read_views(&table, std::slice::from_ref(&key)).await.unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].view_id, view.view_id);
-        // Keys that are no view ids find nothing (and are no SQL error).
-        assert!(store.views_by_key(&table, true, &["zz".to_string()]).await.unwrap().is_empty());
+        assert_eq!(found[0].0, key);
+        assert_eq!(found[0].1.view_id, view.view_id);
+        // View ids that name no stored operation find nothing (and are no
+        // SQL error); view and document keys are read together.
+        let unknown = ViewKey::View(hoffnung_core::DocumentViewId::from_operation(hoffnung_core::Hash::of(b"zz")));
+        assert!(store.read_views(&table, std::slice::from_ref(&unknown)).await.unwrap().is_empty());
+        let both = [unknown, ViewKey::Document(view.document_id), key.clone()];
+        let found = store.read_views(&table, &both).await.unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|(_, row)| row.view_id == view.view_id));
 
         // A database written before that change also holds current views
         // in the history table: each view id still answers once.
         let batch = hoffnung_store::ViewBatch { current: vec![&view], history: vec![&view], ..Default::default() };
         writer.write(&batch, 0, 0).await.unwrap();
-        let found = store.views_by_key(&table, true, std::slice::from_ref(&view_id)).await.unwrap();
+        let found = store.read_views(&table, std::slice::from_ref(&key)).await.unwrap();
         assert_eq!(found.len(), 1);
         store.close().await;
     }
@@ -529,8 +536,8 @@ backend_tests! {
             f.value = OperationValue::Str(value.into());
             view
         };
-        let read = |store: Store, table: hoffnung_store::ViewTable| async move {
-            let row = store.views_by_key(&table, false, &[doc.to_hex()]).await.unwrap().remove(0);
+        let read = |store: Store, table: Arc<hoffnung_store::ViewTable>| async move {
+            let (_, row) = store.read_views(&table, &[ViewKey::Document(doc)]).await.unwrap().remove(0);
             let fields = row.fields.unwrap();
             let text = |f: &str| match fields.get(f) {
                 Some(OperationValue::Str(s)) => s.clone(),

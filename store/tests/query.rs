@@ -13,7 +13,7 @@ use hoffnung_core::{
 };
 use hoffnung_store::test_utils::TestDb;
 use hoffnung_store::{
-    Backend, CollectionQuery, Filter, FilterOp, Operand, Target, ViewBatch, ViewRow, ViewTable,
+    Backend, CollectionQuery, Filter, FilterOp, Operand, Target, ViewBatch, ViewRow,
 };
 use proptest::prelude::*;
 
@@ -326,7 +326,7 @@ async fn check(
         ..Default::default()
     };
     writer.write(&batch, 0, 0).await.unwrap();
-    let table = ViewTable::for_schema(&schema);
+    let table = store.views().table(&schema);
 
     // Naive: live documents that match, ordered by (key, document id).
     let mut want: Vec<(usize, &GenDoc)> = docs
@@ -364,17 +364,19 @@ async fn check(
         list: None,
     };
     let count = store
-        .count_collection(&table, &query)
-        .await
+        .compile(&table, query.clone())
         .unwrap()
+        .count(&store)
+        .await
         .unwrap();
     assert_eq!(count as usize, want.len(), "count");
     let mut got = Vec::new();
     loop {
         let p = store
-            .query_collection(&table, &query)
-            .await
+            .compile(&table, query.clone())
             .unwrap()
+            .fetch(&store)
+            .await
             .unwrap();
         assert!(p.rows.len() <= page as usize);
         let last = p.rows.last().map(|(_, c)| c.clone());
@@ -453,5 +455,79 @@ proptest! {
         if hoffnung_store::test_utils::postgres_url().is_some() {
             run_case(512, Backend::Postgres, docs, filters, order, descending, page);
         }
+    }
+}
+
+hoffnung_store::backend_tests! {
+    queries_that_do_not_fit_their_schema_fail_to_compile(db) {
+        use hoffnung_store::{Cursor, ErrorCode, ListScope, QueryError, StoreError};
+        let store = db.store().await;
+        store.view_writer().ensure_table(&schema()).await.unwrap();
+        let table = store.views().table(&schema());
+        let query = |filters: Vec<Filter>| CollectionQuery {
+            filters,
+            order_by: None,
+            descending: false,
+            first: 10,
+            after: None,
+            list: None,
+        };
+        let filter = |field: &str, op, values| Filter {
+            target: Target::Field(field.into()),
+            op,
+            values,
+        };
+        let text = |s: &str| Operand::Text(s.into());
+        let list = ListScope::Documents(vec![target_id(1)]);
+        let cases = [
+            (query(vec![filter("nope", FilterOp::Eq, vec![Operand::Int(1)])]), "unknown field `nope`"),
+            (query(vec![filter("rl", FilterOp::Eq, vec![text("x")])]), "Eq does not apply to a list"),
+            (query(vec![filter("i", FilterOp::Eq, vec![])]), "a filter needs a value"),
+            (query(vec![filter("s", FilterOp::Contains, vec![Operand::Int(1)])]), "`contains` needs a string"),
+            (CollectionQuery { order_by: Some(Target::Field("nope".into())), ..query(vec![]) }, "unknown field `nope`"),
+            (
+                CollectionQuery {
+                    after: Some(Cursor { key: Operand::Int(0), document_id: "not a position".into() }),
+                    list: Some(list.clone()),
+                    ..query(vec![])
+                },
+                "malformed cursor",
+            ),
+        ];
+        for (query, message) in cases {
+            let err = store.compile(&table, query).unwrap_err();
+            assert!(matches!(err, StoreError::Query(_)), "{err:?}");
+            // What API clients see: the message as it is, INVALID_ARGUMENT.
+            assert_eq!(err.to_string(), message);
+            assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        }
+        assert_eq!(
+            QueryError::NotForLists(FilterOp::Gt).to_string(),
+            "Gt does not apply to a list"
+        );
+        // A list scope names a relation list of its owner's schema, else
+        // the caller erred: internal.
+        let stored = |field: &str| ListScope::Stored {
+            owner: table.clone(),
+            document: target_id(0),
+            field: field.into(),
+        };
+        assert!(!stored("rl").pinned() && !list.pinned());
+        assert!(ListScope::Views(Vec::new()).pinned());
+        let err = store
+            .compile(&table, CollectionQuery { list: Some(stored("s")), ..query(vec![]) })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotAList { .. }), "{err:?}");
+        assert_eq!(err.code(), ErrorCode::Internal);
+        // A stored list of the right field compiles, and an empty one
+        // answers an empty page.
+        let page = store
+            .compile(&table, CollectionQuery { list: Some(stored("rl")), ..query(vec![]) })
+            .unwrap()
+            .fetch(&store)
+            .await
+            .unwrap();
+        assert!(page.rows.is_empty() && !page.has_next_page);
+        store.close().await;
     }
 }

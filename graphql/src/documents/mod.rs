@@ -12,7 +12,7 @@ mod types;
 use std::sync::Arc;
 
 use hoffnung_core::{Schema, SchemaId};
-use hoffnung_store::{CollectionQuery, Cursor, ViewRow, ViewTable};
+use hoffnung_store::{CompiledQuery, Cursor, ViewRow, ViewTable};
 
 pub(crate) use filters::parse_filters;
 pub(crate) use types::{register_schema, register_shared};
@@ -50,8 +50,8 @@ impl Doc {
 
 /// A page of a collection, and how to count all of it.
 struct Collection {
-    table: Arc<ViewTable>,
-    query: CollectionQuery,
+    /// The compiled query; `totalCount` counts with it.
+    query: CompiledQuery,
     /// The page's documents in the requested order, each with its cursor.
     docs: Vec<Doc>,
     /// For an empty page: the cursor the page started from.

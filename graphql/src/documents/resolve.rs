@@ -10,13 +10,13 @@ use async_graphql::dynamic::{FieldValue, ResolverContext};
 use async_graphql::Value;
 use hoffnung_core::{DocumentViewId, FieldType, Hash, OperationValue, Schema, SchemaId};
 use hoffnung_store::{
-    CollectionQuery, ListItems, ListScope, SchemaSource, Target, ViewRow, ViewTable,
+    CollectionQuery, ListScope, SchemaSource, Target, ViewKey, ViewRow, ViewTable,
 };
 
 use super::cursor::decode_cursor;
 use super::filters::parse_filters;
 use super::{Collection, Doc, DEFAULT_PAGE};
-use crate::error::{api_error, bad_query, internal, invalid_argument, invalid_value, ErrorCode};
+use crate::error::{api_error, internal, invalid_argument, invalid_value, store_error, ErrorCode};
 use crate::loader::{RelationKey, RelationLoader};
 use crate::Api;
 
@@ -48,8 +48,8 @@ pub(super) async fn resolve_value<'a>(
         OperationValue::Bytes(b) => Some(FieldValue::value(Value::String(hex::encode(b)))),
         OperationValue::Relation(id) => {
             let schema = target_schema(field_type)?;
-            let table = Arc::new(ViewTable::for_schema(&schema));
-            let row = load_related(ctx, api, &table, false, id.to_hex()).await?;
+            let table = api.store.views().table(&schema);
+            let row = load_related(ctx, api, &table, ViewKey::Document(*id)).await?;
             row.filter(|r| !r.is_deleted).map(|row| {
                 FieldValue::owned_any(Doc {
                     schema,
@@ -62,8 +62,8 @@ pub(super) async fn resolve_value<'a>(
         }
         OperationValue::PinnedRelation(view_id) => {
             let schema = target_schema(field_type)?;
-            let table = Arc::new(ViewTable::for_schema(&schema));
-            let row = load_related(ctx, api, &table, true, view_id.to_string()).await?;
+            let table = api.store.views().table(&schema);
+            let row = load_related(ctx, api, &table, ViewKey::View(view_id.clone())).await?;
             row.filter(|r| !r.is_deleted).map(|row| {
                 FieldValue::owned_any(Doc {
                     schema,
@@ -76,33 +76,19 @@ pub(super) async fn resolve_value<'a>(
         }
         OperationValue::RelationList(_) | OperationValue::PinnedRelationList(_) => {
             let schema = target_schema(field_type)?;
-            let table = Arc::new(ViewTable::for_schema(&schema));
-            let items = if doc.current {
+            let scope = match value {
                 // A current view's list is in the lists table (joinable).
-                let column = doc
-                    .table
-                    .column(name)
-                    .ok_or_else(|| internal("list field without column"))?;
-                ListItems::Stored {
-                    lists_table: doc.table.lists_table(),
-                    owner_document: doc.row.document_id.to_hex(),
-                    column: column.column.clone(),
-                }
-            } else {
+                _ if doc.current => ListScope::Stored {
+                    owner: doc.table.clone(),
+                    document: doc.row.document_id,
+                    field: name.to_string(),
+                },
                 // A historic view's list: its own items.
-                ListItems::Given(match value {
-                    OperationValue::RelationList(l) => l.iter().map(|d| d.to_hex()).collect(),
-                    OperationValue::PinnedRelationList(l) => {
-                        l.iter().map(|v| v.to_string()).collect()
-                    }
-                    _ => Vec::new(),
-                })
+                OperationValue::PinnedRelationList(l) => ListScope::Views(l.clone()),
+                OperationValue::RelationList(l) => ListScope::Documents(l.clone()),
+                _ => ListScope::Documents(Vec::new()),
             };
-            let scope = ListScope {
-                items,
-                pinned: matches!(value, OperationValue::PinnedRelationList(_)),
-            };
-            Some(collection(ctx, schema, table, Some(scope)).await?)
+            Some(collection(ctx, schema, Some(scope)).await?)
         }
     })
 }
@@ -113,28 +99,24 @@ async fn load_related(
     ctx: &ResolverContext<'_>,
     api: &Api,
     table: &Arc<ViewTable>,
-    pinned: bool,
-    id: String,
+    key: ViewKey,
 ) -> async_graphql::Result<Option<ViewRow>> {
     let key = RelationKey {
         table: table.clone(),
-        pinned,
-        id,
+        key,
     };
     let stored = match ctx.data_opt::<DataLoader<RelationLoader>>() {
         Some(loader) => loader.load_one(key.clone()).await.map_err(internal)?,
         None => api
             .store
-            .views_by_key(table, pinned, std::slice::from_ref(&key.id))
+            .read_views(table, std::slice::from_ref(&key.key))
             .await
             .map_err(internal)?
-            .pop(),
+            .pop()
+            .map(|(_, row)| row),
     };
-    match (stored, pinned) {
-        (None, true) => match DocumentViewId::from_str(&key.id) {
-            Ok(view_id) => computed_view(api, &table.schema_id, &view_id).await,
-            Err(_) => Ok(None),
-        },
+    match (stored, &key.key) {
+        (None, ViewKey::View(view_id)) => computed_view(api, table.schema_id(), view_id).await,
         (row, _) => Ok(row),
     }
 }
@@ -183,7 +165,7 @@ pub(super) async fn single_document<'a>(
             .transpose()
     };
     let (id, view_id) = (arg("id")?, arg("viewId")?);
-    let table = Arc::new(ViewTable::for_schema(&schema));
+    let table = api.store.views().table(&schema);
     let (row, current) = match (id, view_id) {
         (Some(_), Some(_)) => {
             return Err(invalid_argument(
@@ -235,10 +217,10 @@ pub(super) async fn single_document<'a>(
 pub(super) async fn collection<'a>(
     ctx: &ResolverContext<'a>,
     schema: Arc<Schema>,
-    table: Arc<ViewTable>,
     list: Option<ListScope>,
 ) -> async_graphql::Result<FieldValue<'a>> {
     let api = ctx.data::<Api>()?;
+    let table = api.store.views().table(&schema);
     let arg = |n: &str| ctx.args.get(n).filter(|v| !v.is_null());
     let page_size = |v: async_graphql::dynamic::ValueAccessor<'_>| -> async_graphql::Result<u32> {
         let n = v.i64()?;
@@ -305,6 +287,9 @@ pub(super) async fn collection<'a>(
     // Backwards: the page before the cursor is the page after it in the
     // opposite order, reversed.
     let descending = descending != backward;
+    // Items of a pinned list are historic views; all others current ones.
+    let current = list.as_ref().is_none_or(|l| !l.pinned());
+    let has_after = after.is_some();
     let query = CollectionQuery {
         filters,
         order_by,
@@ -313,21 +298,15 @@ pub(super) async fn collection<'a>(
         after,
         list,
     };
-    let mut page = api
-        .store
-        .query_collection(&table, &query)
-        .await
-        .map_err(internal)?
-        .map_err(bad_query)?;
+    let query = api.store.compile(&table, query).map_err(store_error)?;
+    let mut page = query.fetch(&api.store).await.map_err(store_error)?;
     let (has_next_page, has_previous_page) = if backward {
         page.rows.reverse();
         // Something follows the `before` cursor: at least its own document.
-        (query.after.is_some(), page.has_next_page)
+        (has_after, page.has_next_page)
     } else {
         (page.has_next_page, false)
     };
-    // Items of a pinned list are historic views; all others current ones.
-    let current = query.list.as_ref().is_none_or(|l| !l.pinned);
     let docs = page
         .rows
         .into_iter()
@@ -340,7 +319,6 @@ pub(super) async fn collection<'a>(
         })
         .collect();
     Ok(FieldValue::owned_any(Collection {
-        table,
         query,
         docs,
         after: after_raw,

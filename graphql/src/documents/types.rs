@@ -9,12 +9,12 @@ use async_graphql::dynamic::{
 };
 use async_graphql::Value;
 use hoffnung_core::{FieldType, Schema};
-use hoffnung_store::{ViewRow, ViewTable};
+use hoffnung_store::ViewRow;
 
 use super::cursor::encode_cursor;
 use super::resolve::{collection, resolve_value, single_document};
 use super::{item_type, Collection, Doc, DEFAULT_PAGE};
-use crate::error::{bad_query, internal};
+use crate::error::store_error;
 use crate::Api;
 
 /// Registers the shared types (filters, meta, order direction).
@@ -163,14 +163,7 @@ pub(crate) fn register_schema(
                 FieldFuture::new(async move {
                     let c = ctx.parent_value.try_downcast_ref::<Collection>()?;
                     let api = ctx.data::<Api>()?;
-                    let mut query = c.query.clone();
-                    query.after = None;
-                    let n = api
-                        .store
-                        .count_collection(&c.table, &query)
-                        .await
-                        .map_err(internal)?
-                        .map_err(bad_query)?;
+                    let n = c.query.count(&api.store).await.map_err(store_error)?;
                     Ok(Some(FieldValue::value(Value::from(n))))
                 })
             })
@@ -287,10 +280,7 @@ pub(crate) fn register_schema(
                 TypeRef::named_nn(format!("{name}Collection")),
                 move |ctx| {
                     let schema = schema.clone();
-                    FieldFuture::new(async move {
-                        let table = Arc::new(ViewTable::for_schema(&schema));
-                        collection(&ctx, schema, table, None).await.map(Some)
-                    })
+                    FieldFuture::new(async move { collection(&ctx, schema, None).await.map(Some) })
                 },
             )
             .description(format!(

@@ -10,7 +10,7 @@ use hoffnung_core::{
 };
 use hoffnung_materializer::{Materializer, MaterializerConfig};
 use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{Ingested, SchemaSource, Store, ViewRow, ViewTable};
+use hoffnung_store::{Ingested, SchemaSource, Store, ViewRow};
 
 pub type Signed = (Vec<u8>, Vec<u8>);
 
@@ -109,7 +109,7 @@ pub async fn expected_row(store: &Store, schema: &Schema, document: &DocumentId)
 /// The stored current row of a document.
 pub async fn row(store: &Store, schema: &Schema, document: &DocumentId) -> Option<ViewRow> {
     store
-        .current_view(&ViewTable::for_schema(schema), document)
+        .current_view(&store.views().table(schema), document)
         .await
         .unwrap()
 }

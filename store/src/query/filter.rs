@@ -19,7 +19,7 @@ pub(super) fn column_of(
         Target::Field(name) => {
             let c = table
                 .column(name)
-                .ok_or_else(|| QueryError(format!("unknown field `{name}`")))?;
+                .ok_or_else(|| QueryError::UnknownField(name.clone()))?;
             format!("{alias}.{}", quote(&c.column))
         }
     })
@@ -40,7 +40,7 @@ pub(super) fn push_filter(
         let negate = match filter.op {
             FilterOp::In => false,
             FilterOp::NotIn => true,
-            op => return Err(QueryError(format!("{op:?} does not apply to a list"))),
+            op => return Err(QueryError::NotForLists(op)),
         };
         if filter.values.is_empty() {
             // No item is in the empty set (and `IN ()` is not SQL everywhere).
@@ -60,10 +60,7 @@ pub(super) fn push_filter(
     }
     let col = column_of(table, &filter.target, "t")?;
     let value = |sql: &mut Sql| -> Result<(), QueryError> {
-        let v = filter
-            .values
-            .first()
-            .ok_or_else(|| QueryError("a filter needs a value".into()))?;
+        let v = filter.values.first().ok_or(QueryError::MissingValue)?;
         bind_operand(sql, v, backend);
         Ok(())
     };
@@ -103,7 +100,7 @@ pub(super) fn push_filter(
             // PostgreSQL's ILIKE under the "C" collation fold ASCII only.
             let text = match filter.values.first() {
                 Some(Operand::Text(s)) => s,
-                _ => return Err(QueryError("`contains` needs a string".into())),
+                _ => return Err(QueryError::ContainsNeedsText),
             };
             let not = if filter.op == FilterOp::Contains {
                 ""

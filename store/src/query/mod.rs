@@ -2,13 +2,19 @@
 //! pagination compiled to SQL (no filtering in memory), for `all_<schema>`
 //! queries and relation lists.
 
+mod compile;
 mod filter;
 mod order;
-mod run;
 mod scope;
 
+use std::sync::Arc;
+
+use hoffnung_core::{DocumentId, DocumentViewId, FieldType};
+
 use crate::sql::{Backend, Param};
-use crate::views::ViewRow;
+use crate::views::{ViewRow, ViewTable};
+
+pub use compile::CompiledQuery;
 
 /// A value to compare with.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +81,8 @@ pub struct Cursor {
     pub document_id: String,
 }
 
-/// A collection query on one schema's current views.
+/// A collection query on one schema's current views; compiled to SQL by
+/// [`crate::Store::compile`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionQuery {
     pub filters: Vec<Filter>,
@@ -90,15 +97,57 @@ pub struct CollectionQuery {
 
 /// The items of one relation list of one document.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListScope {
-    pub items: ListItems,
+pub enum ListScope {
+    /// The list `field` of a document's current view, as the lists table of
+    /// its schema (`owner`, from the catalogue) holds it: joined in SQL.
+    Stored {
+        owner: Arc<ViewTable>,
+        document: DocumentId,
+        field: String,
+    },
+    /// A relation list given item by item (a historic view's), in order.
+    Documents(Vec<DocumentId>),
+    /// A pinned relation list given item by item, in order.
+    Views(Vec<DocumentViewId>),
+}
+
+impl ListScope {
+    /// Whether the list names views (pinned) rather than documents: its
+    /// items are then historic views, not current ones.
+    pub fn pinned(&self) -> bool {
+        match self {
+            ListScope::Stored { owner, field, .. } => owner
+                .column(field)
+                .is_some_and(|c| matches!(c.ty, FieldType::PinnedRelationList(_))),
+            ListScope::Documents(_) => false,
+            ListScope::Views(_) => true,
+        }
+    }
+}
+
+/// A [`CollectionQuery`] with its list scope resolved to the tables and
+/// columns that hold it: what the SQL is built from.
+#[derive(Debug, Clone)]
+struct Query {
+    filters: Vec<Filter>,
+    order_by: Option<Target>,
+    descending: bool,
+    first: u32,
+    after: Option<Cursor>,
+    list: Option<Scope>,
+}
+
+/// The items of one relation list of one document, resolved.
+#[derive(Debug, Clone)]
+struct Scope {
+    items: Items,
     /// Pinned lists name views (`_view_id`), others documents.
-    pub pinned: bool,
+    pinned: bool,
 }
 
 /// Where the items of a list come from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ListItems {
+#[derive(Debug, Clone)]
+enum Items {
     /// The list of a current view, in the lists table of its schema.
     Stored {
         lists_table: String,
@@ -118,6 +167,7 @@ pub struct Page {
 }
 
 /// SQL pieces with their parameters, in order.
+#[derive(Debug, Clone)]
 struct Sql {
     text: String,
     params: Vec<Param>,
@@ -133,7 +183,19 @@ impl Sql {
     }
 }
 
-/// An error in a query that the caller should see (bad field, bad operand).
+/// Why a query does not fit its schema: the caller's mistake, shown to
+/// API clients as it is (as [`crate::StoreError::Query`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct QueryError(pub String);
+#[non_exhaustive]
+pub enum QueryError {
+    #[error("unknown field `{0}`")]
+    UnknownField(String),
+    #[error("{0:?} does not apply to a list")]
+    NotForLists(FilterOp),
+    #[error("a filter needs a value")]
+    MissingValue,
+    #[error("`contains` needs a string")]
+    ContainsNeedsText,
+    #[error("malformed cursor")]
+    MalformedCursor,
+}

@@ -5,13 +5,13 @@ use hoffnung_core::FieldType;
 use sqlx::Row;
 
 use super::filter::{bind_operand, column_of};
-use super::{CollectionQuery, Operand, QueryError, Sql, Target};
+use super::{Operand, Query, QueryError, Sql, Target};
 use crate::error::StoreError;
 use crate::sql::{Backend, Param};
 use crate::views::ViewTable;
 
 /// The list position column of a list scope.
-pub(super) fn position(query: &CollectionQuery) -> &'static str {
+pub(super) fn position(query: &Query) -> &'static str {
     match &query.list {
         Some(scope) if scope.pinned => "t._idx",
         _ => "i._idx",
@@ -21,7 +21,7 @@ pub(super) fn position(query: &CollectionQuery) -> &'static str {
 /// Keyset condition: rows after the cursor in the query's order.
 pub(super) fn push_after(
     sql: &mut Sql,
-    query: &CollectionQuery,
+    query: &Query,
     key: &str,
     tie: &str,
     backend: Backend,
@@ -38,7 +38,7 @@ pub(super) fn push_after(
     let tie_value = if query.list.is_some() {
         match after.document_id.parse::<i64>() {
             Ok(i) => Param::Int(Some(i)),
-            Err(_) => return Err(QueryError("malformed cursor".into())),
+            Err(_) => return Err(QueryError::MalformedCursor),
         }
     } else {
         Param::Text(Some(after.document_id.clone()))
@@ -49,15 +49,12 @@ pub(super) fn push_after(
 }
 
 /// The order key column (or the list position).
-pub(super) fn order_column(
-    table: &ViewTable,
-    query: &CollectionQuery,
-) -> Result<String, QueryError> {
+pub(super) fn order_column(table: &ViewTable, query: &Query) -> Result<String, QueryError> {
     match (&query.order_by, &query.list) {
         (Some(t), _) => {
             if let Target::Field(name) = t {
                 if table.column(name).is_none() {
-                    return Err(QueryError(format!("unknown field `{name}`")));
+                    return Err(QueryError::UnknownField(name.clone()));
                 }
             }
             column_of(table, t, "t")
@@ -68,7 +65,7 @@ pub(super) fn order_column(
 }
 
 /// The type of the order key.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum KeyType {
     Bool,
     Int,
@@ -77,7 +74,7 @@ pub(super) enum KeyType {
     Bytes,
 }
 
-pub(super) fn order_type(table: &ViewTable, query: &CollectionQuery) -> KeyType {
+pub(super) fn order_type(table: &ViewTable, query: &Query) -> KeyType {
     match (&query.order_by, &query.list) {
         (Some(Target::Field(name)), _) => match table.column(name).map(|c| &c.ty) {
             Some(FieldType::Bool) => KeyType::Bool,

@@ -3,7 +3,7 @@
 //! collection shares.
 
 use super::filter::push_filter;
-use super::{CollectionQuery, ListItems, QueryError, Sql};
+use super::{Items, Query, QueryError, Sql};
 use crate::sql::{Backend, Param};
 use crate::views::{hex_of, live_condition, quote, ViewTable};
 
@@ -11,7 +11,7 @@ use crate::views::{hex_of, live_condition, quote, ViewTable};
 /// list scope.
 pub(super) fn from_where(
     table: &ViewTable,
-    query: &CollectionQuery,
+    query: &Query,
     backend: Backend,
 ) -> Result<Sql, QueryError> {
     let mut sql = Sql {
@@ -76,10 +76,10 @@ pub(super) fn from_where(
 
 /// The items of a list scope as a table `i` (`_idx`, `_target`, and for a
 /// stored list its owner and field, see [`push_items_condition`]).
-fn push_items(sql: &mut Sql, items: &ListItems) {
+fn push_items(sql: &mut Sql, items: &Items) {
     match items {
-        ListItems::Stored { lists_table, .. } => sql.push(&format!("{} i", quote(lists_table))),
-        ListItems::Given(items) => {
+        Items::Stored { lists_table, .. } => sql.push(&format!("{} i", quote(lists_table))),
+        Items::Given(items) => {
             sql.push("(");
             if items.is_empty() {
                 sql.push("SELECT 0 AS _idx, '' AS _target WHERE 1 = 0");
@@ -98,8 +98,8 @@ fn push_items(sql: &mut Sql, items: &ListItems) {
 }
 
 /// ` AND` the rows of [`push_items`] that belong to the list.
-fn push_items_condition(sql: &mut Sql, items: &ListItems) {
-    if let ListItems::Stored {
+fn push_items_condition(sql: &mut Sql, items: &Items) {
+    if let Items::Stored {
         owner_document,
         column,
         ..

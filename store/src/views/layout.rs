@@ -10,21 +10,23 @@ const MAX_IDENTIFIER: usize = 63;
 
 /// How one field of a schema is stored.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ViewColumn {
-    pub field: String,
+pub(crate) struct ViewColumn {
+    pub(crate) field: String,
     /// Column name, unquoted.
-    pub column: String,
-    pub ty: FieldType,
+    pub(crate) column: String,
+    pub(crate) ty: FieldType,
 }
 
 /// The SQL layout of one schema's views. Derived from the schema alone, so
-/// every reader computes the same names.
+/// every reader computes the same names. Outside the store it is a handle:
+/// taken from the catalogue ([`crate::Store::views`]) and given back to
+/// reads and queries, its names stay inside.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewTable {
-    pub schema_id: SchemaId,
+    pub(crate) schema_id: SchemaId,
     /// The current-views table, unquoted; the other two add a suffix.
-    pub table: String,
-    pub columns: Vec<ViewColumn>,
+    pub(crate) table: String,
+    pub(crate) columns: Vec<ViewColumn>,
 }
 
 /// Meta columns, in the order every statement here uses them.
@@ -53,12 +55,14 @@ pub(crate) fn hex_of(column: &str, backend: Backend) -> String {
 
 /// Quotes an identifier (all names here are `[a-z0-9_]`, quoting keeps
 /// reserved words such as `order` usable).
-pub fn quote(identifier: &str) -> String {
+pub(crate) fn quote(identifier: &str) -> String {
     format!("\"{identifier}\"")
 }
 
 impl ViewTable {
-    pub fn for_schema(schema: &Schema) -> Self {
+    /// The layout of `schema`'s tables (built once per schema by the
+    /// catalogue).
+    pub(crate) fn for_schema(schema: &Schema) -> Self {
         let id = schema.id();
         // A readable prefix and a digest of the whole id: unique, and short
         // enough for PostgreSQL with the longest suffix.
@@ -85,19 +89,24 @@ impl ViewTable {
         }
     }
 
-    pub fn views_table(&self) -> String {
+    /// The schema whose views these are.
+    pub fn schema_id(&self) -> &SchemaId {
+        &self.schema_id
+    }
+
+    pub(crate) fn views_table(&self) -> String {
         format!("{}__views", self.table)
     }
 
-    pub fn lists_table(&self) -> String {
+    pub(crate) fn lists_table(&self) -> String {
         format!("{}__lists", self.table)
     }
 
-    pub fn has_lists(&self) -> bool {
+    pub(crate) fn has_lists(&self) -> bool {
         self.columns.iter().any(|c| is_list(&c.ty))
     }
 
-    pub fn column(&self, field: &str) -> Option<&ViewColumn> {
+    pub(crate) fn column(&self, field: &str) -> Option<&ViewColumn> {
         self.columns.iter().find(|c| c.field == field)
     }
 

@@ -11,6 +11,7 @@
 //! can be joined and filtered). Meta columns start with `_`; field columns
 //! are `f<index>_<name>`, which no field name can clash with.
 
+mod catalogue;
 mod changes;
 mod codec;
 mod feed;
@@ -18,11 +19,13 @@ mod layout;
 mod read;
 mod write;
 
+pub use catalogue::ViewCatalogue;
 pub use changes::{ChangedView, ViewChanges};
 pub(crate) use changes::{PendingChanges, CHANGES_BUFFER};
 pub use codec::ViewRow;
 pub(crate) use codec::{decode_row, float_param, read_float};
 pub use feed::StoredOperation;
-pub(crate) use layout::{hex_of, is_list, live_condition};
-pub use layout::{quote, ViewColumn, ViewTable};
+pub use layout::ViewTable;
+pub(crate) use layout::{hex_of, is_list, live_condition, quote};
+pub use read::ViewKey;
 pub use write::{ViewBatch, ViewWriter};

@@ -1,16 +1,26 @@
 //! Reads of stored views: by document or view id, a schema's current
 //! views, the items of a relation list.
 
-use std::str::FromStr;
-
 use hoffnung_core::{DocumentId, DocumentViewId};
 
 use super::codec::decode_row;
 use super::layout::{hex_of, is_list, quote, ViewTable};
 use super::ViewRow;
 use crate::error::StoreError;
-use crate::sql::{render, Param};
+use crate::sql::{render, Backend, Param};
 use crate::Store;
+
+/// Which view a read asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ViewKey {
+    /// A document's current view (deleted ones too).
+    Document(DocumentId),
+    /// A view by its id: a document's current view or one it had before.
+    View(DocumentViewId),
+}
+
+/// Keys per statement.
+const KEYS_PER_READ: usize = 500;
 
 impl Store {
     /// The current view of a document (deleted ones too).
@@ -20,9 +30,10 @@ impl Store {
         document_id: &DocumentId,
     ) -> Result<Option<ViewRow>, StoreError> {
         Ok(self
-            .views_by_key(table, false, &[document_id.to_hex()])
+            .read_views(table, &[ViewKey::Document(*document_id)])
             .await?
-            .pop())
+            .pop()
+            .map(|(_, row)| row))
     }
 
     /// A view that was a document's current view.
@@ -32,84 +43,64 @@ impl Store {
         view_id: &DocumentViewId,
     ) -> Result<Option<ViewRow>, StoreError> {
         Ok(self
-            .views_by_key(table, true, &[view_id.to_string()])
+            .read_views(table, &[ViewKey::View(view_id.clone())])
             .await?
-            .pop())
+            .pop()
+            .map(|(_, row)| row))
     }
 
-    /// Many views at once: current views by document id (hex), or
-    /// (`by_view_id`) views by view id, current or not. Rows of keys not
-    /// found (or not parsing as view ids) are left out; the order is the
-    /// database's.
-    pub async fn views_by_key(
+    /// Many views of one schema at once, each with the key that found it:
+    /// one statement per kind of key (and per 500 keys). Keys not found are
+    /// left out; the order is the database's.
+    pub async fn read_views(
         &self,
         table: &ViewTable,
-        by_view_id: bool,
-        keys: &[String],
-    ) -> Result<Vec<ViewRow>, StoreError> {
+        keys: &[ViewKey],
+    ) -> Result<Vec<(ViewKey, ViewRow)>, StoreError> {
         let backend = self.backend();
-        let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(500) {
-            self.count_read();
-            let marks = |n: usize| vec!["?"; n].join(", ");
-            let (sql, params) = if by_view_id {
-                // History by view id; current views through the document of
-                // each view id's first operation (the current table is keyed
-                // by document, and keeps no second index by view id).
-                let (keys, hashes): (Vec<&String>, Vec<Param>) = chunk
-                    .iter()
-                    .filter_map(|k| {
-                        let first = *DocumentViewId::from_str(k).ok()?.ids().first()?;
-                        Some((k, Param::Blob(Some(first.as_bytes().to_vec()))))
-                    })
-                    .unzip();
-                if keys.is_empty() {
-                    continue;
-                }
-                let sql = format!(
-                    "SELECT {cols} FROM {history} WHERE _view_id IN ({k}) UNION ALL \
-                     SELECT {cols} FROM {current} WHERE _document_id IN \
-                     (SELECT {doc} FROM entries e WHERE e.entry_hash IN ({h})) AND _view_id IN ({k})",
-                    cols = table.column_list(),
-                    history = quote(&table.views_table()),
-                    current = quote(&table.table),
-                    doc = hex_of("e.document_id", backend),
-                    k = marks(keys.len()),
-                    h = marks(hashes.len()),
-                );
-                let text = |k: &&String| Param::Text(Some((*k).clone()));
-                let params: Vec<Param> = keys
-                    .iter()
-                    .map(text)
-                    .chain(hashes)
-                    .chain(keys.iter().map(text))
-                    .collect();
-                (sql, params)
-            } else {
-                let sql = format!(
-                    "SELECT {} FROM {} WHERE _document_id IN ({})",
-                    table.column_list(),
-                    quote(&table.table),
-                    marks(chunk.len())
-                );
-                let params = chunk.iter().map(|k| Param::Text(Some(k.clone()))).collect();
-                (sql, params)
-            };
-            let sql = render(&sql, backend);
-            let rows = sqlx::query_with(&sql, crate::sql::arguments(params)?)
-                .fetch_all(self.pool())
-                .await?;
-            for row in rows {
-                out.push(decode_row(table, &row, backend)?);
+        let (mut documents, mut views) = (Vec::new(), Vec::new());
+        for key in keys {
+            match key {
+                ViewKey::Document(d) => documents.push(d),
+                ViewKey::View(v) => views.push(v),
             }
         }
-        if by_view_id {
-            // A database written before current views left history holds
-            // them in both tables.
-            let mut seen = std::collections::HashSet::new();
-            out.retain(|r| seen.insert(r.view_id.to_string()));
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in documents.chunks(KEYS_PER_READ) {
+            let (sql, params) = by_document(table, chunk);
+            for row in self.read_rows(table, &sql, params).await? {
+                out.push((ViewKey::Document(row.document_id), row));
+            }
+        }
+        // A database written before current views left history holds them
+        // in both tables: each view id answers once.
+        let mut seen = std::collections::HashSet::new();
+        for chunk in views.chunks(KEYS_PER_READ) {
+            let Some((sql, params)) = by_view_id(table, chunk, backend) else {
+                continue;
+            };
+            for row in self.read_rows(table, &sql, params).await? {
+                if seen.insert(row.view_id.clone()) {
+                    out.push((ViewKey::View(row.view_id.clone()), row));
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// Runs one read of view rows (counted in [`Store::view_reads`]).
+    async fn read_rows(
+        &self,
+        table: &ViewTable,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<Vec<ViewRow>, StoreError> {
+        self.count_read();
+        let backend = self.backend();
+        let rows = sqlx::query_with(&render(sql, backend), crate::sql::arguments(params)?)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| decode_row(table, r, backend)).collect()
     }
 
     /// Every current view of a schema, by document id.
@@ -148,4 +139,62 @@ impl Store {
             .fetch_all(self.pool())
             .await?)
     }
+}
+
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Current views by document id.
+fn by_document(table: &ViewTable, documents: &[&DocumentId]) -> (String, Vec<Param>) {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE _document_id IN ({})",
+        table.column_list(),
+        quote(&table.table),
+        marks(documents.len())
+    );
+    let params = documents
+        .iter()
+        .map(|d| Param::Text(Some(d.to_hex())))
+        .collect();
+    (sql, params)
+}
+
+/// Views by view id: history by view id; current views through the
+/// document of each view id's first operation (the current table is keyed
+/// by document, and keeps no second index by view id).
+fn by_view_id(
+    table: &ViewTable,
+    views: &[&DocumentViewId],
+    backend: Backend,
+) -> Option<(String, Vec<Param>)> {
+    let (keys, hashes): (Vec<String>, Vec<Param>) = views
+        .iter()
+        .filter_map(|v| {
+            let first = *v.ids().first()?;
+            Some((v.to_string(), Param::Blob(Some(first.as_bytes().to_vec()))))
+        })
+        .unzip();
+    if keys.is_empty() {
+        return None;
+    }
+    let sql = format!(
+        "SELECT {cols} FROM {history} WHERE _view_id IN ({k}) UNION ALL \
+         SELECT {cols} FROM {current} WHERE _document_id IN \
+         (SELECT {doc} FROM entries e WHERE e.entry_hash IN ({h})) AND _view_id IN ({k})",
+        cols = table.column_list(),
+        history = quote(&table.views_table()),
+        current = quote(&table.table),
+        doc = hex_of("e.document_id", backend),
+        k = marks(keys.len()),
+        h = marks(hashes.len()),
+    );
+    let text = |k: &String| Param::Text(Some(k.clone()));
+    let params = keys
+        .iter()
+        .map(text)
+        .chain(hashes)
+        .chain(keys.iter().map(text))
+        .collect();
+    Some((sql, params))
 }

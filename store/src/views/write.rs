@@ -98,7 +98,7 @@ impl ViewWriter {
         if self.tables.contains_key(schema.id()) {
             return Ok(false);
         }
-        let table = ViewTable::for_schema(schema);
+        let table = self.store.views().table(schema);
         let backend = self.store.backend();
         let existed = self.store.has_view_table(schema.id()).await?;
         if !existed {
@@ -120,7 +120,7 @@ impl ViewWriter {
             self.store.run_script(statements, None).await?;
             tracing::info!(schema = %schema.id(), table = %table.table, "view tables created");
         }
-        self.tables.insert(schema.id().clone(), Arc::new(table));
+        self.tables.insert(schema.id().clone(), table);
         Ok(!existed)
     }
 

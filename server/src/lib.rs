@@ -352,7 +352,7 @@ impl Node {
 
     /// The node's tasks and those of its parts (none once it has stopped).
     pub fn tasks(&self) -> NodeTasks {
-        let mut trackers = vec![self.tasks.clone()];
+        let mut trackers = vec![self.tasks.clone(), self.store.tasks().clone()];
         trackers.extend(self.materializer.iter().map(|m| m.tasks().clone()));
         trackers.extend(self.replication.iter().map(|r| r.tasks().clone()));
         NodeTasks { trackers }

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use sqlx::any::Any;
 use sqlx::pool::PoolConnection;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// The pause between checkpoints while the WAL is past half its restart
 /// size: the restart must not wait for long while the WAL keeps growing.
@@ -51,7 +52,7 @@ pub(crate) async fn checkpoint(
 pub(crate) async fn run(
     mut conn: PoolConnection<Any>,
     shared: Arc<Checkpoints>,
-    mut closed: watch::Receiver<bool>,
+    stop: CancellationToken,
     restart_frames: i64,
     long_pause: Duration,
     database: String,
@@ -60,7 +61,7 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             _ = shared.committed.notified() => {}
-            _ = closed.wait_for(|c| *c) => break,
+            () = stop.cancelled() => break,
         }
         tokio::time::sleep(pause).await;
         match checkpoint(&mut conn).await {

@@ -2,11 +2,13 @@
 //! the migrations, the writer and (SQLite) the checkpoint task.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::error::StoreError;
 use crate::sql::{Backend, Statements};
@@ -109,7 +111,8 @@ impl Store {
         let mut conn = pool.acquire().await?;
         let (tx, rx) = mpsc::channel(1024);
         let (scripts, scripts_rx) = mpsc::channel(16);
-        let (closing, closed) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let (appended_tx, appended) = watch::channel(0);
         let database = match backend {
             Backend::Sqlite => database_file(&mut conn).await?,
@@ -128,10 +131,10 @@ impl Store {
             conn.execute(WRITER_PRAGMAS).await?;
             let shared = Arc::new(checkpoint::Checkpoints::default());
             let own = pool.acquire().await?;
-            tokio::spawn(checkpoint::run(
+            tasks.spawn(checkpoint::run(
                 own,
                 shared.clone(),
-                closed.clone(),
+                stop.clone(),
                 config.wal_restart_frames,
                 config.checkpoint_pause,
                 database.clone(),
@@ -156,8 +159,8 @@ impl Store {
             durability,
             ingest_stats.clone(),
         );
-        let writer_task =
-            tokio::spawn(writer.run(rx, scripts_rx, closed, appended_tx, config.max_batch));
+        tasks.spawn(writer.run(rx, scripts_rx, stop.clone(), appended_tx, config.max_batch));
+        tasks.close();
         tracing::info!(?backend, "event store ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -166,8 +169,8 @@ impl Store {
                 sql,
                 writer: tx,
                 scripts,
-                closing,
-                writer_task: Mutex::new(Some(writer_task)),
+                stop,
+                tasks,
                 appended,
                 view_changes: tokio::sync::broadcast::channel(crate::views::CHANGES_BUFFER).0,
                 analyzed,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::error::StoreError;
+use crate::error::{Failure, StoreError};
 use crate::ingest::JobResult;
 
 /// Makes every commit so far durable.
@@ -41,7 +41,7 @@ pub(crate) struct Durability {
     tx: Option<mpsc::Sender<Decided>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Set for good by a failed flush.
-    failed: Arc<OnceLock<String>>,
+    failed: Arc<OnceLock<Failure>>,
     flushes: Arc<AtomicU64>,
 }
 
@@ -83,8 +83,8 @@ impl Durability {
     }
 
     /// Why the store takes no more writes, if it does not.
-    pub(crate) fn failed(&self) -> Option<&str> {
-        self.failed.get().map(String::as_str)
+    pub(crate) fn failed(&self) -> Option<&Failure> {
+        self.failed.get()
     }
 
     /// Flushes done so far.
@@ -118,7 +118,7 @@ impl Durability {
 fn flush_and_answer(
     rx: mpsc::Receiver<Decided>,
     mut flush: Flush,
-    failed: &OnceLock<String>,
+    failed: &OnceLock<Failure>,
     flushes: &AtomicU64,
 ) {
     let mut durable = 0u64;
@@ -142,7 +142,10 @@ fn flush_and_answer(
                     // dirty pages: nothing committed since the last good
                     // flush can be vouched for.
                     tracing::error!(error = %e, "flushing the WAL failed; the store takes no more writes");
-                    let _ = failed.set(format!("the database could not be flushed to disk: {e}"));
+                    let _ = failed.set(Failure::caused_by(
+                        "the database could not be flushed to disk",
+                        e,
+                    ));
                 }
             }
         }
@@ -151,7 +154,7 @@ fn flush_and_answer(
             let failure = failed.get().filter(|_| d.upto > durable);
             for (reply, result) in d.replies {
                 let result = match failure {
-                    Some(msg) => Err(StoreError::WriteFailed(msg.clone())),
+                    Some(failure) => Err(StoreError::WriteFailed(failure.clone())),
                     None => result,
                 };
                 let _ = reply.send(result);
@@ -252,10 +255,17 @@ mod tests {
         let (d, rx) = decided(1);
         durability.send(d);
         match rx.await.unwrap() {
-            Err(StoreError::WriteFailed(msg)) => assert!(msg.contains("disk gone"), "{msg}"),
+            Err(StoreError::WriteFailed(failure)) => {
+                let text = failure.to_string();
+                assert!(text.contains("disk gone"), "{text}");
+                // The I/O error itself is kept, not only its text.
+                assert!(std::error::Error::source(&failure).is_some());
+            }
             other => panic!("expected a write failure, got {other:?}"),
         }
-        assert!(durability.failed().is_some_and(|m| m.contains("disk gone")));
+        assert!(durability
+            .failed()
+            .is_some_and(|m| m.to_string().contains("disk gone")));
         durability.stop().await;
     }
 

@@ -5,8 +5,79 @@ use hoffnung_core::operation::OperationError;
 use hoffnung_core::publish::PublishError;
 use hoffnung_core::{Hash, SchemaId, ValidationError};
 
+use std::fmt;
+use std::sync::Arc;
+
 use crate::code::ErrorCode;
 use crate::query::QueryError;
+
+/// The cause of a failure, shared: one failed batch answers every entry
+/// in it, and each answer keeps the cause.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// What failed, with the error that caused it if there was one. Cheap to
+/// clone; the cause stays reachable through `source()`.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    what: String,
+    cause: Option<Cause>,
+}
+
+impl Failure {
+    /// A failure without an underlying error.
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure caused by `cause`.
+    pub fn caused_by(
+        what: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::shared(what, Arc::new(cause))
+    }
+
+    /// A failure caused by an error already shared (or boxed).
+    pub fn shared(what: impl Into<String>, cause: Cause) -> Self {
+        Self {
+            what: what.into(),
+            cause: Some(cause),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    // The cause is printed too: logs show one error's text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Some(cause) => write!(f, "{}: {cause}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for Failure {
+    fn from(what: String) -> Self {
+        Self::new(what)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(what: &str) -> Self {
+        Self::new(what)
+    }
+}
 
 /// A failure of the database itself, or (`Query`) a query that does not
 /// fit its schema.
@@ -19,11 +90,11 @@ pub enum StoreError {
     #[error("unsupported database url `{0}`: use sqlite:<path> or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] Failure),
     #[error("the store is shut down")]
     Closed,
     #[error("the write batch failed: {0}")]
-    WriteFailed(String),
+    WriteFailed(#[source] Failure),
     #[error("cannot start the thread that flushes the database: {0}")]
     FlushThread(std::io::Error),
     #[error("no view tables for schema {0}")]

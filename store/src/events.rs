@@ -9,7 +9,7 @@ use hoffnung_core::{
 };
 use sqlx::Row;
 
-use crate::error::{NextArgsError, StoreError};
+use crate::error::{Failure, NextArgsError, StoreError};
 use crate::{hash_col, schema_col, sql, Store};
 
 impl Store {
@@ -128,7 +128,7 @@ impl Store {
                 self.entry_hash_at(public_key, latest.log_id, target)
                     .await?
                     .ok_or_else(|| {
-                        StoreError::Corrupt(format!("log {log_id} misses seq {target}"))
+                        StoreError::Corrupt(format!("log {log_id} misses seq {target}").into())
                     })?,
             ),
             None => None,
@@ -193,13 +193,13 @@ impl Store {
                     .as_slice()
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("public key length".into()))?;
-                let public_key =
-                    PublicKey::from_bytes(&pk).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let public_key = PublicKey::from_bytes(&pk)
+                    .map_err(|e| StoreError::Corrupt(Failure::caused_by("public key", e)))?;
                 let payload: Vec<u8> = r.try_get(2)?;
                 let operation = PlainOperation::decode(&payload)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    .map_err(|e| StoreError::Corrupt(Failure::caused_by("operation", e)))?
                     .validate(schema)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    .map_err(|e| StoreError::Corrupt(Failure::caused_by("operation", e)))?;
                 Ok(DocumentOperation {
                     id,
                     public_key,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::error::{IngestError, StoreError};
+use crate::error::{Failure, IngestError, StoreError};
 use crate::ErrorCode;
 use crate::{SchemaSource, Store};
 
@@ -205,7 +205,7 @@ impl Store {
                     self.stats().record_publish(checks, queued.elapsed());
                     match answer {
                         Ok(mut results) => results.pop().unwrap_or(Err(IngestError::Store(
-                            StoreError::WriteFailed("no result".into()),
+                            StoreError::WriteFailed(Failure::new("no result")),
                         ))),
                         Err(e) => Err(e.into()),
                     }

@@ -29,18 +29,19 @@ mod writer;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hoffnung_core::entry::Entry;
 use hoffnung_core::{Hash, PlainOperation, Schema, SchemaId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use code::ErrorCode;
 pub use config::StoreConfig;
-pub use error::{IngestError, NextArgsError, StoreError};
+pub use error::{Cause, Failure, IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
 pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};
 pub use query::{
@@ -97,8 +98,9 @@ struct Inner {
     writer: mpsc::Sender<Job>,
     scripts: mpsc::Sender<writer::ScriptJob>,
     /// Tells the writer to finish and give its connection back.
-    closing: watch::Sender<bool>,
-    writer_task: Mutex<Option<JoinHandle<()>>>,
+    stop: CancellationToken,
+    /// The writer and (SQLite) the checkpoint task.
+    tasks: TaskTracker,
     /// Counts committed write batches: wakes the materializer.
     appended: watch::Receiver<u64>,
     /// Committed view changes (see `Store::view_changes`).
@@ -181,17 +183,14 @@ impl Store {
     /// Stops the writer (writes already taken finish, later ones fail with
     /// [`StoreError::Closed`]) and closes every connection.
     pub async fn close(&self) {
-        let _ = self.inner.closing.send(true);
-        let task = self
-            .inner
-            .writer_task
-            .lock()
-            .ok()
-            .and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.inner.stop.cancel();
+        self.inner.tasks.wait().await;
         self.inner.pool.close().await;
+    }
+
+    /// The store's tasks (empty once it is closed).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.inner.tasks
     }
 
     pub(crate) fn config(&self) -> &StoreConfig {
@@ -205,13 +204,14 @@ impl Store {
 
 pub(crate) fn hash_col(row: &AnyRow, idx: usize) -> Result<Hash, StoreError> {
     let bytes: Vec<u8> = row.try_get(idx)?;
-    Hash::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(format!("stored hash: {e}")))
+    Hash::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(Failure::caused_by("stored hash", e)))
 }
 
 /// Parses a stored schema id.
 pub(crate) fn schema_col(row: &AnyRow, idx: usize) -> Result<SchemaId, StoreError> {
     let s: String = row.try_get(idx)?;
-    SchemaId::from_str(&s).map_err(|e| StoreError::Corrupt(format!("stored schema id: {e}")))
+    SchemaId::from_str(&s)
+        .map_err(|e| StoreError::Corrupt(Failure::caused_by("stored schema id", e)))
 }
 
 #[cfg(test)]

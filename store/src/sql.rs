@@ -4,7 +4,7 @@
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
 
-use crate::error::StoreError;
+use crate::error::{Failure, StoreError};
 
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ impl Param {
             Param::Bool(b) => args.add(b),
             Param::Text(t) => args.add(t),
         };
-        r.map_err(|e| StoreError::WriteFailed(format!("encoding a parameter: {e}")))
+        r.map_err(|e| StoreError::WriteFailed(Failure::shared("encoding a parameter", e.into())))
     }
 }
 

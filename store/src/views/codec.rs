@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::layout::{ViewTable, META};
-use crate::error::StoreError;
+use crate::error::{Failure, StoreError};
 use crate::sql::{Backend, Param};
 
 impl ViewTable {
@@ -161,8 +161,8 @@ impl ViewRow {
     }
 }
 
-pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
+pub(super) fn corrupt(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Corrupt(Failure::caused_by(what, e))
 }
 
 fn get_bool(row: &AnyRow, idx: usize, backend: Backend) -> Result<Option<bool>, StoreError> {
@@ -174,7 +174,7 @@ fn get_bool(row: &AnyRow, idx: usize, backend: Backend) -> Result<Option<bool>, 
 
 fn parse_list<T: FromStr>(s: &str) -> Result<Vec<T>, StoreError>
 where
-    T::Err: std::fmt::Display,
+    T::Err: std::error::Error + Send + Sync + 'static,
 {
     s.split(LIST_SEPARATOR)
         .filter(|i| !i.is_empty())

@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Connection};
 
 use super::check::{check_and_stage, Pending};
 use super::{ScriptJob, State};
-use crate::error::{IngestError, StoreError};
+use crate::error::{Failure, IngestError, StoreError};
 use crate::ingest::{Ingested, Job};
 use crate::sql::{all_or_nothing, arguments, multi_row, render, row_chunks, Backend, Param};
 
@@ -56,9 +56,9 @@ impl State {
                         .ok()
                         .flatten();
                 if at.is_some_and(|c| c != from) {
-                    Err(StoreError::WriteFailed(
-                        "the materializer cursor was moved by another writer".into(),
-                    ))
+                    Err(StoreError::WriteFailed(Failure::new(
+                        "the materializer cursor was moved by another writer",
+                    )))
                 } else {
                     Err(e)
                 }

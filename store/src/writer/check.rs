@@ -140,7 +140,7 @@ async fn check_and_stage_entry(
             hash_at(conn, sql, cache, pk, entry.log_id, seq)
                 .await?
                 .ok_or_else(|| {
-                    StoreError::Corrupt(format!("log {} misses seq {seq}", entry.log_id))
+                    StoreError::Corrupt(format!("log {} misses seq {seq}", entry.log_id).into())
                 })?,
         ),
         None => None,

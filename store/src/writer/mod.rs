@@ -19,10 +19,11 @@ use std::sync::Arc;
 use sqlx::any::Any;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoints};
 use crate::durable::{Decided, Durability};
-use crate::error::StoreError;
+use crate::error::{Cause, Failure, StoreError};
 use crate::ingest::{IngestStats, Job};
 use crate::sql::{Backend, Param, Statements};
 use crate::Store;
@@ -78,7 +79,7 @@ impl Writer {
         self,
         mut rx: mpsc::Receiver<Job>,
         mut scripts: mpsc::Receiver<ScriptJob>,
-        mut closed: watch::Receiver<bool>,
+        stop: CancellationToken,
         appended: watch::Sender<u64>,
         max_batch: usize,
     ) {
@@ -141,7 +142,7 @@ impl Writer {
                     script = scripts.recv(), if held.is_none() => {
                         script.map_or(Next::Stop, Next::Script)
                     }
-                    _ = closed.wait_for(|c| *c) => Next::Stop,
+                    () = stop.cancelled() => Next::Stop,
                 }
             };
             let first = match next {
@@ -171,11 +172,11 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if let Some(msg) = durability.failed() {
+            if let Some(failure) = durability.failed() {
                 for job in jobs {
                     let _ = job
                         .reply
-                        .send(Err(StoreError::WriteFailed(msg.to_string())));
+                        .send(Err(StoreError::WriteFailed(failure.clone())));
                 }
                 continue;
             }
@@ -210,9 +211,10 @@ impl Writer {
                     // The caches may hold the rolled-back batch.
                     state.cache = Cache::default();
                     tracing::error!(error = %e, entries = n, "write batch failed, rolled back");
-                    let msg = e.to_string();
+                    let cause: Cause = Arc::new(e);
                     for job in jobs {
-                        let _ = job.reply.send(Err(StoreError::WriteFailed(msg.clone())));
+                        let failure = Failure::shared("rolled back", cause.clone());
+                        let _ = job.reply.send(Err(StoreError::WriteFailed(failure)));
                     }
                 }
             }

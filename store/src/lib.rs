@@ -213,34 +213,3 @@ pub(crate) fn schema_col(row: &AnyRow, idx: usize) -> Result<SchemaId, StoreErro
     SchemaId::from_str(&s)
         .map_err(|e| StoreError::Corrupt(Failure::caused_by("stored schema id", e)))
 }
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    /// Every pooled SQLite connection is durable (WAL, fsync at commit) and
-    /// keeps statement journals in memory.
-    #[tokio::test]
-    async fn sqlite_connections_carry_the_settings() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("hoffnung.db").display());
-        let store = Store::connect(&url, StoreConfig::default()).await.unwrap();
-        for _ in 0..3 {
-            let mut conn = store.pool().acquire().await.unwrap();
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            assert_eq!(mode, "wal");
-            for (pragma, want) in [("synchronous", 2), ("temp_store", 2)] {
-                let got: i64 = sqlx::query_scalar(&format!("PRAGMA {pragma}"))
-                    .fetch_one(&mut *conn)
-                    .await
-                    .unwrap();
-                assert_eq!(got, want, "PRAGMA {pragma}");
-            }
-        }
-        store.close().await;
-    }
-}

@@ -9,7 +9,7 @@ use hoffnung_core::{EncodedEntry, KeyPair};
 use hoffnung_server::{Node, NodeConfig};
 use serde_json::json;
 
-use crate::common::{presign, presign_documents, PUBLISH};
+use crate::common::{load, presign, presign_documents, PUBLISH};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -76,15 +76,7 @@ async fn replication_bench(
     let (da, db) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let a = replicating_node(da.path(), vec![], true, wal_restart_frames).await?;
     let signed = presign_documents(entries);
-    for chunk in signed.chunks(20_000) {
-        for r in a.pipeline().ingest(chunk).await? {
-            r?;
-        }
-    }
-    a.materializer()
-        .context("materializer")?
-        .caught_up()
-        .await?;
+    load(&a, &signed).await?;
     let addr = a
         .replication()
         .context("replication")?

@@ -1,5 +1,6 @@
 //! HTTP routes: GraphQL on `POST /graphql`, GraphiQL or subscriptions on
-//! `GET /graphql`, and `/health`, `/metrics`, `/status` for operators.
+//! `GET /graphql`, blob files on `/blobs/…` (see `blobs.rs`), and `/health`,
+//! `/metrics`, `/status` for operators.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) stop: CancellationToken,
     pub(crate) parts: NodeParts,
     pub(crate) parsed: Arc<ParsedQueries>,
+    /// `None`: the node keeps no blob files (every blob is a 404).
+    pub(crate) blobs: Option<hoffnung_blobs::Blobs>,
 }
 
 /// Parsed query documents by query text. Clients send the same few
@@ -91,6 +94,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/blobs/{document}", get(crate::blobs::by_document))
+        .route("/blobs/{document}/{view}", get(crate::blobs::by_view))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)

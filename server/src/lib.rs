@@ -7,13 +7,16 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod blobs;
 mod http;
 mod metrics;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use hoffnung_blobs::{BlobError, Blobs};
 use hoffnung_core::SchemaId;
 use hoffnung_graphql::Api;
 use hoffnung_materializer::{Materializer, MaterializerConfig, MaterializerError};
@@ -42,6 +45,9 @@ pub struct NodeConfig {
     pub replication: Option<ReplicationConfig>,
     /// The largest page of a collection query.
     pub max_page_size: u32,
+    /// Where blob files are kept (created if missing); `None`: no blob
+    /// files, `/blobs/…` answers 404.
+    pub blobs_dir: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -55,6 +61,7 @@ impl NodeConfig {
             materializer: Some(MaterializerConfig::default()),
             replication: None,
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
+            blobs_dir: None,
         }
     }
 }
@@ -74,6 +81,8 @@ pub enum NodeError {
     Materializer(#[from] MaterializerError),
     #[error("could not start replication: {0}")]
     Replication(#[from] ReplicationError),
+    #[error("could not keep blob files: {0}")]
+    Blobs(#[from] BlobError),
     #[error("could not build the GraphQL schema: {0}")]
     Schema(#[from] async_graphql::dynamic::SchemaError),
     #[error("HTTP server failed: {0}")]
@@ -127,6 +136,7 @@ pub struct Node {
     pipeline: Pipeline,
     materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
+    blobs: Option<Blobs>,
     /// Cancelled to stop the node.
     stop: CancellationToken,
     /// The node's own tasks (schema rebuilds, lag tracking, WebSockets).
@@ -213,14 +223,24 @@ impl Node {
             views_maintained: materializer.is_some(),
             max_page: config.max_page_size,
         };
-        let schema = match hoffnung_graphql::LiveSchema::new(api) {
-            Ok(s) => Arc::new(s),
+        let started = match hoffnung_graphql::LiveSchema::new(api) {
+            Ok(s) => match &config.blobs_dir {
+                Some(dir) => Blobs::start(store.clone(), registry.clone(), dir.clone())
+                    .await
+                    .map(|b| (Arc::new(s), Some(b)))
+                    .map_err(NodeError::from),
+                None => Ok((Arc::new(s), None)),
+            },
+            Err(e) => Err(e.into()),
+        };
+        let (schema, blobs) = match started {
+            Ok(started) => started,
             Err(e) => {
                 if let Some(r) = &replication {
                     r.shutdown().await;
                 }
                 tear_down(materializer).await;
-                return Err(e.into());
+                return Err(e);
             }
         };
         let stop = CancellationToken::new();
@@ -231,6 +251,7 @@ impl Node {
             &registry,
             materializer.as_ref(),
             replication.as_ref(),
+            blobs.as_ref(),
         ));
         let parts = metrics::NodeParts {
             store: store.clone(),
@@ -249,6 +270,7 @@ impl Node {
             stop: stop.clone(),
             parts,
             parsed: Default::default(),
+            blobs: blobs.clone(),
         });
         // New schemas become queryable as soon as the registry has them,
         // and with a materializer, once their tables exist.
@@ -275,6 +297,7 @@ impl Node {
         let server_store = store.clone();
         let server_materializer = materializer.clone();
         let server_replication = replication.clone();
+        let server_blobs = blobs.clone();
         let (server_stop, server_tasks) = (stop.clone(), tasks.clone());
         let task = tokio::spawn(async move {
             // WebSockets end with the same token, so this does not wait
@@ -292,6 +315,9 @@ impl Node {
             if let Some(m) = server_materializer {
                 m.shutdown().await;
             }
+            if let Some(b) = server_blobs {
+                b.shutdown().await;
+            }
             server_tasks.close();
             server_tasks.wait().await;
             server_store.close().await;
@@ -305,6 +331,7 @@ impl Node {
             pipeline,
             materializer,
             replication,
+            blobs,
             stop,
             tasks,
             task,
@@ -344,6 +371,11 @@ impl Node {
         self.replication.as_ref()
     }
 
+    /// The blob files, if the node keeps them.
+    pub fn blobs(&self) -> Option<&Blobs> {
+        self.blobs.as_ref()
+    }
+
     /// Asks the node to stop: no new requests, running ones finish,
     /// subscriptions end; [`Node::join`] waits for the rest.
     pub fn shutdown(&self) {
@@ -355,6 +387,7 @@ impl Node {
         let mut trackers = vec![self.tasks.clone(), self.store.tasks().clone()];
         trackers.extend(self.materializer.iter().map(|m| m.tasks().clone()));
         trackers.extend(self.replication.iter().map(|r| r.tasks().clone()));
+        trackers.extend(self.blobs.iter().map(|b| b.tasks().clone()));
         NodeTasks { trackers }
     }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use hoffnung_blobs::{BlobStats, Blobs};
 use hoffnung_materializer::Materializer;
 use hoffnung_replication::Replication;
 use hoffnung_schema_registry::SchemaRegistry;
@@ -103,6 +104,7 @@ impl Metrics {
         schemas: &Arc<SchemaRegistry>,
         materializer: Option<&Arc<Materializer>>,
         replication: Option<&Arc<Replication>>,
+        blobs: Option<&Blobs>,
     ) -> Self {
         let started = Instant::now();
         registry.register_collector(Box::new(ProcessCollector));
@@ -160,6 +162,7 @@ impl Metrics {
             store: store.clone(),
             schemas: schemas.clone(),
             replication: replication.cloned(),
+            blobs: blobs.cloned(),
             started,
         }));
         Self {
@@ -229,6 +232,7 @@ struct NodeCollector {
     store: Store,
     schemas: Arc<SchemaRegistry>,
     replication: Option<Arc<Replication>>,
+    blobs: Option<Blobs>,
     started: Instant,
 }
 
@@ -271,6 +275,9 @@ impl Collector for NodeCollector {
             Some(&Unit::Seconds),
             self.started.elapsed().as_secs_f64(),
         )?;
+        if let Some(blobs) = &self.blobs {
+            encode_blobs(&mut encoder, blobs.stats())?;
+        }
         let Some(replication) = &self.replication else {
             return Ok(());
         };
@@ -346,6 +353,46 @@ impl Collector for ProcessCollector {
             None => Ok(()),
         }
     }
+}
+
+fn encode_blobs(encoder: &mut DescriptorEncoder, s: BlobStats) -> fmt::Result {
+    gauge(
+        encoder,
+        "blobs_waiting",
+        "Blob views waiting for pieces.",
+        None,
+        s.waiting,
+    )?;
+    for (name, help, value) in [
+        (
+            "blob_files_assembled",
+            "Blob files written from their pieces since start.",
+            s.assembled,
+        ),
+        (
+            "blob_files_repaired",
+            "Blob files found missing or damaged and written again since start.",
+            s.repaired,
+        ),
+        (
+            "blobs_invalid",
+            "Blob views whose pieces contradict them (never served) since start.",
+            s.invalid,
+        ),
+        (
+            "blob_assemblies",
+            "Blob file assemblies started since start (some found pieces missing).",
+            s.attempts,
+        ),
+        (
+            "blob_files_removed",
+            "Blob files removed since start: no current view uses them.",
+            s.removed,
+        ),
+    ] {
+        counter(encoder, name, help, value)?;
+    }
+    Ok(())
 }
 
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {

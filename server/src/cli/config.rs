@@ -10,9 +10,10 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "data_dir",
     "database_url",
+    "blobs_dir",
     "http_bind",
     "http_port",
     "allow_schema",
@@ -53,6 +54,9 @@ pub struct Config {
     /// `sqlite:<path>` or `postgres://…`; empty: SQLite in `data_dir`.
     #[serde(default)]
     pub database_url: String,
+    /// Where blob files are kept; empty: `blobs` in `data_dir`.
+    #[serde(default)]
+    pub blobs_dir: String,
     pub http_bind: IpAddr,
     pub http_port: u16,
     /// Schema ids to accept; empty or `["*"]`: all.
@@ -85,6 +89,7 @@ impl Default for Config {
         Self {
             data_dir: default_data_dir(),
             database_url: String::new(),
+            blobs_dir: String::new(),
             http_bind: IpAddr::from([127, 0, 0, 1]),
             http_port: 2020,
             allow_schema: Vec::new(),
@@ -116,6 +121,11 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// Folder of the blob files (a cache of the database, rebuilt when
+    /// missing) [env: HOFFNUNG_BLOBS_DIR] [default: blobs in the data dir]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blobs_dir: Option<String>,
     /// Address the HTTP server binds to [env: HOFFNUNG_HTTP_BIND] [default: 127.0.0.1]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,6 +264,15 @@ impl Config {
             format!("sqlite:{}", self.data_dir.join("hoffnung.db").display())
         } else {
             self.database_url.clone()
+        }
+    }
+
+    /// The folder of blob files in effect.
+    pub fn blobs_dir(&self) -> PathBuf {
+        if self.blobs_dir.is_empty() {
+            self.data_dir.join("blobs")
+        } else {
+            PathBuf::from(&self.blobs_dir)
         }
     }
 

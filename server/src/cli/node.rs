@@ -43,6 +43,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     node_config.allow_schema_ids = allow;
     node_config.max_page_size = config.max_page_size;
     node_config.materializer = config.materializer_config();
+    node_config.blobs_dir = Some(config.blobs_dir());
     if config.replication {
         let mut r = ReplicationConfig::new(node_key.clone(), config.p2p_bind, config.p2p_port);
         r.mdns = config.mdns;

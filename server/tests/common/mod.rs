@@ -11,6 +11,7 @@ use hoffnung_server::{Node, NodeConfig};
 use hoffnung_store::test_utils::TestDb;
 use serde_json::{json, Value};
 
+pub mod blob;
 pub mod cli;
 
 /// Replication on loopback with fast sync rounds, no mDNS, dialling `peers`.

@@ -200,14 +200,14 @@ impl ViewTable {
         // only for a schema without one (it cost every new document one
         // more page with a random key).
         let live = live_condition(backend);
-        if self.columns.iter().all(|c| is_list(&c.ty)) {
+        if !self.columns.iter().any(|c| is_indexed(&c.ty)) {
             out.push(format!(
                 "CREATE INDEX IF NOT EXISTS {} ON {t} (_document_id) WHERE {live}",
                 quote(&format!("{}__live", self.table))
             ));
         }
         for (i, c) in self.columns.iter().enumerate() {
-            if !is_list(&c.ty) {
+            if is_indexed(&c.ty) {
                 out.push(format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {t} ({}, _document_id) WHERE {live}",
                     quote(&format!("{}__i{i}", self.table)),
@@ -227,6 +227,32 @@ impl ViewTable {
             ));
         }
         out
+    }
+}
+
+/// Whether a field's column gets an index. Not lists (their items are
+/// indexed in `<t>__lists`) and not bytes: a blob piece's 256,000 bytes
+/// would double the disk it takes, and exceed PostgreSQL's index row
+/// limit (8 KB), which failed the whole view write; filters on bytes scan.
+fn is_indexed(ty: &FieldType) -> bool {
+    !is_list(ty) && *ty != FieldType::Bytes
+}
+
+impl ViewTable {
+    /// Indexes tables made by earlier versions have and these must not:
+    /// those of bytes columns.
+    pub(crate) fn obsolete_indexes(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ty == FieldType::Bytes)
+            .map(|(i, _)| {
+                format!(
+                    "DROP INDEX IF EXISTS {}",
+                    quote(&format!("{}__i{i}", self.table))
+                )
+            })
+            .collect()
     }
 }
 

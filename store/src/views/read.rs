@@ -1,10 +1,10 @@
 //! Reads of stored views: by document or view id, a schema's current
 //! views, the items of a relation list.
 
-use hoffnung_core::{DocumentId, DocumentViewId};
+use hoffnung_core::{DocumentId, DocumentViewId, FieldType};
 
-use super::codec::decode_row;
-use super::layout::{hex_of, is_list, quote, ViewTable};
+use super::codec::{corrupt, decode_row};
+use super::layout::{hex_of, is_list, live_condition, quote, ViewTable};
 use super::ViewRow;
 use crate::error::StoreError;
 use crate::sql::{render, Backend, Param};
@@ -138,6 +138,41 @@ impl Store {
             .bind(column.column.clone())
             .fetch_all(self.pool())
             .await?)
+    }
+    /// Every view id that a pinned relation (list) field of the current,
+    /// not deleted views holds: what must stay available of the target
+    /// schema's history. Reads the whole column (for clean-ups, not for
+    /// requests); a field that is not a pinned relation gives nothing.
+    pub async fn pinned_views(
+        &self,
+        table: &ViewTable,
+        field: &str,
+    ) -> Result<Vec<DocumentViewId>, StoreError> {
+        let Some(column) = table.column(field).filter(|c| {
+            matches!(
+                c.ty,
+                FieldType::PinnedRelation(_) | FieldType::PinnedRelationList(_)
+            )
+        }) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT {c} FROM {t} WHERE {c} IS NOT NULL AND {live}",
+            c = quote(&column.column),
+            t = quote(&table.table),
+            live = live_condition(self.backend()),
+        );
+        let values: Vec<String> = sqlx::query_scalar(&sql).fetch_all(self.pool()).await?;
+        let mut out = Vec::new();
+        for value in &values {
+            for item in value.split(' ').filter(|i| !i.is_empty()) {
+                out.push(
+                    item.parse()
+                        .map_err(|e| corrupt("a pinned view id in a view table", e))?,
+                );
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -119,6 +119,12 @@ impl ViewWriter {
             ));
             self.store.run_script(statements, None).await?;
             tracing::info!(schema = %schema.id(), table = %table.table, "view tables created");
+        } else {
+            let drops = table.obsolete_indexes();
+            if !drops.is_empty() {
+                let drops = drops.into_iter().map(|sql| (sql, Vec::new())).collect();
+                self.store.run_script(drops, None).await?;
+            }
         }
         self.tables.insert(schema.id().clone(), table);
         Ok(!existed)

@@ -339,3 +339,71 @@ backend_tests! {
         node.stop().await;
     }
 }
+
+backend_tests! {
+    a_kill_while_a_blob_is_written_leaves_no_partial_file(db) {
+        // 50 MiB of pieces and their blob, stored before a node starts: the
+        // node's first work is to materialize and write the file.
+        let store = hoffnung_store::Store::connect(&db.url, hoffnung_store::StoreConfig::default()).await.unwrap();
+        let key = KeyPair::generate();
+        let data = bytes(50 * 1024 * 1024, 5);
+        let signed = |op: &Operation, log_id: u64| {
+            let payload = op.encode();
+            let args = hoffnung_core::entry::NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
+            (hoffnung_core::sign_entry(&key, &args, &payload).unwrap(), payload)
+        };
+        let mut pieces = Vec::new();
+        for (i, chunk) in data.chunks(PIECE).enumerate() {
+            let (entry, payload) = signed(&piece_op(chunk), i as u64);
+            store.ingest(entry.as_bytes(), &payload, &hoffnung_store::SystemSchemas).await.unwrap();
+            pieces.push(DocumentViewId::from_operation(entry.hash()));
+        }
+        let (entry, payload) = signed(&blob_op(data.len() as i64, "video/mp4", pieces.clone()), pieces.len() as u64);
+        store.ingest(entry.as_bytes(), &payload, &hoffnung_store::SystemSchemas).await.unwrap();
+        let doc = entry.hash();
+        store.close().await;
+
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("blobs");
+        let spawn = || {
+            let mut cmd = hoffnung(home.path());
+            cmd.args(["node", "--database-url", &db.url, "--blobs-dir", dir.to_str().unwrap()]);
+            NodeProcess::start(cmd)
+        };
+        // SIGKILL as soon as the file is being written.
+        let mut node = spawn();
+        let mut writing = false;
+        for _ in 0..60_000 {
+            let names = if dir.exists() { files(&dir) } else { Vec::new() };
+            if names.iter().any(|n| n.ends_with(".tmp")) {
+                writing = true;
+                break;
+            }
+            assert!(names.is_empty(), "the file was finished before the kill: {names:?}");
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        node.child.kill().expect("kill");
+        node.child.wait().expect("reaped");
+        assert!(writing, "the node never started writing the blob");
+        // Nothing under the blob's name: only the unfinished write.
+        assert!(!dir.join(doc.to_hex()).exists());
+
+        // Restarted: the unfinished write is gone, the blob is served whole.
+        let node = spawn();
+        let client = reqwest::Client::new();
+        let url = format!("{}/blobs/{doc}", node.base);
+        let mut body = None;
+        for _ in 0..1_000 {
+            let r = client.get(&url).send().await.unwrap();
+            if r.status() == 200 {
+                body = Some(r.bytes().await.unwrap());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let body = body.expect("the blob is served after the restart");
+        assert!(body == data, "served {} bytes, identical: {}", body.len(), body == data);
+        assert_eq!(files(&dir), vec![doc.to_hex()]);
+        drop(node);
+    }
+}

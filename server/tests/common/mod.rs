@@ -73,6 +73,8 @@ pub const PUBLISH: &str = "mutation Publish($entry: String!, $operation: String!
 pub struct TestNode {
     pub node: Node,
     pub client: reqwest::Client,
+    /// The blob folder `start_with` made when the config named none.
+    _blobs: Option<tempfile::TempDir>,
 }
 
 impl TestNode {
@@ -80,7 +82,8 @@ impl TestNode {
         Self::start_with(NodeConfig::new(db.url.clone())).await
     }
 
-    pub async fn start_with(config: NodeConfig) -> Self {
+    /// Starts a node; one without a blob folder gets a temporary one.
+    pub async fn start_with(mut config: NodeConfig) -> Self {
         // `HOFFNUNG_TEST_LOG=debug` shows the node's logs of a test.
         if let Ok(filter) = std::env::var("HOFFNUNG_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -88,12 +91,24 @@ impl TestNode {
                 .with_test_writer()
                 .try_init();
         }
+        let blobs = match config.blobs_dir {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                config.blobs_dir = Some(dir.path().to_path_buf());
+                Some(dir)
+            }
+        };
         let node = Node::bind(config).await.expect("node starts");
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Self { node, client }
+        Self {
+            node,
+            client,
+            _blobs: blobs,
+        }
     }
 
     pub async fn stop(self) {

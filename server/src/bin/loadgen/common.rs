@@ -49,17 +49,14 @@ impl InProcessArgs {
     /// Starts the node on `--database-url` or on a fresh SQLite file in a
     /// temp dir, with or without its materializer.
     pub(crate) async fn start(&self, materializer: bool) -> anyhow::Result<InProcessNode> {
-        let mut dir = None;
+        // The SQLite database (unless another is given) and the blob files.
+        let dir = tempfile::tempdir()?;
         let database_url = match &self.database_url {
             Some(u) => u.clone(),
-            None => {
-                let d = tempfile::tempdir()?;
-                let url = format!("sqlite:{}", d.path().join("loadgen.db").display());
-                dir = Some(d);
-                url
-            }
+            None => format!("sqlite:{}", dir.path().join("loadgen.db").display()),
         };
         let mut config = NodeConfig::new(database_url);
+        config.blobs_dir = Some(dir.path().join("blobs"));
         if !materializer {
             config.materializer = None;
         }
@@ -67,7 +64,10 @@ impl InProcessArgs {
             config.store.wal_restart_frames = frames;
         }
         let node = Node::bind(config).await.context("starting the node")?;
-        Ok(InProcessNode { node, _dir: dir })
+        Ok(InProcessNode {
+            node,
+            _dir: Some(dir),
+        })
     }
 }
 

@@ -6,7 +6,8 @@
 //! - `lag`: the same at a steady rate; publish-to-materialized lag;
 //! - `query`: document queries against N bulk-loaded documents;
 //! - `startup`: start-up time and idle memory of the `hoffnung` binary;
-//! - `replicate`: catch-up and live replication between two nodes.
+//! - `replicate`: catch-up and live replication between two nodes;
+//! - `blob`: a file published as pieces, then served over HTTP.
 //!
 //! Except `publish --url`, each starts its node(s) in this process on a
 //! fresh, file-backed SQLite database (or `--database-url`) and talks to it
@@ -14,6 +15,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod blob;
 mod common;
 mod lag;
 mod publish;
@@ -45,6 +47,9 @@ enum Command {
     /// Replicate entries from one in-process node to a fresh one over
     /// libp2p (loopback), then measure live latency.
     Replicate(replicate::Args),
+    /// Publish a file as blob pieces and a blob through the GraphQL API of
+    /// an in-process node, then download it: MiB/s, time to servable, RSS.
+    Blob(blob::Args),
 }
 
 #[tokio::main]
@@ -62,5 +67,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Query(args) => query::run(args).await,
         Command::Startup(args) => startup::run(args).await,
         Command::Replicate(args) => replicate::run(args).await,
+        Command::Blob(args) => blob::run(args).await,
     }
 }

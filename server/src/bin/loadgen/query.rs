@@ -250,7 +250,7 @@ async fn big_pages(
 }
 
 /// A line of /proc/self/status, in KiB (Linux).
-fn status_kib(key: &str) -> anyhow::Result<u64> {
+pub(crate) fn status_kib(key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()

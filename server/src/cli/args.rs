@@ -200,6 +200,7 @@ pub enum BlobCommand {
     /// apps publish them. An empty file is refused: a p2panda 0.8 blob needs
     /// at least one piece. Waits until the node serves the blob.
     Upload {
+        /// The file to publish.
         file: PathBuf,
         /// The MIME type, e.g. `image/png` [default: guessed from the
         /// content, else `application/octet-stream`]

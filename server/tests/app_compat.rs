@@ -1,7 +1,7 @@
 //! What real p2panda 0.8 apps send and expect (docs/compatibility.md):
 //! `contains` ignoring ASCII case with the text taken literally, floats that
 //! always carry a fraction, pages of thousands of documents, and the request
-//! forms such apps send.
+//! forms such apps send, and a blob published by shirokuma itself.
 
 mod common;
 
@@ -304,6 +304,39 @@ backend_tests! {
         let labels: Vec<&str> = got["data"][format!("all_{place_schema}")]["documents"].as_array().unwrap()
             .iter().map(|d| s(&d["fields"]["label"])).collect();
         assert_eq!(labels, ["a", "b"]);
+        node.stop().await;
+    }
+
+    shirokuma_creates_a_blob_the_node_serves(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let node = common::blob::blob_node(db, dir.path()).await;
+        // 3 MiB: 13 pieces, the last one short.
+        let data = common::blob::bytes(3 << 20, 75);
+        let file = dir.path().join("upload.bin");
+        std::fs::write(&file, &data).unwrap();
+        let args = vec![
+            node.node.graphql_url(),
+            file.to_str().unwrap().to_string(),
+            "application/x-hoffnung-e2e".to_string(),
+        ];
+        let output = tokio::task::spawn_blocking(move || {
+            common::e2e::node_script("blob.mjs", &args, std::time::Duration::from_secs(120))
+        })
+        .await
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "shirokuma failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let id = String::from_utf8(output.stdout).unwrap().trim().to_string();
+        assert_eq!(id.len(), 68, "{id}");
+        assert_eq!(node.counts().await.0, 13 + 1);
+        let r = node.wait_blob(&id).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/x-hoffnung-e2e");
+        assert!(r.bytes().await.unwrap() == data, "the bytes shirokuma published");
         node.stop().await;
     }
 }

@@ -8,19 +8,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::blob::{blob_op, bytes, piece_op, PIECE};
+use common::blob::{blob_node, blob_op, bytes, piece_op, PIECE};
 use common::*;
 use hoffnung_core::{DocumentViewId, Fields, KeyPair, Operation, OperationValue, SchemaId};
-use hoffnung_server::NodeConfig;
 use hoffnung_store::backend_tests;
-use hoffnung_store::test_utils::TestDb;
 use serde_json::Value;
-
-async fn blob_node(db: &TestDb, dir: &Path) -> TestNode {
-    let mut config = NodeConfig::new(db.url.clone());
-    config.blobs_dir = Some(dir.to_path_buf());
-    TestNode::start_with(config).await
-}
 
 fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
     r.headers()

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -153,30 +151,10 @@ backend_tests! {
     }
 
     p2panda_js_publishes_schema_and_documents(db) {
-        let e2e = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../e2e");
-        assert!(
-            e2e.join("node_modules/p2panda-js").exists(),
-            "p2panda-js is not installed: run `npm ci --prefix e2e` (.ci/run does)"
-        );
         let node = TestNode::start(db).await;
         let url = node.node.graphql_url();
         let output = tokio::task::spawn_blocking(move || {
-            // WebSocket is global from Node 22; Node 20 and 21 need a flag.
-            let major = Command::new("node")
-                .args(["-e", "process.stdout.write(process.versions.node.split('.')[0])"])
-                .output()
-                .ok()
-                .and_then(|o| String::from_utf8(o.stdout).ok()?.parse::<u32>().ok())
-                .unwrap_or(0);
-            let mut node = Command::new("node");
-            if major < 22 {
-                node.arg("--experimental-websocket");
-            }
-            node.arg("publish.mjs")
-                .arg(url)
-                .current_dir(e2e)
-                .output()
-                .expect("run node (Node.js)")
+            common::e2e::node_script("publish.mjs", &[url], Duration::from_secs(120))
         })
         .await
         .unwrap();

@@ -1,17 +1,27 @@
-//! The README's command-line walkthrough, run as written against a real
-//! node, so that it cannot rot.
+//! The README's command-line walkthrough and blob commands, run as written
+//! against a real node, so that they cannot rot.
 
 mod common;
 
 use common::{hoffnung, NodeProcess};
 
-/// The shell block after the `<!-- walkthrough` marker.
+/// The shell block after the `<!-- walkthrough` marker, then the one after
+/// `<!-- blobs`.
 fn walkthrough() -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README.md");
+    format!(
+        "{}\n{}",
+        block(&readme, "walkthrough"),
+        block(&readme, "blobs")
+    )
+}
+
+/// The `sh` block after `<!-- <marker>`.
+fn block(readme: &str, marker: &str) -> String {
     let after = readme
-        .split_once("<!-- walkthrough")
-        .expect("a walkthrough marker")
+        .split_once(&format!("<!-- {marker}"))
+        .unwrap_or_else(|| panic!("a {marker} marker"))
         .1;
     let block = after.split_once("```sh\n").expect("a sh block").1;
     block
@@ -69,4 +79,7 @@ fn readme_walkthrough_runs_as_written() {
     assert!(stdout.contains("entries     5"), "{stdout}");
     let backup = std::fs::read_to_string(work.path().join("backup.jsonl")).unwrap();
     assert_eq!(backup.lines().count(), 1 + 5);
+    // The blob came back whole.
+    let copy = std::fs::read_to_string(work.path().join("copy.txt")).unwrap();
+    assert_eq!(copy, "hello, blob\n");
 }

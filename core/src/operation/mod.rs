@@ -26,6 +26,7 @@ mod typed;
 pub use action::{OperationAction, OPERATION_VERSION};
 pub use error::{OperationError, ValidationError, ValueError};
 pub use plain::{PlainOperation, PlainValue};
+pub use system::is_valid_mime_type;
 pub use typed::Operation;
 
 // Values have their own module (`crate::value`), so that `schema` and

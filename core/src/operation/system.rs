@@ -8,7 +8,8 @@ use crate::value::{Fields, OperationValue};
 
 /// `^[a-z-]{1,12}/(([a-z0-9]{1,18})[.|+|-]){0,6}[a-z0-9]{1,16}$` (upstream's
 /// MIME type pattern; `|` is a literal separator inside its character class).
-fn is_valid_mime_type(s: &str) -> bool {
+/// Public so that clients can refuse a bad type before publishing any piece.
+pub fn is_valid_mime_type(s: &str) -> bool {
     let Some((top, rest)) = s.split_once('/') else {
         return false;
     };

@@ -36,6 +36,9 @@ pub enum Command {
     /// Create, update and delete documents.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Publish files as blobs, and download them.
+    #[command(subcommand)]
+    Blob(BlobCommand),
     /// Run a GraphQL query against a node and print the JSON result.
     Query {
         /// The GraphQL document, e.g. '{ all_note_0020… { totalCount } }'.
@@ -185,6 +188,36 @@ pub enum DocCommand {
         previous: Option<String>,
         #[command(flatten)]
         opts: DocOptions,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BlobCommand {
+    /// Publish a file as a blob; prints its document id.
+    ///
+    /// The file is read and published piece by piece: pieces of 256,000
+    /// bytes (`blob_piece_v1`), then the blob (`blob_v1`), as p2panda 0.8
+    /// apps publish them. An empty file is refused: a p2panda 0.8 blob needs
+    /// at least one piece. Waits until the node serves the blob.
+    Upload {
+        /// The file to publish.
+        file: PathBuf,
+        /// The MIME type, e.g. `image/png` [default: guessed from the
+        /// content, else `application/octet-stream`]
+        #[arg(long)]
+        mime_type: Option<String>,
+        #[command(flatten)]
+        opts: DocOptions,
+    },
+    /// Download a blob's bytes (from the node's `/blobs/…`).
+    Get {
+        /// The blob's document id, or `<document id>/<view id>` for one view.
+        id: String,
+        /// The file to write (replaced once complete) [default: standard output]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeUrl,
     },
 }
 

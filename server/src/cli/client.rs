@@ -72,6 +72,16 @@ impl Client {
         })
     }
 
+    /// The node's base URL (blobs are served beside `/graphql`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The HTTP client (its timeout covers a whole request).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// `GET /status` of a hoffnung node.
     pub async fn status(&self) -> anyhow::Result<Value> {
         let url = format!("{}/status", self.base);

@@ -1,10 +1,12 @@
 //! The `hoffnung` command line: runs a node, and talks to one (any p2panda
-//! 0.8 node) to publish schemas and documents and to query them.
+//! 0.8 node) to publish schemas, documents and blobs and to query them.
 //!
-//! `args` defines the commands, `node` runs a node, `commands` the others,
-//! `logging` sets up logs; this file parses, dispatches and prints errors.
+//! `args` defines the commands, `node` runs a node, `blob` publishes and
+//! downloads blobs, `commands` the others, `logging` sets up logs; this
+//! file parses, dispatches and prints errors.
 
 mod args;
+mod blob;
 mod client;
 mod commands;
 mod config;
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, NodeArgs, SchemaCommand};
+use args::{BlobCommand, Cli, Command, NodeArgs, SchemaCommand};
 use config::Flags;
 
 fn main() -> ExitCode {
@@ -72,6 +74,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::schema_create(&file, &client).await
         }
         Command::Doc(cmd) => commands::doc(cmd).await,
+        Command::Blob(BlobCommand::Upload {
+            file,
+            mime_type,
+            opts,
+        }) => blob::upload(&file, mime_type, &opts).await,
+        Command::Blob(BlobCommand::Get { id, output, node }) => {
+            blob::get(&id, output.as_deref(), &node).await
+        }
         Command::Query {
             query,
             variables,

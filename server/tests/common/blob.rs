@@ -9,6 +9,13 @@ use hoffnung_core::{
 
 use super::TestNode;
 
+/// A node on `db` that keeps its blob files in `dir`.
+pub async fn blob_node(db: &hoffnung_store::test_utils::TestDb, dir: &std::path::Path) -> TestNode {
+    let mut config = hoffnung_server::NodeConfig::new(db.url.clone());
+    config.blobs_dir = Some(dir.to_path_buf());
+    TestNode::start_with(config).await
+}
+
 pub const PIECE: usize = 256_000;
 
 /// `len` bytes that differ from piece to piece (xorshift from `seed`).

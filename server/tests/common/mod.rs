@@ -1,7 +1,8 @@
 //! Shared helpers of the node's integration tests: vectors, a node on a
 //! fresh database, GraphQL over real HTTP.
 //!
-//! `cli`: the helpers of the command-line tests (`cli_*.rs`).
+//! `cli`: the helpers of the command-line tests (`cli_*.rs`); `blob`: blobs
+//! as apps publish them; `e2e`: the Node.js clients of `e2e/`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 
 pub mod blob;
 pub mod cli;
+pub mod e2e;
 
 /// Replication on loopback with fast sync rounds, no mDNS, dialling `peers`.
 pub fn replication_config(

@@ -242,7 +242,12 @@ fn hex_arg(
     ty: &str,
 ) -> Result<Vec<u8>, async_graphql::Error> {
     let s = string_arg(ctx, name)?.unwrap_or_default();
-    hex::decode(s).map_err(|_| {
+    // const-hex would strip a `0x` prefix, which p2panda does not accept.
+    let decoded = match s.starts_with("0x") {
+        true => Err(()),
+        false => const_hex::decode(s).map_err(|_| ()),
+    };
+    decoded.map_err(|()| {
         api_error(
             ErrorCode::InvalidHex,
             format!(

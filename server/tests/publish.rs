@@ -268,6 +268,10 @@ backend_tests! {
     not_hex(db) {
         let node = reference_node(db).await;
         assert_rejected(&node, "zz", "00", "INVALID_HEX").await;
+        // No `0x` prefix (upstream refuses it too).
+        let first = &vectors("publish_sequence")["entries"][0];
+        assert_rejected(&node, &format!("0x{}", s(&first["entry_hex"])), s(&first["operation_hex"]), "INVALID_HEX").await;
+        assert_rejected(&node, s(&first["entry_hex"]), &format!("0x{}", s(&first["operation_hex"])), "INVALID_HEX").await;
         node.stop().await;
     }
 }

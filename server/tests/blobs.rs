@@ -213,6 +213,13 @@ backend_tests! {
         let mut f = Fields::new();
         f.insert("file".into(), OperationValue::PinnedRelation(first.clone()));
         node.publish_operation(&key, &Operation::create(pinning.clone(), f)).await;
+        // The app's documents resolve their blob over GraphQL.
+        node.node.materializer().unwrap().caught_up().await.unwrap();
+        let got = node.graphql(&format!("{{ all_{pinning} {{ documents {{ fields {{ file {{ meta {{ viewId }} fields {{ mime_type length }} }} }} }} }} }}"), Value::Null).await;
+        let file = &got["data"][format!("all_{pinning}")]["documents"][0]["fields"]["file"];
+        assert_eq!(file["meta"]["viewId"], first.to_string(), "{got}");
+        assert_eq!(file["fields"]["mime_type"], "text/plain");
+        assert_eq!(file["fields"]["length"], 13);
         let other = node.publish_blob(&key, b"other", "text/plain").await;
         node.wait_blob(&other.to_hex()).await;
 
@@ -280,6 +287,11 @@ backend_tests! {
         let blobs = node.node.blobs().unwrap();
         assert_eq!(blobs.stats().invalid, 3, "{:?}", blobs.stats());
         assert_eq!(blobs.stats().waiting, 1);
+        let metrics = node.client.get(format!("http://{}/metrics", node.node.addr())).send().await.unwrap().text().await.unwrap();
+        let m = Exposition::parse(&metrics);
+        assert_eq!(m.get("hoffnung_blobs_invalid_total"), 3.0);
+        assert_eq!(m.get("hoffnung_blobs_waiting"), 1.0);
+        assert_eq!(m.get("hoffnung_blob_files_assembled_total"), 1.0);
         // Neither requests nor unrelated pieces make the waiting or the
         // invalid blobs try again: nothing loops.
         let attempts = blobs.stats().attempts;

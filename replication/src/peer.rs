@@ -81,6 +81,12 @@ pub(crate) fn supported_schemas(registry: &SchemaRegistry) -> Vec<SchemaId> {
     }
 }
 
+/// The schemas a session includes only as far as other documents relate
+/// to them (SPEC 10.3).
+pub(crate) fn is_blob_schema(id: &SchemaId) -> bool {
+    *id == SchemaId::BLOB_V1 || *id == SchemaId::BLOB_PIECE_V1
+}
+
 struct Session {
     target: Vec<SchemaId>,
     started: Instant,
@@ -461,7 +467,7 @@ impl PeerTask {
             // with blob schemas in the target, it sends only logs offered.
             let offered: Option<HashSet<([u8; 32], u64)>> = target
                 .iter()
-                .any(|s| *s == SchemaId::BLOB_V1 || *s == SchemaId::BLOB_PIECE_V1)
+                .any(is_blob_schema)
                 .then(|| ours.iter().map(|&(key, log, _)| (key, log)).collect());
             let mut missing = 0u64;
             let behind: Vec<([u8; 32], u64, u64)> = ours

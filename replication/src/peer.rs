@@ -81,6 +81,12 @@ pub(crate) fn supported_schemas(registry: &SchemaRegistry) -> Vec<SchemaId> {
     }
 }
 
+/// The schemas a session includes only as far as other documents relate
+/// to them (SPEC 10.3).
+pub(crate) fn is_blob_schema(id: &SchemaId) -> bool {
+    *id == SchemaId::BLOB_V1 || *id == SchemaId::BLOB_PIECE_V1
+}
+
 struct Session {
     target: Vec<SchemaId>,
     started: Instant,
@@ -414,10 +420,15 @@ impl PeerTask {
     }
 
     async fn heights(&self, target: &[SchemaId]) -> Result<LogHeights, PeerError> {
-        let rows = self.shared.store.log_heights(target).await.map_err(|e| {
-            tracing::error!(error = %e, "reading log heights failed");
-            PeerError::Closed
-        })?;
+        let rows = self
+            .shared
+            .store
+            .log_heights(target, self.shared.registry.as_ref())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading log heights failed");
+                PeerError::Closed
+            })?;
         let mut out: LogHeights = Vec::new();
         for (key, log, seq) in rows {
             match out.last_mut() {
@@ -432,6 +443,7 @@ impl PeerTask {
     /// a task of its own (the peer may be sending to us at the same time).
     fn spawn_send(&self, session: u64, target: Vec<SchemaId>, theirs: LogHeights) {
         let store = self.shared.store.clone();
+        let registry = self.shared.registry.clone();
         let out = self.out.clone();
         let stats = self.shared.stats.clone();
         let done = self.sent_tx.clone();
@@ -443,13 +455,20 @@ impl PeerTask {
             // Which logs are ahead here: in the steady state none, and the
             // session costs two height lists rather than a read of
             // everything stored.
-            let ours = match store.log_heights(&target).await {
+            // The same rule as our `Have`: nothing outside it is sent.
+            let ours = match store.log_heights(&target, registry.as_ref()).await {
                 Ok(h) => h,
                 Err(e) => {
                     tracing::error!(error = %e, "reading log heights failed");
                     return;
                 }
             };
+            // A scan by schema would also meet blobs the rule leaves out:
+            // with blob schemas in the target, it sends only logs offered.
+            let offered: Option<HashSet<([u8; 32], u64)>> = target
+                .iter()
+                .any(is_blob_schema)
+                .then(|| ours.iter().map(|&(key, log, _)| (key, log)).collect());
             let mut missing = 0u64;
             let behind: Vec<([u8; 32], u64, u64)> = ours
                 .into_iter()
@@ -498,6 +517,12 @@ impl PeerTask {
                     let Some(last) = batch.last() else { break };
                     after = last.id;
                     for e in batch {
+                        if offered
+                            .as_ref()
+                            .is_some_and(|o| !o.contains(&(e.public_key, e.log_id)))
+                        {
+                            continue;
+                        }
                         let have = heights.get(&(e.public_key, e.log_id)).copied().unwrap_or(0);
                         if e.seq_num <= have {
                             continue;

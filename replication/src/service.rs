@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::ingest::Ingester;
 use crate::messages::{Command, Incoming};
-use crate::peer::{supported_schemas, PeerTask, Shared};
+use crate::peer::{is_blob_schema, supported_schemas, PeerTask, Shared};
 use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
 
 #[derive(NetworkBehaviour)]
@@ -231,6 +231,12 @@ impl Service {
 
     fn subscribe_topics(&mut self) {
         for schema in supported_schemas(&self.registry) {
+            // Blobs and their pieces travel only in sync sessions, which
+            // offer them by what relates to them (SPEC 10.3): a blob is
+            // usually related to by nothing yet when published.
+            if is_blob_schema(&schema) {
+                continue;
+            }
             let name = schema.to_string();
             if self.topics.insert(name.clone()) {
                 if let Err(e) = self
@@ -524,6 +530,10 @@ async fn gossip_published(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        // Only sync sessions send blobs (see `subscribe_topics`).
+        if is_blob_schema(&p.schema_id) {
+            continue;
+        }
         let data = Message::Entry {
             session: 0,
             entry: p.entry.clone(),

@@ -88,6 +88,76 @@ fn title(t: &str) -> Fields {
     f
 }
 
+/// Imports `n` field definitions of a new author into `node`, one log
+/// each: more logs than a session reads one by one.
+async fn import_field_definitions(node: &TestNode, n: u64) {
+    let other = KeyPair::generate();
+    let bulk: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+        .map(|log_id| {
+            let mut f = Fields::new();
+            f.insert("name".into(), OperationValue::Str(format!("bulk{log_id}")));
+            f.insert("type".into(), OperationValue::Str("int".into()));
+            let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
+            let args = NextArgs {
+                log_id,
+                seq_num: 1,
+                backlink: None,
+                skiplink: None,
+            };
+            (
+                sign_entry(&other, &args, &op).unwrap().as_bytes().to_vec(),
+                op,
+            )
+        })
+        .collect();
+    let results = node
+        .node
+        .store()
+        .ingest_bulk(&bulk, node.node.registry().as_ref())
+        .await
+        .unwrap();
+    assert!(results.iter().all(|r| r.is_ok()));
+}
+
+/// Publishes a blob of `pieces` pieces on `node`: (blob, its pieces).
+async fn publish_blob(node: &TestNode, key: &KeyPair, pieces: usize) -> (Hash, Vec<Hash>) {
+    let mut ids = Vec::new();
+    for i in 0..pieces {
+        let mut f = Fields::new();
+        f.insert("data".into(), OperationValue::Bytes(vec![i as u8; 4]));
+        ids.push(
+            node.publish_operation(key, &Operation::create(SchemaId::BLOB_PIECE_V1, f))
+                .await,
+        );
+    }
+    let mut f = Fields::new();
+    f.insert("length".into(), OperationValue::Int(4 * pieces as i64));
+    f.insert("mime_type".into(), OperationValue::Str("image/png".into()));
+    f.insert(
+        "pieces".into(),
+        OperationValue::PinnedRelationList(
+            ids.iter()
+                .map(|p| DocumentViewId::from_operation(*p))
+                .collect(),
+        ),
+    );
+    let blob = node
+        .publish_operation(key, &Operation::create(SchemaId::BLOB_V1, f))
+        .await;
+    (blob, ids)
+}
+
+/// The documents of a schema a node holds.
+async fn documents(node: &TestNode, schema: &SchemaId) -> HashSet<Hash> {
+    node.node
+        .store()
+        .documents_of_schema(schema)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
 backend_tests! {
     three_nodes_converge_through_the_middle_one(db) {
         // A <- B <- C: C never talks to A. B is on the backend under test.
@@ -137,19 +207,7 @@ backend_tests! {
         }
         // ...and more logs than a session reads one by one (300 documents
         // of another author, imported in bulk): B is behind on 320 logs.
-        let other = KeyPair::generate();
-        let bulk: Vec<(Vec<u8>, Vec<u8>)> = (0..300u64)
-            .map(|log_id| {
-                let mut f = Fields::new();
-                f.insert("name".into(), OperationValue::Str(format!("bulk{log_id}")));
-                f.insert("type".into(), OperationValue::Str("int".into()));
-                let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
-                let args = NextArgs { log_id, seq_num: 1, backlink: None, skiplink: None };
-                (sign_entry(&other, &args, &op).unwrap().as_bytes().to_vec(), op)
-            })
-            .collect();
-        let results = a.node.store().ingest_bulk(&bulk, a.node.registry().as_ref()).await.unwrap();
-        assert!(results.iter().all(|r| r.is_ok()));
+        import_field_definitions(&a, 300).await;
         let b = start(db, vec![a_addr]).await;
         converge(&a, &b).await;
         let q = format!("{{ {schema}(id: \"{}\") {{ fields {{ title }} }} }}", last.unwrap());
@@ -254,6 +312,59 @@ backend_tests! {
         let theirs = b.node.store().documents_of_schema(&wanted).await.unwrap();
         assert_eq!(theirs.into_iter().collect::<HashSet<Hash>>(), wanted_docs);
         assert_eq!(b.node.replication().unwrap().stats().faults, 0, "A only sent what B asked for");
+        a.stop().await;
+        b.stop().await;
+        da.cleanup().await;
+    }
+
+    blobs_travel_only_with_the_documents_relating_to_them(db) {
+        let da = TestDb::sqlite();
+        let a = start(&da, vec![]).await;
+        let key = KeyPair::generate();
+        let img = a.publish_schema(&key, "img", &[("title", "str"), ("file", "relation(blob_v1)")]).await;
+        let image = async |node: &TestNode, blob: Hash| {
+            let mut f = title("a picture");
+            f.insert("file".into(), OperationValue::Relation(blob));
+            node.publish_operation(&key, &Operation::create(img.clone(), f)).await
+        };
+        let (related, pieces) = publish_blob(&a, &key, 3).await;
+        let (unrelated, lone) = publish_blob(&a, &key, 1).await;
+        let doc = image(&a, related).await;
+        // B's first session sends the whole store in one pass (more logs
+        // than it reads one by one): that path keeps to the rule too.
+        import_field_definitions(&a, 300).await;
+        a.node.materializer().unwrap().caught_up().await.unwrap();
+        let b = start(db, vec![p2p_address(&a, "tcp").await]).await;
+        let (blob, piece) = (SchemaId::BLOB_V1, SchemaId::BLOB_PIECE_V1);
+        wait_for("the related blob and its pieces on B", async || {
+            documents(&b, &blob).await.contains(&related)
+                && documents(&b, &piece).await.is_superset(&pieces.iter().copied().collect())
+                && documents(&b, &img).await.contains(&doc)
+        }).await;
+        // Later sessions read just the logs B lacks: the same rule.
+        let (later, later_pieces) = publish_blob(&a, &key, 2).await;
+        let (later_unrelated, _) = publish_blob(&a, &key, 1).await;
+        image(&a, later).await;
+        wait_for("the later related blob on B", async || {
+            let got = documents(&b, &piece).await;
+            documents(&b, &blob).await.contains(&later) && later_pieces.iter().all(|p| got.contains(p))
+        }).await;
+        // Further sessions, then: nothing of the unrelated blobs.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let blobs = documents(&b, &blob).await;
+        assert!(!blobs.contains(&unrelated) && !blobs.contains(&later_unrelated), "an unrelated blob was sent");
+        assert_eq!(blobs, HashSet::from([related, later]));
+        let got = documents(&b, &piece).await;
+        assert!(!got.contains(&lone[0]), "a piece of an unrelated blob was sent");
+        assert_eq!(got, pieces.iter().chain(&later_pieces).copied().collect());
+        let q = "{ all_blob_v1 { totalCount } all_blob_piece_v1 { totalCount } }";
+        b.node.materializer().unwrap().caught_up().await.unwrap();
+        let counts = b.graphql(q, json!({})).await;
+        assert_eq!(counts["data"]["all_blob_v1"]["totalCount"], 2, "{counts}");
+        assert_eq!(counts["data"]["all_blob_piece_v1"]["totalCount"], 5, "{counts}");
+        for n in [&a, &b] {
+            assert_eq!(n.node.replication().unwrap().stats().faults, 0);
+        }
         a.stop().await;
         b.stop().await;
         da.cleanup().await;

@@ -4,7 +4,7 @@ use hoffnung_core::{PublicKey, SchemaId};
 use sqlx::Row;
 
 use crate::error::StoreError;
-use crate::sql::{render, Backend};
+use crate::sql::render;
 use crate::Store;
 
 /// Which entries an export takes; empty lists take everything.
@@ -61,7 +61,7 @@ enum SqlArg {
     Bytes(Vec<u8>),
 }
 
-fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
@@ -117,61 +117,6 @@ impl Store {
             }
         }
         out.sort_unstable_by_key(|e| e.id);
-        Ok(out)
-    }
-
-    /// The latest seq num of every log of documents of `schemas`, sorted
-    /// by author and log id.
-    pub async fn log_heights(
-        &self,
-        schemas: &[SchemaId],
-    ) -> Result<Vec<([u8; 32], u64, u64)>, StoreError> {
-        if schemas.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One row per author with its logs as "log,seq;log,seq…": a node
-        // answers this for every sync session, and per-row costs would make
-        // that grow with its number of logs (one per document).
-        // Each log through its first entry, its head by one seek in the
-        // log's positions.
-        let head = "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id)";
-        let heights = match self.backend() {
-            Backend::Sqlite => format!("group_concat(l.log_id || ',' || {head}, ';')"),
-            Backend::Postgres => format!("string_agg(l.log_id::text || ',' || {head}::text, ';')"),
-        };
-        let sql = render(
-            &format!(
-                "SELECT l.public_key, {heights} FROM entries l \
-                 WHERE l.schema_id IN ({}) AND l.seq_num = 1 GROUP BY l.public_key",
-                placeholders(schemas.len())
-            ),
-            self.backend(),
-        );
-        let mut query = sqlx::query(&sql);
-        for s in schemas {
-            query = query.bind(s.to_string());
-        }
-        let rows = query.fetch_all(self.pool()).await?;
-        let corrupt = || StoreError::Corrupt("log heights".into());
-        let mut out = Vec::new();
-        for r in rows {
-            let key: [u8; 32] = r
-                .try_get::<Vec<u8>, _>(0)?
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?;
-            let list: String = r.try_get(1)?;
-            let start = out.len();
-            for pair in list.split(';') {
-                let (log, seq) = pair.split_once(',').ok_or_else(corrupt)?;
-                out.push((
-                    key,
-                    log.parse().map_err(|_| corrupt())?,
-                    seq.parse().map_err(|_| corrupt())?,
-                ));
-            }
-            out[start..].sort_unstable_by_key(|&(_, log, _)| log);
-        }
-        out.sort_by_key(|h| h.0);
         Ok(out)
     }
 

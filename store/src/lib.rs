@@ -19,6 +19,7 @@ mod durable;
 mod error;
 mod events;
 mod export;
+mod heights;
 mod ingest;
 mod query;
 mod sql;
@@ -43,6 +44,7 @@ pub use code::ErrorCode;
 pub use config::StoreConfig;
 pub use error::{Cause, Failure, IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
+pub use heights::LogHeight;
 pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};
 pub use query::{
     CollectionQuery, CompiledQuery, Cursor, Filter, FilterOp, ListScope, Operand, Page, QueryError,

@@ -9,7 +9,9 @@ use hoffnung_core::entry::NextArgs;
 use hoffnung_core::{
     sign_entry, FieldType, Fields, KeyPair, Operation, OperationValue, Schema, SchemaId,
 };
-use hoffnung_store::{backend_tests, IngestError, SchemaSource, Store, StoreConfig, ViewKey};
+use hoffnung_store::{
+    backend_tests, IngestError, SchemaSource, Store, StoreConfig, SystemSchemas, ViewKey,
+};
 use serde_json::Value;
 
 fn vectors(name: &str) -> Value {
@@ -126,9 +128,9 @@ backend_tests! {
             expected.into_iter().map(|((k, l), s)| (k, l, s)).collect();
         assert!(expected.iter().any(|h| h.2 > 1), "a log with several entries");
         let schema_ids: Vec<SchemaId> = schema_ids.into_iter().collect();
-        assert_eq!(store.log_heights(&schema_ids).await.unwrap(), expected);
-        assert!(store.log_heights(&[]).await.unwrap().is_empty());
-        let one = store.log_heights(&[SchemaId::SCHEMA_FIELD_DEFINITION_V1]).await.unwrap();
+        assert_eq!(store.log_heights(&schema_ids, &VectorSchemas::new()).await.unwrap(), expected);
+        assert!(store.log_heights(&[], &SystemSchemas).await.unwrap().is_empty());
+        let one = store.log_heights(&[SchemaId::SCHEMA_FIELD_DEFINITION_V1], &SystemSchemas).await.unwrap();
         assert!(!one.is_empty() && one.len() < expected.len());
         // What a peer at seq 1 of the longest log, and at nothing of
         // another, lacks: the rest of both logs, in ingest order.
@@ -328,7 +330,7 @@ backend_tests! {
             })
             .collect();
         expected.sort();
-        let heights = store.log_heights(&[SchemaId::SCHEMA_FIELD_DEFINITION_V1]).await.unwrap();
+        let heights = store.log_heights(&[SchemaId::SCHEMA_FIELD_DEFINITION_V1], &SystemSchemas).await.unwrap();
         assert_eq!(heights, expected);
         store.close().await;
     }

@@ -362,6 +362,17 @@ backend_tests! {
         let counts = b.graphql(q, json!({})).await;
         assert_eq!(counts["data"]["all_blob_v1"]["totalCount"], 2, "{counts}");
         assert_eq!(counts["data"]["all_blob_piece_v1"]["totalCount"], 5, "{counts}");
+        // The peer serves the replicated blobs byte for byte.
+        for (blob, bytes) in [(related, vec![0u8, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]), (later, vec![0, 0, 0, 0, 1, 1, 1, 1])] {
+            let there = a.wait_blob(&blob.to_hex()).await.bytes().await.unwrap();
+            let here = b.wait_blob(&blob.to_hex()).await;
+            assert_eq!(here.headers()["content-type"], "image/png");
+            let here = here.bytes().await.unwrap();
+            assert_eq!(here, there);
+            assert_eq!(here.to_vec(), bytes);
+        }
+        let r = b.client.get(b.blob_url(&unrelated.to_hex())).send().await.unwrap();
+        assert_eq!(r.status(), 404);
         for n in [&a, &b] {
             assert_eq!(n.node.replication().unwrap().stats().faults, 0);
         }

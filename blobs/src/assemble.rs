@@ -3,7 +3,7 @@
 //! piece was there and their sizes add up to the blob's length.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hoffnung_core::{
     reduce_to_view, schema::MAX_BLOB_PIECE_LENGTH, DocumentViewId, OperationValue, Schema, SchemaId,
@@ -35,23 +35,33 @@ enum Piece {
     Invalid(String),
 }
 
-/// Removes the temporary files of writes a crash interrupted.
-pub(crate) async fn remove_unfinished(dir: &Path) -> Result<(), BlobError> {
+/// The names of the files in the blob folder, with their paths.
+pub(crate) async fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, BlobError> {
     let mut entries = tokio::fs::read_dir(dir)
         .await
         .map_err(|e| BlobError::io(dir, e))?;
+    let mut out = Vec::new();
     while let Some(entry) = entries
         .next_entry()
         .await
         .map_err(|e| BlobError::io(dir, e))?
     {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(UNFINISHED) {
+        out.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Removes the temporary files of writes a crash interrupted.
+pub(crate) async fn remove_unfinished(dir: &Path) -> Result<(), BlobError> {
+    for (name, path) in files(dir).await? {
+        if is_unfinished(&name) {
             tracing::info!(file = %name, "removing an unfinished blob file");
-            tokio::fs::remove_file(entry.path())
+            tokio::fs::remove_file(&path)
                 .await
-                .map_err(|e| BlobError::io(&entry.path(), e))?;
+                .map_err(|e| BlobError::io(&path, e))?;
         }
     }
     Ok(())

@@ -316,6 +316,9 @@ impl Inner {
     /// A blob waiting for pieces is tried again only when `woken` (the
     /// change feed reported one of them), not on every request.
     async fn ensure(&self, blob: &BlobView, woken: bool) -> Result<Option<PathBuf>, BlobError> {
+        let lock = &self.locks[lock_index(&blob.view_id)];
+        let _building = lock.lock().await;
+        // Asked under the lock: whoever held it may just have found out.
         {
             let state = self.state();
             if state.invalid.contains(&blob.view_id)
@@ -324,8 +327,6 @@ impl Inner {
                 return Ok(None);
             }
         }
-        let lock = &self.locks[lock_index(&blob.view_id)];
-        let _building = lock.lock().await;
         let path = self.path(&blob.view_id);
         let found = match tokio::fs::metadata(&path).await {
             Ok(m) if m.len() == blob.length as u64 => return Ok(Some(path)),

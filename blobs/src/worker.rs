@@ -12,7 +12,7 @@ use hoffnung_store::{ViewChanges, ViewRow};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use crate::assemble::is_unfinished;
+use crate::assemble::{files, is_unfinished};
 use crate::{file_name, BlobError, BlobView, Inner};
 
 pub(crate) async fn run(
@@ -126,27 +126,18 @@ impl Inner {
                 }
             }
         }
-        let dir = &self.dir;
-        let mut entries = tokio::fs::read_dir(dir)
-            .await
-            .map_err(|e| BlobError::io(dir, e))?;
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(|e| BlobError::io(dir, e))?
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for (name, path) in files(&self.dir).await? {
             // Only files this node names; anything else in the folder stays.
             if is_unfinished(&name) || !is_blob_file(&name) || keep.contains(&name) {
                 continue;
             }
-            match tokio::fs::remove_file(entry.path()).await {
+            match tokio::fs::remove_file(&path).await {
                 Ok(()) => {
                     self.removed.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(file = %name, "removed the file of a blob view no longer used");
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(BlobError::io(&entry.path(), e)),
+                Err(e) => return Err(BlobError::io(&path, e)),
             }
         }
         Ok(())

@@ -176,50 +176,46 @@ fn parse_range(value: &str, length: u64) -> Range {
     if spec.contains(',') {
         return Range::Whole;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else {
+    let Some((first, last)) = spec.split_once('-') else {
         return Range::Whole;
     };
+    let (first, last) = (first.trim(), last.trim());
     let number = |s: &str| -> Option<u64> {
-        let s = s.trim();
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse().ok())
             .flatten()
     };
-    match (first.trim().is_empty(), number(first), number(last)) {
+    if first.is_empty() {
         // `-n`: the last n bytes.
-        (true, _, Some(n)) => {
-            if n == 0 || length == 0 {
-                Range::Unsatisfiable
-            } else {
-                Range::Part {
-                    start: length.saturating_sub(n),
-                    end: length - 1,
-                }
-            }
-        }
-        (false, Some(start), last) if last.is_some() || last_empty(last, spec) => {
-            if start >= length {
-                return Range::Unsatisfiable;
-            }
-            match last {
-                Some(end) if end < start => Range::Whole,
-                Some(end) => Range::Part {
-                    start,
-                    end: end.min(length - 1),
-                },
-                None => Range::Part {
-                    start,
-                    end: length - 1,
-                },
-            }
-        }
-        _ => Range::Whole,
+        return match number(last) {
+            None => Range::Whole,
+            Some(0) => Range::Unsatisfiable,
+            Some(_) if length == 0 => Range::Unsatisfiable,
+            Some(n) => Range::Part {
+                start: length.saturating_sub(n),
+                end: length - 1,
+            },
+        };
     }
-}
-
-/// Whether the part after `-` is empty (an open range `a-`).
-fn last_empty(last: Option<u64>, spec: &str) -> bool {
-    last.is_none() && spec.trim().ends_with('-')
+    let Some(start) = number(first) else {
+        return Range::Whole;
+    };
+    // `a-` runs to the end; `a-b` ends at b (or the end).
+    let end = match (last.is_empty(), number(last)) {
+        (true, _) => None,
+        (false, Some(end)) => Some(end),
+        (false, None) => return Range::Whole,
+    };
+    if end.is_some_and(|end| end < start) {
+        return Range::Whole;
+    }
+    if start >= length {
+        return Range::Unsatisfiable;
+    }
+    Range::Part {
+        start,
+        end: end.map_or(length - 1, |end| end.min(length - 1)),
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,17 @@ async fn update_blob(
     DocumentViewId::from_operation(node.publish_operation(key, &op).await)
 }
 
+/// The files of the blob folder once they are `want` (bounded wait).
+async fn wait_files(dir: &Path, want: &[String]) -> Vec<String> {
+    for _ in 0..500 {
+        if files(dir) == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    files(dir)
+}
+
 backend_tests! {
     a_blob_is_served_by_document_and_view(db) {
         let dir = tempfile::tempdir().unwrap();
@@ -186,15 +197,8 @@ backend_tests! {
         std::fs::write(dir.path().join(".abc.tmp"), b"half").unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"not ours").unwrap();
         let node = blob_node(db, dir.path()).await;
-        let mut found = false;
-        for _ in 0..500 {
-            if files(dir.path()) == vec![doc.to_hex(), "notes.txt".to_string()] {
-                found = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(found, "{:?}", files(dir.path()));
+        let want = vec![doc.to_hex(), "notes.txt".to_string()];
+        assert_eq!(wait_files(dir.path(), &want).await, want);
         assert_eq!(std::fs::read(&file).unwrap(), data);
         node.stop().await;
     }
@@ -243,15 +247,7 @@ backend_tests! {
             w.sort();
             w
         };
-        let mut seen = Vec::new();
-        for _ in 0..500 {
-            seen = files(dir.path());
-            if seen == want {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(seen, want);
+        assert_eq!(wait_files(dir.path(), &want).await, want);
         // The old view is still served by its id.
         let r = node.wait_blob(&format!("{doc}/{first}")).await;
         assert_eq!(r.text().await.unwrap(), "first version");

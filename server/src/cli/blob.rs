@@ -2,7 +2,7 @@
 //! through GraphQL (`nextArgs` + `publish`, so any p2panda 0.8 node takes
 //! it), and a blob's bytes downloaded from the node's `/blobs/…`.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use hoffnung_core::schema::MAX_BLOB_PIECE_LENGTH;
 use hoffnung_core::{
     DocumentId, DocumentViewId, Fields, Hash, Operation, OperationValue, SchemaId,
 };
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use reqwest::StatusCode;
 
 use crate::args::{DocOptions, NodeUrl};
@@ -288,19 +288,8 @@ impl Output {
 
 /// A byte progress bar on standard error, hidden when that is no terminal.
 fn progress(total: u64, verb: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(verb);
-    bar
+    crate::logging::progress_bar(total, verb, "{bytes}/{total_bytes} ({bytes_per_sec}")
+        .unwrap_or_else(ProgressBar::hidden)
 }
 
 #[cfg(test)]

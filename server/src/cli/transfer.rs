@@ -8,7 +8,7 @@
 //! the same bulk ingest path as replication.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Context};
 use hoffnung_core::{PlainOperation, SchemaId};
 use hoffnung_schema_registry::{Pipeline, SchemaRegistry};
 use hoffnung_store::{EntryFilter, IngestError, Store, StoreConfig};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 const FORMAT: &str = "hoffnung-entries";
@@ -35,18 +35,7 @@ struct Progress {
 
 impl Progress {
     fn new(total: u64, verb: &'static str) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {pos}/{len} entries ({per_sec}, {eta} left)",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_message(verb);
-            bar
-        });
+        let bar = crate::logging::progress_bar(total, verb, "{pos}/{len} entries ({per_sec}");
         Self {
             bar,
             total,

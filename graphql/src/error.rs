@@ -17,11 +17,26 @@ pub fn api_error(code: ErrorCode, message: impl Into<String>) -> ApiError {
 /// what was wrong; internal failures are logged and answered generically,
 /// so database details never reach clients.
 pub fn domain_error(code: ErrorCode, error: &dyn std::fmt::Display) -> ApiError {
-    if code == ErrorCode::Internal {
-        tracing::error!(%error, "request failed inside the node");
-        api_error(code, "internal error; the node's log has the details")
-    } else {
-        api_error(code, error.to_string())
+    match code {
+        ErrorCode::Internal => {
+            tracing::error!(%error, "request failed inside the node");
+            api_error(code, "internal error; the node's log has the details")
+        }
+        ErrorCode::Unavailable => {
+            tracing::warn!(%error, "the database is unavailable");
+            api_error(
+                code,
+                "the node's database is unavailable; nothing was stored, try again shortly",
+            )
+        }
+        ErrorCode::StorageFull => {
+            tracing::error!(%error, "the database's disk is full");
+            api_error(
+                code,
+                "the node's storage is full; nothing was stored, try again once space is freed",
+            )
+        }
+        _ => api_error(code, error.to_string()),
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod documents;
 mod error;
+mod limits;
 mod loader;
 mod subscriptions;
 
@@ -27,6 +28,7 @@ use hoffnung_store::Store;
 pub use documents::{DEFAULT_MAX_PAGE, DEFAULT_PAGE};
 pub use error::{api_error, domain_error, ApiError, ErrorCode};
 use error::{invalid_argument, invalid_value};
+pub use limits::MAX_PARSE_ERROR;
 
 /// What resolvers need: the store and the registry to read, the ingest
 /// pipeline to publish through.
@@ -150,7 +152,8 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
         .register(query)
         .data(api)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::RequestLimits);
     for (name, description) in SCALARS {
         builder = builder.register(
             Scalar::new(*name)

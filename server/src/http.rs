@@ -1,28 +1,24 @@
-//! HTTP routes: GraphQL on `POST /graphql`, GraphiQL or subscriptions on
-//! `GET /graphql`, blob files on `/blobs/…` (see `blobs.rs`), and `/health`,
-//! `/metrics`, `/status` for operators.
+//! HTTP routes: GraphQL on `/graphql` (see `graphql_http.rs`), blob files
+//! on `/blobs/…` (see `blobs.rs`), and `/health`, `/metrics`, `/status` for
+//! operators.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use hoffnung_graphql::LiveSchema;
 
-use crate::metrics::{NodeParts, RequestKind};
+use crate::graphql_http;
+use crate::metrics::NodeParts;
+use crate::serve::HttpLimits;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
-
-/// Request bodies up to 4 MiB: a maximal operation (1 MiB) as hex, plus room.
-const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -35,6 +31,7 @@ pub(crate) struct AppState {
     pub(crate) parsed: Arc<ParsedQueries>,
     /// `None`: the node keeps no blob files (every blob is a 404).
     pub(crate) blobs: Option<hoffnung_blobs::Blobs>,
+    pub(crate) limits: Arc<HttpLimits>,
 }
 
 /// Parsed query documents by query text. Clients send the same few
@@ -54,7 +51,7 @@ impl ParsedQueries {
     /// Sets the parsed document of `request` from the cache, or parses it
     /// and keeps it. A query that does not parse is left to the executor,
     /// which reports the error.
-    fn prepare(&self, request: &mut async_graphql::Request) {
+    pub(crate) fn prepare(&self, request: &mut async_graphql::Request) {
         if request.query.len() > PARSED_QUERY_LEN {
             return;
         }
@@ -80,9 +77,17 @@ impl ParsedQueries {
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    // Same as upstream: any origin may call the API (browser apps).
+    // By default as upstream: any origin may call the API (p2panda web
+    // apps call nodes from their own origin); an operator may name them.
+    let origins = match &state.limits.origins {
+        None => AllowOrigin::any(),
+        Some(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| axum::http::HeaderValue::from_str(o).ok()),
+        ),
+    };
     let cors = CorsLayer::new()
-        .allow_origin(Any)
+        .allow_origin(origins)
         .allow_methods([
             axum::http::Method::GET,
             axum::http::Method::POST,
@@ -90,30 +95,18 @@ pub(crate) fn router(state: AppState) -> Router {
         ])
         .allow_headers([axum::http::header::CONTENT_TYPE]);
     Router::new()
-        .route("/graphql", get(graphiql_or_subscriptions).post(graphql))
+        .route(
+            "/graphql",
+            get(graphql_http::graphiql_or_subscriptions).post(graphql_http::graphql),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/blobs/{document}", get(crate::blobs::by_document))
         .route("/blobs/{document}/{view}", get(crate::blobs::by_view))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors)
         .layer(TraceLayer::new_for_http())
-}
-
-async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    let mut request = request.into_inner();
-    state.parsed.prepare(&mut request);
-    let kind = if request.query.trim_start().starts_with("mutation") {
-        RequestKind::Mutation
-    } else {
-        RequestKind::Query
-    };
-    let started = Instant::now();
-    let response = state.schema.execute(request).await;
-    state.parts.metrics.observe_request(kind, started.elapsed());
-    response.into()
 }
 
 /// `GET /health`: 200 when the database answers, 503 otherwise.
@@ -149,47 +142,6 @@ async fn status(State(state): State<AppState>) -> Response {
         Ok(body) => axum::Json(body).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
-}
-
-/// `GET /graphql`: a WebSocket upgrade (graphql-ws or
-/// graphql-transport-ws) serves subscriptions; anything else gets GraphiQL.
-async fn graphiql_or_subscriptions(State(state): State<AppState>, request: Request) -> Response {
-    let wants_socket = request
-        .headers()
-        .get(axum::http::header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    if !wants_socket {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
-        )
-        .into_response();
-    }
-    let (mut parts, _body) = request.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
-    // The schema as it is now; a new schema needs a new connection.
-    let executor = state.schema.get();
-    let (tasks, stop) = (state.tasks, state.stop);
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let serve = GraphQLWebSocket::new(socket, executor, protocol).serve();
-            tasks.track_future(async move {
-                tokio::select! {
-                    () = serve => {}
-                    () = stop.cancelled() => {}
-                }
-            })
-        })
 }
 
 #[cfg(test)]

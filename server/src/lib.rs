@@ -8,8 +8,10 @@
 )]
 
 mod blobs;
+mod graphql_http;
 mod http;
 mod metrics;
+mod serve;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -28,6 +30,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+pub use serve::{HttpLimits, DEFAULT_MAX_BODY};
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
@@ -48,6 +52,8 @@ pub struct NodeConfig {
     /// Where blob files are kept (created if missing); `None`: no blob
     /// files, `/blobs/…` answers 404.
     pub blobs_dir: Option<PathBuf>,
+    /// Bounds of the HTTP server: connections, timeouts, bodies, origins.
+    pub http: HttpLimits,
 }
 
 impl NodeConfig {
@@ -62,6 +68,7 @@ impl NodeConfig {
             replication: None,
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
             blobs_dir: None,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -259,7 +266,6 @@ impl Node {
             materializer: materializer.clone(),
             replication: replication.clone(),
             metrics: metrics.clone(),
-            database_url: config.database_url.clone(),
         };
         if let Some(m) = &materializer {
             track_lag(&store, m, metrics, &tasks, stop.clone());
@@ -271,6 +277,7 @@ impl Node {
             parts,
             parsed: Default::default(),
             blobs: blobs.clone(),
+            limits: Arc::new(config.http.clone()),
         });
         // New schemas become queryable as soon as the registry has them,
         // and with a materializer, once their tables exist.
@@ -299,13 +306,12 @@ impl Node {
         let server_replication = replication.clone();
         let server_blobs = blobs.clone();
         let (server_stop, server_tasks) = (stop.clone(), tasks.clone());
+        let mut limits = config.http.clone();
+        limits.max_connections = serve::fitting_connections(limits.max_connections);
         let task = tokio::spawn(async move {
             // WebSockets end with the same token, so this does not wait
             // for subscribers to leave.
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(server_stop.clone().cancelled_owned())
-                .await
-                .map_err(NodeError::Http);
+            serve::serve(listener, app, &limits, server_stop.clone()).await;
             // In order: no more entries from peers, the views of what is
             // stored written, then the store.
             server_stop.cancel();
@@ -321,7 +327,7 @@ impl Node {
             server_tasks.close();
             server_tasks.wait().await;
             server_store.close().await;
-            served
+            Ok(())
         });
         tracing::info!(%addr, "GraphQL on http://{addr}/graphql");
         Ok(Self {

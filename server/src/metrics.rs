@@ -422,7 +422,6 @@ pub(crate) struct NodeParts {
     pub(crate) materializer: Option<Arc<Materializer>>,
     pub(crate) replication: Option<Arc<Replication>>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) database_url: String,
 }
 
 impl NodeParts {
@@ -507,39 +506,15 @@ impl NodeParts {
             "version": env!("CARGO_PKG_VERSION"),
             "uptimeSeconds": self.metrics.started.elapsed().as_secs(),
             "database": {
+                // No URL or path: a page that can read /status learns
+                // nothing of the machine's files or database hosts.
                 "backend": backend,
-                "url": redact_password(&self.database_url),
             },
             "entries": self.store.entry_count().await?,
             "documents": self.store.document_count().await?,
             "schemas": schemas,
             "materializer": materializer,
         }))
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub(crate) fn redact_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &rest[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
     }
 }
 
@@ -558,19 +533,6 @@ fn vm_rss_bytes(status: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_password("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            redact_password("postgres://u@h/db?x=@"),
-            "postgres://u@h/db?x=@"
-        );
-        assert_eq!(redact_password("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
-    }
 
     #[test]
     fn resident_memory_is_read_from_vm_rss() {

@@ -42,13 +42,27 @@ pub enum ErrorCode {
     PageTooLarge,
     Unsupported,
     SubscriptionLagged,
+    // HTTP, before a request runs.
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body is not a GraphQL request (not JSON, not its shape).
+    BadRequest,
+    /// The body did not arrive in time.
+    RequestTimeout,
+    /// A browser page of an origin the node does not serve.
+    OriginNotAllowed,
+    // The node's own resources: try again later, nothing was stored.
+    /// The database cannot be reached (restarting, network).
+    Unavailable,
+    /// The disk of the database is full.
+    StorageFull,
     /// A failure inside the node (database, I/O), not of the input.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::InvalidOperation,
         ErrorCode::SchemaNotFound,
         ErrorCode::SchemaNotAccepted,
@@ -76,6 +90,12 @@ impl ErrorCode {
         ErrorCode::PageTooLarge,
         ErrorCode::Unsupported,
         ErrorCode::SubscriptionLagged,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::BadRequest,
+        ErrorCode::RequestTimeout,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::Unavailable,
+        ErrorCode::StorageFull,
         ErrorCode::Internal,
     ];
 
@@ -109,6 +129,12 @@ impl ErrorCode {
             ErrorCode::PageTooLarge => "PAGE_TOO_LARGE",
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::SubscriptionLagged => "SUBSCRIPTION_LAGGED",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
+            ErrorCode::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::StorageFull => "STORAGE_FULL",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -134,7 +160,11 @@ impl ErrorCode {
         !self.is_missing_dependency()
             && !matches!(
                 self,
-                ErrorCode::DuplicateEntry | ErrorCode::SeqNumTaken | ErrorCode::Internal
+                ErrorCode::DuplicateEntry
+                    | ErrorCode::SeqNumTaken
+                    | ErrorCode::Unavailable
+                    | ErrorCode::StorageFull
+                    | ErrorCode::Internal
             )
     }
 }

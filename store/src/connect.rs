@@ -24,7 +24,7 @@ async fn database_file(conn: &mut sqlx::AnyConnection) -> Result<String, StoreEr
 
 /// The SQLite writer connection's page cache, and commits without a flush
 /// of their own (see `Store::open` and `durable`).
-const WRITER_PRAGMAS: &str =
+pub(crate) const WRITER_PRAGMAS: &str =
     "PRAGMA cache_size = 500; PRAGMA cache_spill = OFF; PRAGMA synchronous = NORMAL";
 fn backend_of(url: &str) -> Result<Backend, StoreError> {
     if url.starts_with("sqlite:") {
@@ -153,6 +153,7 @@ impl Store {
         let ingest_stats = Arc::new(ingest::IngestStats::default());
         let writer = writer::Writer::new(
             conn,
+            pool.clone(),
             sql.clone(),
             backend,
             checkpoints,

@@ -114,8 +114,48 @@ impl StoreError {
     pub fn code(&self) -> ErrorCode {
         match self {
             StoreError::Query(_) => ErrorCode::InvalidArgument,
-            _ => ErrorCode::Internal,
+            _ => self.resource_code().unwrap_or(ErrorCode::Internal),
         }
+    }
+
+    /// `UNAVAILABLE` or `STORAGE_FULL` when the database could not be
+    /// reached or its disk is full (the client may try again; nothing was
+    /// stored), `INVALID_ARGUMENT` for a value the database cannot hold;
+    /// found anywhere in the chain of causes.
+    fn resource_code(&self) -> Option<ErrorCode> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(e) = e.downcast_ref::<sqlx::Error>() {
+                return match e {
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                        Some(ErrorCode::Unavailable)
+                    }
+                    sqlx::Error::Database(db) => match db.code().as_deref() {
+                        // PostgreSQL: a value it cannot take (a NUL in a
+                        // text, a number out of range): the input's fault.
+                        Some(c) if c.starts_with("22") => Some(ErrorCode::InvalidArgument),
+                        // PostgreSQL: disk full; SQLite: SQLITE_FULL.
+                        Some("53100" | "13") => Some(ErrorCode::StorageFull),
+                        // PostgreSQL: connection exceptions (08), shutting
+                        // down or starting up (57P01-57P03), too many
+                        // connections (53300).
+                        Some(c) if c.starts_with("08") || c.starts_with("57P") => {
+                            Some(ErrorCode::Unavailable)
+                        }
+                        Some("53300") => Some(ErrorCode::Unavailable),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::StorageFull {
+                    return Some(ErrorCode::StorageFull);
+                }
+            }
+            cause = e.source();
+        }
+        None
     }
 }
 

@@ -235,9 +235,8 @@ fn print_status(url: &str, s: &Value) {
         s["version"].as_str().unwrap_or("?")
     );
     println!(
-        "database    {} {}",
-        s["database"]["backend"].as_str().unwrap_or("?"),
-        s["database"]["url"].as_str().unwrap_or("")
+        "database    {}",
+        s["database"]["backend"].as_str().unwrap_or("?")
     );
     println!("uptime      {} s", s["uptimeSeconds"]);
     println!("entries     {}", s["entries"]);

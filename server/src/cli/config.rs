@@ -10,12 +10,16 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 20] = [
     "data_dir",
     "database_url",
     "blobs_dir",
     "http_bind",
     "http_port",
+    "http_max_connections",
+    "http_timeout",
+    "http_max_body",
+    "cors_origins",
     "allow_schema",
     "log_level",
     "log_format",
@@ -59,6 +63,17 @@ pub struct Config {
     pub blobs_dir: String,
     pub http_bind: IpAddr,
     pub http_port: u16,
+    /// HTTP connections open at once (WebSockets included).
+    pub http_max_connections: usize,
+    /// Seconds a client has to send a request's header (and how long an
+    /// idle connection or a WebSocket without `connection_init` is kept);
+    /// a body gets three times as long.
+    pub http_timeout: u64,
+    /// Largest request body in bytes.
+    pub http_max_body: usize,
+    /// Origins browser pages may call the API from; empty or `["*"]`: any.
+    #[serde(deserialize_with = "string_or_list")]
+    pub cors_origins: Vec<String>,
     /// Schema ids to accept; empty or `["*"]`: all.
     #[serde(deserialize_with = "string_or_list")]
     pub allow_schema: Vec<String>,
@@ -92,6 +107,10 @@ impl Default for Config {
             blobs_dir: String::new(),
             http_bind: IpAddr::from([127, 0, 0, 1]),
             http_port: 2020,
+            http_max_connections: 10_000,
+            http_timeout: 10,
+            http_max_body: hoffnung_server::DEFAULT_MAX_BODY,
+            cors_origins: Vec::new(),
             allow_schema: Vec::new(),
             log_level: "info".into(),
             log_format: LogFormat::Human,
@@ -134,6 +153,25 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_port: Option<u16>,
+    /// HTTP connections open at once, WebSockets included
+    /// [env: HOFFNUNG_HTTP_MAX_CONNECTIONS] [default: 10000, less if the descriptor limit is low]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_connections: Option<usize>,
+    /// Seconds a client has to send a request's header; also how long idle
+    /// connections are kept [env: HOFFNUNG_HTTP_TIMEOUT] [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_timeout: Option<u64>,
+    /// Largest request body in bytes [env: HOFFNUNG_HTTP_MAX_BODY] [default: 2097152]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_body: Option<usize>,
+    /// Origin a browser page may call the API from, e.g. `https://app.example`
+    /// (repeatable, or comma-separated) [env: HOFFNUNG_CORS_ORIGINS] [default: any]
+    #[arg(long = "cors-origin", value_delimiter = ',')]
+    #[serde(rename = "cors_origins", skip_serializing_if = "Vec::is_empty")]
+    pub cors_origin: Vec<String>,
     /// Accept only this schema id (repeatable, or comma-separated)
     /// [env: HOFFNUNG_ALLOW_SCHEMA] [default: all]
     #[arg(long = "allow-schema", value_delimiter = ',')]
@@ -251,6 +289,23 @@ impl Config {
                 "max_page_size: a page must be allowed at least one document".into(),
             ));
         }
+        if config.http_max_connections == 0 || config.http_timeout == 0 {
+            return Err(ConfigError::Invalid(
+                "http_max_connections and http_timeout must be at least 1".into(),
+            ));
+        }
+        if config.http_max_body < 64 * 1024 {
+            return Err(ConfigError::Invalid(
+                "http_max_body: at least 65536 bytes (a publish needs room)".into(),
+            ));
+        }
+        for origin in &config.cors_origins {
+            if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "cors_origins: `{origin}` is not an origin"
+                )));
+            }
+        }
         for peer in &config.peers {
             hoffnung_replication::parse_peer_address(peer)
                 .map_err(|e| ConfigError::Invalid(format!("peers: {e}")))?;
@@ -284,6 +339,20 @@ impl Config {
                 cache_bytes: self.materializer_cache.saturating_mul(1024 * 1024),
                 ..Default::default()
             })
+    }
+
+    /// The HTTP server's bounds.
+    pub fn http_limits(&self) -> hoffnung_server::HttpLimits {
+        let timeout = std::time::Duration::from_secs(self.http_timeout);
+        let any = self.cors_origins.is_empty() || self.cors_origins.iter().any(|o| o == "*");
+        hoffnung_server::HttpLimits {
+            max_connections: self.http_max_connections,
+            header_timeout: timeout,
+            body_timeout: timeout * 3,
+            max_body: self.http_max_body,
+            init_timeout: timeout,
+            origins: (!any).then(|| self.cors_origins.clone()),
+        }
     }
 
     /// The schema allow list: `None` accepts all.

@@ -44,6 +44,13 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     node_config.max_page_size = config.max_page_size;
     node_config.materializer = config.materializer_config();
     node_config.blobs_dir = Some(config.blobs_dir());
+    node_config.http = config.http_limits();
+    // Each connection takes a descriptor: allow as many as the system lets
+    // this process have (the connection cap is sized to what is left).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the descriptor limit"),
+    }
     if config.replication {
         let mut r = ReplicationConfig::new(node_key.clone(), config.p2p_bind, config.p2p_port);
         r.mdns = config.mdns;

@@ -18,10 +18,12 @@ use std::sync::Arc;
 
 use sqlx::any::Any;
 use sqlx::pool::PoolConnection;
+use sqlx::{Executor, Pool};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoints};
+use crate::code::ErrorCode;
 use crate::durable::{Decided, Durability};
 use crate::error::{Cause, Failure, StoreError};
 use crate::ingest::{IngestStats, Job};
@@ -31,9 +33,14 @@ use cache::{Cache, GENERATION};
 
 /// Longest a script waits behind ingest jobs.
 const SCRIPT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+/// Longest the writer waits for a new connection after its own broke; the
+/// jobs of that time are answered `UNAVAILABLE` meanwhile.
+const RECONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub(crate) struct Writer {
     conn: PoolConnection<Any>,
+    /// Where a new connection comes from when `conn` breaks.
+    pool: Pool<Any>,
     state: State,
     /// SQLite: checkpoints run beside the writer (see `checkpoint`).
     checkpoints: Option<Arc<Checkpoints>>,
@@ -53,6 +60,7 @@ struct State {
 impl Writer {
     pub(crate) fn new(
         conn: PoolConnection<Any>,
+        pool: Pool<Any>,
         sql: Arc<Statements>,
         backend: Backend,
         checkpoints: Option<Arc<Checkpoints>>,
@@ -61,6 +69,7 @@ impl Writer {
     ) -> Self {
         Self {
             conn,
+            pool,
             checkpoints,
             durability,
             stats,
@@ -85,6 +94,7 @@ impl Writer {
     ) {
         let Writer {
             mut conn,
+            pool,
             mut state,
             checkpoints,
             durability,
@@ -150,6 +160,9 @@ impl Writer {
                 Next::Script(script) => {
                     let t = std::time::Instant::now();
                     let result = state.run_script(&mut conn, &script).await;
+                    if let Err(e) = &result {
+                        replace_if_broken(&mut conn, &pool, state.backend, e).await;
+                    }
                     busy.scripts += t.elapsed();
                     busy.script_jobs += 1;
                     if result.is_ok() {
@@ -211,6 +224,7 @@ impl Writer {
                     // The caches may hold the rolled-back batch.
                     state.cache = Cache::default();
                     tracing::error!(error = %e, entries = n, "write batch failed, rolled back");
+                    replace_if_broken(&mut conn, &pool, state.backend, &e).await;
                     let cause: Cause = Arc::new(e);
                     for job in jobs {
                         let failure = Failure::shared("rolled back", cause.clone());
@@ -230,6 +244,37 @@ impl Writer {
             checkpoint_ms = busy.checkpoints.as_millis() as u64,
             "store writer stopped"
         );
+    }
+}
+
+/// After a failure that says the database went away (a restart of the
+/// server, a broken network), the writer's connection is dead for good:
+/// it takes a new one from the pool, or tries again after the next failure.
+async fn replace_if_broken(
+    conn: &mut PoolConnection<Any>,
+    pool: &Pool<Any>,
+    backend: Backend,
+    error: &StoreError,
+) {
+    if error.code() != ErrorCode::Unavailable {
+        return;
+    }
+    let fresh = async {
+        let mut fresh = pool.acquire().await?;
+        if backend == Backend::Sqlite {
+            fresh.execute("PRAGMA wal_autocheckpoint = 0").await?;
+            fresh.execute(crate::connect::WRITER_PRAGMAS).await?;
+        }
+        Ok::<_, sqlx::Error>(fresh)
+    };
+    match tokio::time::timeout(RECONNECT_WAIT, fresh).await {
+        Ok(Ok(fresh)) => {
+            tracing::warn!("the writer's database connection broke; writing on a new one");
+            // The old one goes back to the pool, which tests it and drops it.
+            *conn = fresh;
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "no new database connection yet"),
+        Err(_) => tracing::warn!("no new database connection yet"),
     }
 }
 

@@ -7,7 +7,9 @@
 //! - `query`: document queries against N bulk-loaded documents;
 //! - `startup`: start-up time and idle memory of the `hoffnung` binary;
 //! - `replicate`: catch-up and live replication between two nodes;
-//! - `blob`: a file published as pieces, then served over HTTP.
+//! - `blob`: a file published as pieces, then served over HTTP;
+//! - `hostile`: idle connections, oversized bodies and a memory spike
+//!   against the `hoffnung` binary.
 //!
 //! Except `publish --url`, each starts its node(s) in this process on a
 //! fresh, file-backed SQLite database (or `--database-url`) and talks to it
@@ -17,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 mod blob;
 mod common;
+mod hostile;
 mod lag;
 mod publish;
 mod query;
@@ -50,6 +53,10 @@ enum Command {
     /// Publish a file as blob pieces and a blob through the GraphQL API of
     /// an in-process node, then download it: MiB/s, time to servable, RSS.
     Blob(blob::Args),
+    /// Idle connections, oversized bodies and a spike of large pages
+    /// against the `hoffnung` binary: legitimate latency, peak and
+    /// after-spike memory.
+    Hostile(hostile::Args),
 }
 
 #[tokio::main]
@@ -68,5 +75,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Startup(args) => startup::run(args).await,
         Command::Replicate(args) => replicate::run(args).await,
         Command::Blob(args) => blob::run(args).await,
+        Command::Hostile(args) => hostile::run(args).await,
     }
 }

@@ -52,24 +52,8 @@ async fn measure_start(
     data_dir: &std::path::Path,
     label: &str,
 ) -> anyhow::Result<()> {
-    use std::io::BufRead;
     let started = Instant::now();
-    let mut child = std::process::Command::new(binary)
-        .args(["node", "--http-port", "0", "--p2p-port", "0", "--data-dir"])
-        .arg(data_dir)
-        .env("HOFFNUNG_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .next()
-        .context("no output")??;
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .context("no URL")?
-        .to_string();
+    let (mut child, url) = spawn_node(binary, data_dir, &[])?;
     let base = url.trim_end_matches("/graphql");
     loop {
         match client.get(format!("{base}/health")).send().await {
@@ -103,8 +87,36 @@ async fn measure_start(
     Ok(())
 }
 
+/// Starts `hoffnung node` (`binary`) on `data_dir` with `extra` flags, on
+/// free ports; the child and its GraphQL URL once it prints it.
+pub(crate) fn spawn_node(
+    binary: &std::path::Path,
+    data_dir: &std::path::Path,
+    extra: &[&str],
+) -> anyhow::Result<(std::process::Child, String)> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(binary)
+        .args(["node", "--http-port", "0", "--p2p-port", "0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("HOFFNUNG_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .context("no output")??;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .context("no URL")?
+        .to_string();
+    Ok((child, url))
+}
+
 /// VmRSS of a process, in KiB (Linux).
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()

@@ -7,7 +7,8 @@
 //! - `query`: document queries against N bulk-loaded documents;
 //! - `startup`: start-up time and idle memory of the `hoffnung` binary;
 //! - `replicate`: catch-up and live replication between two nodes;
-//! - `blob`: a file published as pieces, then served over HTTP.
+//! - `blob`: a file published as pieces, then served over HTTP;
+//! - `schemas`: N schemas published one after the other; time per schema.
 //!
 //! Except `publish --url`, each starts its node(s) in this process on a
 //! fresh, file-backed SQLite database (or `--database-url`) and talks to it
@@ -21,6 +22,7 @@ mod lag;
 mod publish;
 mod query;
 mod replicate;
+mod schemas;
 mod startup;
 
 #[derive(Parser)]
@@ -50,6 +52,9 @@ enum Command {
     /// Publish a file as blob pieces and a blob through the GraphQL API of
     /// an in-process node, then download it: MiB/s, time to servable, RSS.
     Blob(blob::Args),
+    /// Publish N schemas one after the other through the GraphQL API of
+    /// an in-process node (as `hoffnung schema create`): time per schema.
+    Schemas(schemas::Args),
 }
 
 #[tokio::main]
@@ -68,5 +73,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Startup(args) => startup::run(args).await,
         Command::Replicate(args) => replicate::run(args).await,
         Command::Blob(args) => blob::run(args).await,
+        Command::Schemas(args) => schemas::run(args).await,
     }
 }

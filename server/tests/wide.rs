@@ -166,17 +166,19 @@ backend_tests! {
         node.wait_queryable(&schema).await;
         // 100 KB that compress badly (PostgreSQL compresses index entries).
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let long: String = (0..100_000)
+        // Starts with `m`: "short" sorts after it, whatever follows.
+        let long: String = std::iter::once('m').chain((1..100_000)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 char::from(b'a' + (x % 26) as u8)
-            })
+            }))
             .collect();
         // Two long values sharing their first 1,000 characters: the part a
         // PostgreSQL index keeps is equal, the whole values differ.
-        let other = format!("{}{}", &long[..1000], "b".repeat(99_000));
+        // `~` sorts after every letter: other > long.
+        let other = format!("{}{}", &long[..1000], "~".repeat(99_000));
         for (body, title) in [(&long, "long"), (&other, "other")] {
             let mut f = Fields::new();
             f.insert("body".into(), OperationValue::Str(body.clone()));

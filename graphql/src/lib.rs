@@ -308,13 +308,17 @@ impl LiveSchema {
         response
     }
 
-    /// Rebuilds from the registry's current schemas.
+    /// Rebuilds from the registry's current schemas. Blocking work that
+    /// grows with the number of schemas: run it beside the async runtime.
+    /// The build it replaces is dropped after the new one is served (it
+    /// takes about as long to drop as to build).
     pub fn rebuild(&self) -> Result<(), SchemaError> {
         let schema = build_schema(self.api.clone())?;
-        match self.current.write() {
-            Ok(mut s) => *s = schema,
-            Err(e) => *e.into_inner() = schema,
-        }
+        let old = match self.current.write() {
+            Ok(mut s) => std::mem::replace(&mut *s, schema),
+            Err(e) => std::mem::replace(&mut *e.into_inner(), schema),
+        };
+        drop(old);
         Ok(())
     }
 }

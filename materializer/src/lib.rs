@@ -14,8 +14,10 @@
 )]
 
 mod cache;
+mod refused;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,6 +83,16 @@ pub enum MaterializerError {
     Store(#[from] StoreError),
     #[error("the materializer stopped")]
     Stopped,
+    /// The database refuses to store this operation's view (see
+    /// [`StoreError::is_refused_data`]): the document keeps the view it
+    /// had, and the materializer goes on past the operation.
+    #[error("the view of document {document} after operation {operation} is refused: {source}")]
+    ViewRefused {
+        document: DocumentId,
+        operation: hoffnung_core::Hash,
+        #[source]
+        source: StoreError,
+    },
 }
 
 /// The running worker.
@@ -91,6 +103,7 @@ pub struct Materializer {
     tasks: TaskTracker,
     progress: watch::Receiver<i64>,
     tables: watch::Receiver<u64>,
+    refused: Arc<AtomicU64>,
 }
 
 impl Materializer {
@@ -104,7 +117,11 @@ impl Materializer {
         let cursor = store.materializer_cursor().await?;
         let (progress_tx, progress) = watch::channel(cursor);
         let (tables_tx, tables) = watch::channel(0);
+        let refused = Arc::new(AtomicU64::new(0));
         let mut worker = Worker {
+            refused: refused.clone(),
+            isolate_until: 0,
+            read_to: cursor,
             store: store.clone(),
             registry,
             writer,
@@ -132,7 +149,14 @@ impl Materializer {
             tasks,
             progress,
             tables,
+            refused,
         })
+    }
+
+    /// Operations whose view the database refused since start (see
+    /// [`MaterializerError::ViewRefused`]).
+    pub fn refused_views(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Changes each time every schema the registry knows has its view
@@ -188,6 +212,13 @@ struct Worker {
     grown: std::collections::HashSet<SchemaId>,
     /// The batch whose write is queued and not yet committed.
     in_flight: Option<InFlight>,
+    /// After the database refused a batch's data: up to this entry,
+    /// operations are materialized one at a time, each write awaited, and
+    /// the one it refuses is passed over (0: batches as usual).
+    isolate_until: i64,
+    /// The last entry of the last batch read.
+    read_to: i64,
+    refused: Arc<AtomicU64>,
 }
 
 /// A batch queued to the writer, with what to tell once it commits.
@@ -254,6 +285,10 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, cursor = self.cursor, "materializing failed, retrying");
+                    if e.is_refused_data() {
+                        // Retrying the batch fails again: find the operation.
+                        self.isolate_until = self.read_to;
+                    }
                     self.recover().await;
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -334,16 +369,16 @@ impl Worker {
     /// Materializes the next batch; the number of operations it held.
     async fn step(&mut self) -> Result<usize, MaterializerError> {
         let started = Instant::now();
-        let ops = self
-            .store
-            .operations_after(self.cursor, self.config.batch)
-            .await?;
+        let isolating = self.cursor < self.isolate_until;
+        let limit = if isolating { 1 } else { self.config.batch };
+        let ops = self.store.operations_after(self.cursor, limit).await?;
         let Some(last) = ops.last() else {
             // Nothing new: the last write is the end of this run of work.
             self.settle().await?;
             return Ok(0);
         };
         let (from, to, count) = (self.cursor, last.entry_id, ops.len());
+        self.read_to = to;
         let read = started.elapsed();
 
         // Group by document, keeping each document's ingest order.
@@ -482,7 +517,10 @@ impl Worker {
             cache_bytes = self.cache.bytes(),
             "materialized, write queued"
         );
-        if count < self.config.batch as usize {
+        if isolating {
+            let document = current.first().map(|v| v.document_id);
+            self.settle_isolated(from, to, document).await?;
+        } else if count < self.config.batch as usize {
             // Caught up: nothing to overlap with, and readers wait for it.
             self.settle().await?;
         }

@@ -293,8 +293,19 @@ impl Node {
                         if changed.is_err() {
                             break;
                         }
-                        if let Err(e) = schema.rebuild() {
-                            tracing::error!(error = %e, "rebuilding the GraphQL schema failed");
+                        // Off the runtime's workers: a build takes time in
+                        // proportion to the schemas, requests go on meanwhile.
+                        let live = schema.clone();
+                        let started = std::time::Instant::now();
+                        match tokio::task::spawn_blocking(move || live.rebuild()).await {
+                            Ok(Ok(())) => tracing::debug!(
+                                took_ms = started.elapsed().as_millis() as u64,
+                                "GraphQL schema rebuilt"
+                            ),
+                            Ok(Err(e)) => {
+                                tracing::error!(error = %e, "rebuilding the GraphQL schema failed");
+                            }
+                            Err(e) => tracing::error!(error = %e, "the GraphQL schema rebuild panicked"),
                         }
                     }
                     () = stop_rebuild.cancelled() => break,

@@ -161,6 +161,7 @@ impl Metrics {
         node.register_collector(Box::new(NodeCollector {
             store: store.clone(),
             schemas: schemas.clone(),
+            materializer: materializer.cloned(),
             replication: replication.cloned(),
             blobs: blobs.cloned(),
             started,
@@ -231,6 +232,7 @@ impl Metrics {
 struct NodeCollector {
     store: Store,
     schemas: Arc<SchemaRegistry>,
+    materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
     blobs: Option<Blobs>,
     started: Instant,
@@ -260,6 +262,14 @@ impl Collector for NodeCollector {
         )?;
         for (code, n) in &ingest.rejected {
             ConstCounter::new(*n).encode(rejected.encode_family(&[("code", code.as_str())])?)?;
+        }
+        if let Some(m) = &self.materializer {
+            counter(
+                &mut encoder,
+                "materializer_views_refused",
+                "Operations whose view the database refused (too large for a row or index); their documents keep the view before.",
+                m.refused_views(),
+            )?;
         }
         gauge(
             &mut encoder,

@@ -265,3 +265,50 @@ fn client_subcommands_publish_and_query() {
     assert!(err.contains("could not reach the node"), "{err}");
     drop(node);
 }
+
+/// A schema of the protocol's 1,024 fields: `schema create` publishes it,
+/// `doc create` and `doc update` read every field back from the node
+/// (more than one page of field definitions) and write each.
+#[test]
+fn wide_schema_through_the_cli() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let node = start_node(h, &[]);
+    let url = node.base.as_str();
+    ok(h, &["key", "new"]);
+    let fields: Vec<Value> = (0..1024)
+        .map(|i| serde_json::json!({ "name": format!("f_{i}"), "type": if i % 2 == 0 { "int" } else { "str" } }))
+        .collect();
+    let file = h.join("wide.json");
+    let description = serde_json::json!({ "name": "wide", "description": "Every field", "fields": fields });
+    std::fs::write(&file, description.to_string()).unwrap();
+    let schema = ok(h, &["schema", "create", file.to_str().unwrap(), "--node", url]);
+    let values = |round: i64| -> String {
+        let mut m = serde_json::Map::new();
+        for i in 0..1024i64 {
+            let v = if i % 2 == 0 {
+                serde_json::json!(i + round)
+            } else {
+                serde_json::json!(format!("{i}/{round}"))
+            };
+            m.insert(format!("f_{i}"), v);
+        }
+        Value::Object(m).to_string()
+    };
+    let doc = ok(
+        h,
+        &["doc", "create", "--schema", &schema, "--node", url, "--fields", &values(0)],
+    );
+    ok(
+        h,
+        &["doc", "update", &doc, "--schema", &schema, "--node", url, "--fields", &values(1)],
+    );
+    wait_caught_up(h, url);
+    let query = format!("{{ all_{schema}(filter: {{ f_1023: {{ eq: \"1023/1\" }} }}) {{ totalCount documents {{ fields {{ f_0 f_1022 f_1023 }} }} }} }}");
+    let got: Value = serde_json::from_str(&ok(h, &["query", &query, "--node", url])).unwrap();
+    let all = &got["data"][format!("all_{schema}")];
+    assert_eq!(all["totalCount"], 1, "{got}");
+    assert_eq!(all["documents"][0]["fields"]["f_0"], 1);
+    assert_eq!(all["documents"][0]["fields"]["f_1022"], 1023);
+    assert_eq!(all["documents"][0]["fields"]["f_1023"], "1023/1");
+}

@@ -109,6 +109,27 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database refused the data itself (a row or index entry
+    /// too large, a value out of range) rather than failed: writing the
+    /// same data again fails again, so a worker must not retry it forever.
+    pub fn is_refused_data(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+                return match db.code().as_deref() {
+                    // PostgreSQL: SQLSTATE classes 22 (data exception) and
+                    // 54 (program limit exceeded: row or index entry size).
+                    Some(code) if code.starts_with("22") || code.starts_with("54") => true,
+                    // SQLite: SQLITE_TOOBIG, SQLITE_RANGE.
+                    Some("18" | "25") => true,
+                    _ => false,
+                };
+            }
+            cause = e.source();
+        }
+        false
+    }
+
     /// A stable, machine-readable code for API clients: a query's own
     /// mistakes are the client's, everything else is inside the node.
     pub fn code(&self) -> ErrorCode {

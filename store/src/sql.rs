@@ -70,12 +70,23 @@ pub(crate) fn multi_row_of(
     render(&sql, backend)
 }
 
+/// Bound parameters one statement may hold: SQLite's limit (32,766;
+/// PostgreSQL's is 65,535).
+pub(crate) const MAX_PARAMS: usize = 32_766;
+
 /// Splits `n` rows into chunks of 64, 32, …, 1 rows, so that only a few
 /// distinct statements are ever prepared.
 pub(crate) fn row_chunks(n: usize) -> Vec<std::ops::Range<usize>> {
+    row_chunks_of(n, 1)
+}
+
+/// [`row_chunks`] of rows of `width` parameters each: no chunk holds more
+/// than [`MAX_PARAMS`] (64 rows of a 1,024-field schema would hold 65,856).
+pub(crate) fn row_chunks_of(n: usize, width: usize) -> Vec<std::ops::Range<usize>> {
+    let most = (MAX_PARAMS / width.max(1)).max(1);
     let mut out = Vec::new();
     let mut start = 0;
-    for size in [64, 32, 16, 8, 4, 2, 1] {
+    for size in [64, 32, 16, 8, 4, 2, 1].into_iter().filter(|s| *s <= most) {
         while n - start >= size {
             out.push(start..start + size);
             start += size;

@@ -145,27 +145,43 @@ impl Client {
         let SchemaId::Application(_, view_id) = id else {
             bail!("unknown schema {id}");
         };
-        const QUERY: &str = "query Schema($viewId: String!) { schema_definition_v1(viewId: $viewId) { fields { description fields(first: 1000) { documents { fields { name type } } } } } }";
-        let data = self
-            .wait_for(QUERY, json!({ "viewId": view_id.to_string() }), |d| {
-                !d["schema_definition_v1"].is_null()
-            })
-            .await
-            .with_context(|| format!("schema {id} is not known to the node"))?;
-        let def = &data["schema_definition_v1"]["fields"];
+        // A schema has up to 1,024 fields, more than a node may send in one
+        // page (this node's default limit is 10,000; others may allow fewer):
+        // read them page by page.
+        const QUERY: &str = "query Schema($viewId: String!, $after: Cursor) { schema_definition_v1(viewId: $viewId) { fields { description fields(first: 256, after: $after) { hasNextPage endCursor documents { fields { name type } } } } } }";
         let mut fields = Vec::new();
-        for doc in def["fields"]["documents"]
-            .as_array()
-            .ok_or_else(|| anyhow!("the node sent a malformed schema definition"))?
-        {
-            let name = doc["fields"]["name"]
-                .as_str()
-                .ok_or_else(|| anyhow!("field definition without a name"))?;
-            let ty = doc["fields"]["type"]
-                .as_str()
-                .ok_or_else(|| anyhow!("field definition without a type"))?;
-            fields.push((name.to_string(), ty.parse()?));
-        }
+        let mut after: Option<String> = None;
+        let def = loop {
+            let data = self
+                .wait_for(
+                    QUERY,
+                    json!({ "viewId": view_id.to_string(), "after": after }),
+                    |d| !d["schema_definition_v1"].is_null(),
+                )
+                .await
+                .with_context(|| format!("schema {id} is not known to the node"))?;
+            let def = data["schema_definition_v1"]["fields"].clone();
+            let page = &def["fields"];
+            for doc in page["documents"]
+                .as_array()
+                .ok_or_else(|| anyhow!("the node sent a malformed schema definition"))?
+            {
+                let name = doc["fields"]["name"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("field definition without a name"))?;
+                let ty = doc["fields"]["type"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("field definition without a type"))?;
+                fields.push((name.to_string(), ty.parse()?));
+            }
+            match (page["hasNextPage"].as_bool(), page["endCursor"].as_str()) {
+                (Some(true), Some(cursor)) if fields.len() <= hoffnung_core::schema::MAX_SCHEMA_FIELDS => {
+                    after = Some(cursor.to_string());
+                }
+                (Some(true), _) => bail!("the node sent a schema definition without end"),
+                _ => break def,
+            }
+        };
         let description = def["description"].as_str().unwrap_or_default();
         Ok(Schema::new(id.clone(), description, fields)?)
     }

@@ -119,13 +119,15 @@ pub async fn create_schema(
         .await
         .context("publishing the schema definition")?;
     let id = SchemaId::application(&file.name, DocumentViewId::from_operation(definition))?;
-    // Done when the node serves the schema's GraphQL type.
+    // Done when the node serves the schema: asking for one of its
+    // documents fails until then. (Not `__type`: async-graphql answers it
+    // by walking every type of the API, a cost that grows with each schema.)
+    let query = format!("query Probe($id: String!) {{ {id}(id: $id) {{ meta {{ documentId }} }} }}");
+    let key = id.to_string();
     client
-        .wait_for(
-            "query Type($name: String!) { __type(name: $name) { name } }",
-            json!({ "name": id.to_string() }),
-            |d| !d["__type"].is_null(),
-        )
+        .wait_for(&query, json!({ "id": definition.to_string() }), |d| {
+            d.get(&key).is_some()
+        })
         .await
         .with_context(|| format!("the node did not take up schema {id}"))?;
     Ok(id)

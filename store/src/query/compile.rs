@@ -8,7 +8,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::filter::push_filter;
-use super::order::{order_column, order_type, position, push_after, read_operand, KeyType};
+use super::order::{
+    order_by, order_column, order_prefix, order_type, position, push_after, read_operand, KeyType,
+};
 use super::scope::from_where;
 use super::{CollectionQuery, Cursor, Items, ListScope, Page, Query, QueryError, Scope, Sql};
 use crate::error::StoreError;
@@ -72,9 +74,10 @@ impl Store {
         } else {
             "t._document_id"
         };
-        push_after(&mut sql, &query, &key, tie, backend)?;
-        let dir = if query.descending { "DESC" } else { "ASC" };
-        sql.push(&format!(" ORDER BY {key} {dir}, {tie} {dir} LIMIT "));
+        let prefix = order_prefix(table, &query, backend);
+        push_after(&mut sql, &query, &key, prefix.as_deref(), tie, backend)?;
+        sql.push(&order_by(prefix.as_deref(), &key, tie, query.descending));
+        sql.push(" LIMIT ");
         sql.bind(Param::Int(Some(i64::from(query.first) + 1)));
         let select = format!(
             "SELECT {}, {key}, {tie}{}",
@@ -203,12 +206,13 @@ fn window(
     let mut unfiltered = query.clone();
     unfiltered.filters.clear();
     let mut inner = from_where(table, &unfiltered, backend)?;
-    push_after(&mut inner, query, key, tie, backend)?;
-    let dir = if query.descending { "DESC" } else { "ASC" };
+    // SQLite only: no text keys.
+    push_after(&mut inner, query, key, None, tie, backend)?;
+    let order = order_by(None, key, tie, query.descending);
     // At least four pages' worth, so that a filter matching a quarter
     // of the documents fills the page from the window.
     let size = i64::from(query_window.max(1)).max(4 * (i64::from(query.first) + 1));
-    inner.push(&format!(" ORDER BY {key} {dir}, {tie} {dir} LIMIT {size}"));
+    inner.push(&format!("{order} LIMIT {size}"));
     let inner_sql = format!("SELECT t.*{}", inner.text);
     let mut outer = Sql {
         text: format!(
@@ -221,7 +225,7 @@ fn window(
         outer.push(" AND ");
         push_filter(&mut outer, table, f, backend)?;
     }
-    outer.push(&format!(" ORDER BY {key} {dir}, {tie} {dir} LIMIT "));
+    outer.push(&format!("{order} LIMIT "));
     outer.bind(Param::Int(Some(i64::from(query.first) + 1)));
     Ok(Window {
         page: Sql {

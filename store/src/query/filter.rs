@@ -2,7 +2,7 @@
 
 use super::{Filter, FilterOp, Operand, QueryError, Sql, Target};
 use crate::sql::{Backend, Param};
-use crate::views::{is_list, quote, ViewTable};
+use crate::views::{is_list, quote, text_key, ViewTable, TEXT_KEY_CHARS};
 
 pub(super) fn column_of(
     table: &ViewTable,
@@ -23,6 +23,28 @@ pub(super) fn column_of(
             format!("{alias}.{}", quote(&c.column))
         }
     })
+}
+
+/// The prefix key of a text field column on PostgreSQL (see
+/// [`text_key`]), with the table alias; `None` for other targets.
+pub(super) fn key_of(
+    table: &ViewTable,
+    target: &Target,
+    alias: &str,
+    backend: Backend,
+) -> Option<String> {
+    let Target::Field(name) = target else {
+        return None;
+    };
+    let c = table.column(name)?;
+    text_key(&c.ty, &format!("{alias}.{}", quote(&c.column)), backend)
+}
+
+/// The text key (see [`text_key`]) of a value.
+pub(super) fn push_key_value(sql: &mut Sql, value: &Operand, backend: Backend) {
+    sql.push("left(");
+    bind_operand(sql, value, backend);
+    sql.push(&format!(", {TEXT_KEY_CHARS})"));
 }
 
 pub(super) fn push_filter(
@@ -64,17 +86,32 @@ pub(super) fn push_filter(
         bind_operand(sql, v, backend);
         Ok(())
     };
-    let cmp = |sql: &mut Sql, op: &str| -> Result<(), QueryError> {
+    // A text column keyed by its prefix: the prefix narrows through the
+    // index, the whole value decides.
+    let key = key_of(table, &filter.target, "t", backend);
+    let cmp = |sql: &mut Sql, op: &str, key_op: &str| -> Result<(), QueryError> {
+        if let Some(key) = &key {
+            let v = filter.values.first().ok_or(QueryError::MissingValue)?;
+            sql.push(&format!("({key} {key_op} "));
+            push_key_value(sql, v, backend);
+            sql.push(&format!(" AND {col} {op} "));
+            value(sql)?;
+            sql.push(")");
+            return Ok(());
+        }
         sql.push(&format!("{col} {op} "));
         value(sql)
     };
     match filter.op {
-        FilterOp::Eq => cmp(sql, "=")?,
-        FilterOp::NotEq => cmp(sql, "<>")?,
-        FilterOp::Gt => cmp(sql, ">")?,
-        FilterOp::Gte => cmp(sql, ">=")?,
-        FilterOp::Lt => cmp(sql, "<")?,
-        FilterOp::Lte => cmp(sql, "<=")?,
+        FilterOp::Eq => cmp(sql, "=", "=")?,
+        FilterOp::NotEq => {
+            sql.push(&format!("{col} <> "));
+            value(sql)?
+        }
+        FilterOp::Gt => cmp(sql, ">", ">=")?,
+        FilterOp::Gte => cmp(sql, ">=", ">=")?,
+        FilterOp::Lt => cmp(sql, "<", "<=")?,
+        FilterOp::Lte => cmp(sql, "<=", "<=")?,
         FilterOp::In | FilterOp::NotIn => {
             if filter.values.is_empty() {
                 // Nothing is in the empty set.
@@ -84,6 +121,17 @@ pub(super) fn push_filter(
                     "1 = 1"
                 });
             } else {
+                let keyed = key.is_some() && filter.op == FilterOp::In;
+                if let (Some(key), true) = (&key, keyed) {
+                    sql.push(&format!("({key} IN ("));
+                    for (i, v) in filter.values.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(", ");
+                        }
+                        push_key_value(sql, v, backend);
+                    }
+                    sql.push(") AND ");
+                }
                 sql.push(&col);
                 sql.push(if filter.op == FilterOp::In {
                     " IN ("
@@ -91,7 +139,7 @@ pub(super) fn push_filter(
                     " NOT IN ("
                 });
                 push_values(sql, &filter.values, backend);
-                sql.push(")");
+                sql.push(if keyed { "))" } else { ")" });
             }
         }
         FilterOp::Contains | FilterOp::NotContains => {

@@ -4,7 +4,7 @@
 use hoffnung_core::FieldType;
 use sqlx::Row;
 
-use super::filter::{bind_operand, column_of};
+use super::filter::{bind_operand, column_of, key_of, push_key_value};
 use super::{Operand, Query, QueryError, Sql, Target};
 use crate::error::StoreError;
 use crate::sql::{Backend, Param};
@@ -18,11 +18,14 @@ pub(super) fn position(query: &Query) -> &'static str {
     }
 }
 
-/// Keyset condition: rows after the cursor in the query's order.
+/// Keyset condition: rows after the cursor in the query's order. With a
+/// text key (`prefix`, see [`crate::views::text_key`]) the prefix bounds
+/// the index scan first.
 pub(super) fn push_after(
     sql: &mut Sql,
     query: &Query,
     key: &str,
+    prefix: Option<&str>,
     tie: &str,
     backend: Backend,
 ) -> Result<(), QueryError> {
@@ -30,6 +33,10 @@ pub(super) fn push_after(
         return Ok(());
     };
     let gt = if query.descending { "<" } else { ">" };
+    if let Some(prefix) = prefix {
+        sql.push(&format!(" AND {prefix} {gt}= "));
+        push_key_value(sql, &after.key, backend);
+    }
     sql.push(&format!(" AND ({key} {gt} "));
     bind_operand(sql, &after.key, backend);
     sql.push(&format!(" OR ({key} = "));
@@ -62,6 +69,19 @@ pub(super) fn order_column(table: &ViewTable, query: &Query) -> Result<String, Q
         (None, Some(_)) => Ok(position(query).to_string()),
         (None, None) => Ok("t._document_id".to_string()),
     }
+}
+
+/// The text key of the order column on PostgreSQL (see
+/// [`crate::views::text_key`]), ordered by before the column itself.
+pub(super) fn order_prefix(table: &ViewTable, query: &Query, backend: Backend) -> Option<String> {
+    key_of(table, query.order_by.as_ref()?, "t", backend)
+}
+
+/// `ORDER BY` the key (after its prefix, if any), then the tie-break.
+pub(super) fn order_by(prefix: Option<&str>, key: &str, tie: &str, descending: bool) -> String {
+    let dir = if descending { "DESC" } else { "ASC" };
+    let prefix = prefix.map(|p| format!("{p} {dir}, ")).unwrap_or_default();
+    format!(" ORDER BY {prefix}{key} {dir}, {tie} {dir}")
 }
 
 /// The type of the order key.

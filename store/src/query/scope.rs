@@ -31,7 +31,7 @@ pub(super) fn from_where(
                     "SELECT i._idx AS _idx, {} FROM ",
                     table.column_list_as(alias)
                 ));
-                push_items(sql, &scope.items);
+                push_items(sql, &scope.items, backend);
                 if current {
                     sql.push(&format!(
                         " JOIN {} c ON c._document_id = (SELECT {} FROM entries e WHERE e.entry_hash = {}) \
@@ -55,7 +55,7 @@ pub(super) fn from_where(
         }
         Some(scope) => {
             sql.push(" FROM ");
-            push_items(&mut sql, &scope.items);
+            push_items(&mut sql, &scope.items, backend);
             sql.push(&format!(
                 " JOIN {} t ON t._document_id = i._target WHERE 1 = 1",
                 quote(&table.table)
@@ -76,23 +76,28 @@ pub(super) fn from_where(
 
 /// The items of a list scope as a table `i` (`_idx`, `_target`, and for a
 /// stored list its owner and field, see [`push_items_condition`]).
-fn push_items(sql: &mut Sql, items: &Items) {
+///
+/// Given items are one JSON array parameter expanded by the database: a
+/// `SELECT` per item joined by `UNION ALL` stopped at SQLite's limit of
+/// 500 terms of a compound `SELECT` (a schema definition pins up to 1,024
+/// field definitions).
+fn push_items(sql: &mut Sql, items: &Items, backend: Backend) {
     match items {
         Items::Stored { lists_table, .. } => sql.push(&format!("{} i", quote(lists_table))),
         Items::Given(items) => {
-            sql.push("(");
-            if items.is_empty() {
-                sql.push("SELECT 0 AS _idx, '' AS _target WHERE 1 = 0");
-            }
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    sql.push(" UNION ALL ");
+            let json = json_strings(items);
+            match backend {
+                Backend::Sqlite => {
+                    sql.push("(SELECT CAST(j.key AS INTEGER) AS _idx, j.value AS _target FROM json_each(");
+                    sql.bind(Param::Text(Some(json)));
+                    sql.push(") j) i");
                 }
-                sql.push(&format!("SELECT {n} AS _idx, "));
-                sql.bind(Param::Text(Some(item.clone())));
-                sql.push(" AS _target");
+                Backend::Postgres => {
+                    sql.push("(SELECT j.o - 1 AS _idx, j.v COLLATE \"C\" AS _target FROM json_array_elements_text(CAST(");
+                    sql.bind(Param::Text(Some(json)));
+                    sql.push(" AS json)) WITH ORDINALITY AS j(v, o)) i");
+                }
             }
-            sql.push(") i");
         }
     }
 }
@@ -119,4 +124,30 @@ fn first_operation_of(column: &str, backend: Backend) -> String {
         Backend::Sqlite => format!("unhex(substr({column}, 1, 68))"),
         Backend::Postgres => format!("decode(substr({column}, 1, 68), 'hex')"),
     }
+}
+
+/// A JSON array of the strings (ids: hex digits and `_`; anything else is
+/// escaped all the same).
+fn json_strings(items: &[String]) -> String {
+    let mut out = String::with_capacity(items.iter().map(|i| i.len() + 3).sum::<usize>() + 2);
+    out.push('[');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
 }

@@ -206,15 +206,7 @@ impl ViewTable {
                 quote(&format!("{}__live", self.table))
             ));
         }
-        for (i, c) in self.columns.iter().enumerate() {
-            if is_indexed(&c.ty) {
-                out.push(format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {t} ({}, _document_id) WHERE {live}",
-                    quote(&format!("{}__i{i}", self.table)),
-                    quote(&c.column)
-                ));
-            }
-        }
+        out.extend(self.field_indexes(backend));
         if self.has_lists() {
             let l = quote(&self.lists_table());
             out.push(format!(
@@ -230,6 +222,49 @@ impl ViewTable {
     }
 }
 
+impl ViewTable {
+    /// The indexes of the field columns: `(column, _document_id)` over
+    /// live documents; on PostgreSQL a text column is keyed by its first
+    /// [`TEXT_KEY_CHARS`] characters instead (see [`text_key`]).
+    fn field_indexes(&self, backend: Backend) -> Vec<String> {
+        let t = quote(&self.table);
+        let live = live_condition(backend);
+        let mut out = Vec::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            if !is_indexed(&c.ty) {
+                continue;
+            }
+            let (name, key) = match text_key(&c.ty, &quote(&c.column), backend) {
+                Some(key) => (format!("{}__k{i}", self.table), key),
+                None => (format!("{}__i{i}", self.table), quote(&c.column)),
+            };
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {t} ({key}, _document_id) WHERE {live}",
+                quote(&name)
+            ));
+        }
+        out
+    }
+}
+
+/// Characters of a text value a PostgreSQL index holds: at most 2,048
+/// bytes of UTF-8, below its limit of about 2,700 bytes per index row (a
+/// longer value in a plain index failed the whole view write).
+pub(crate) const TEXT_KEY_CHARS: usize = 512;
+
+/// On PostgreSQL, the index key of a text field column (`column` quoted,
+/// with its alias if any): its first [`TEXT_KEY_CHARS`] characters.
+/// Under the "C" collation that prefix orders as the whole value does
+/// where the prefixes differ, so statements compare the prefix first (the
+/// index) and the whole value after. `None`: the column itself is the key.
+pub(crate) fn text_key(ty: &FieldType, column: &str, backend: Backend) -> Option<String> {
+    let text = !matches!(
+        ty,
+        FieldType::Bool | FieldType::Int | FieldType::Float | FieldType::Bytes
+    ) && !is_list(ty);
+    (backend == Backend::Postgres && text).then(|| format!("left({column}, {TEXT_KEY_CHARS})"))
+}
+
 /// Whether a field's column gets an index. Not lists (their items are
 /// indexed in `<t>__lists`) and not bytes: a blob piece's 256,000 bytes
 /// would double the disk it takes, and exceed PostgreSQL's index row
@@ -239,20 +274,28 @@ fn is_indexed(ty: &FieldType) -> bool {
 }
 
 impl ViewTable {
-    /// Indexes tables made by earlier versions have and these must not:
-    /// those of bytes columns.
-    pub(crate) fn obsolete_indexes(&self) -> Vec<String> {
-        self.columns
+    /// What tables made by earlier versions need: drop the indexes of
+    /// bytes columns, and on PostgreSQL replace those of whole text values
+    /// by prefix keys (see [`text_key`]).
+    pub(crate) fn upgrade_indexes(&self, backend: Backend) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.ty == FieldType::Bytes)
+            .filter(|(_, c)| {
+                c.ty == FieldType::Bytes || text_key(&c.ty, "", backend).is_some()
+            })
             .map(|(i, _)| {
                 format!(
                     "DROP INDEX IF EXISTS {}",
                     quote(&format!("{}__i{i}", self.table))
                 )
             })
-            .collect()
+            .collect();
+        if backend == Backend::Postgres {
+            out.extend(self.field_indexes(backend));
+        }
+        out
     }
 }
 

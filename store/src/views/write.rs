@@ -10,7 +10,9 @@ use super::changes::{ChangedView, PendingChanges, ViewChanges};
 use super::codec::list_items;
 use super::layout::{quote, ViewTable, META};
 use crate::error::StoreError;
-use crate::sql::{all_or_nothing, multi_row, multi_row_of, render, row_chunks, Backend, Param};
+use crate::sql::{
+    all_or_nothing, multi_row, multi_row_of, render, row_chunks, row_chunks_of, Backend, Param,
+};
 use crate::Store;
 
 impl Store {
@@ -120,10 +122,10 @@ impl ViewWriter {
             self.store.run_script(statements, None).await?;
             tracing::info!(schema = %schema.id(), table = %table.table, "view tables created");
         } else {
-            let drops = table.obsolete_indexes();
-            if !drops.is_empty() {
-                let drops = drops.into_iter().map(|sql| (sql, Vec::new())).collect();
-                self.store.run_script(drops, None).await?;
+            let upgrades = table.upgrade_indexes(backend);
+            if !upgrades.is_empty() {
+                let upgrades = upgrades.into_iter().map(|sql| (sql, Vec::new())).collect();
+                self.store.run_script(upgrades, None).await?;
             }
         }
         self.tables.insert(schema.id().clone(), table);
@@ -236,13 +238,13 @@ impl ViewWriter {
                 by_change.entry(changed).or_default().push(row);
             }
             for (changed, rows) in by_change {
-                for chunk in row_chunks(rows.len()) {
+                for chunk in row_chunks_of(rows.len(), table.width()) {
                     let sql = self.current_statement(&table, &changed, chunk.len());
                     let params = rows[chunk].iter().flatten().cloned().collect();
                     out.push((sql, params));
                 }
             }
-            for chunk in row_chunks(history.len()) {
+            for chunk in row_chunks_of(history.len(), table.width()) {
                 let sql = self.statement(&table, Kind::History, chunk.len());
                 let params = history[chunk]
                     .iter()

@@ -9,7 +9,8 @@
 //! - `replicate`: catch-up and live replication between two nodes;
 //! - `blob`: a file published as pieces, then served over HTTP;
 //! - `hostile`: idle connections, oversized bodies and a memory spike
-//!   against the `hoffnung` binary.
+//!   against the `hoffnung` binary;
+//! - `schemas`: N schemas published one after the other; time per schema.
 //!
 //! Except `publish --url`, each starts its node(s) in this process on a
 //! fresh, file-backed SQLite database (or `--database-url`) and talks to it
@@ -24,6 +25,7 @@ mod lag;
 mod publish;
 mod query;
 mod replicate;
+mod schemas;
 mod startup;
 
 #[derive(Parser)]
@@ -57,6 +59,9 @@ enum Command {
     /// against the `hoffnung` binary: legitimate latency, peak and
     /// after-spike memory.
     Hostile(hostile::Args),
+    /// Publish N schemas one after the other through the GraphQL API of
+    /// an in-process node (as `hoffnung schema create`): time per schema.
+    Schemas(schemas::Args),
 }
 
 #[tokio::main]
@@ -76,5 +81,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Replicate(args) => replicate::run(args).await,
         Command::Blob(args) => blob::run(args).await,
         Command::Hostile(args) => hostile::run(args).await,
+        Command::Schemas(args) => schemas::run(args).await,
     }
 }

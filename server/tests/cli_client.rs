@@ -280,9 +280,13 @@ fn wide_schema_through_the_cli() {
         .map(|i| serde_json::json!({ "name": format!("f_{i}"), "type": if i % 2 == 0 { "int" } else { "str" } }))
         .collect();
     let file = h.join("wide.json");
-    let description = serde_json::json!({ "name": "wide", "description": "Every field", "fields": fields });
+    let description =
+        serde_json::json!({ "name": "wide", "description": "Every field", "fields": fields });
     std::fs::write(&file, description.to_string()).unwrap();
-    let schema = ok(h, &["schema", "create", file.to_str().unwrap(), "--node", url]);
+    let schema = ok(
+        h,
+        &["schema", "create", file.to_str().unwrap(), "--node", url],
+    );
     let values = |round: i64| -> String {
         let mut m = serde_json::Map::new();
         for i in 0..1024i64 {
@@ -297,11 +301,30 @@ fn wide_schema_through_the_cli() {
     };
     let doc = ok(
         h,
-        &["doc", "create", "--schema", &schema, "--node", url, "--fields", &values(0)],
+        &[
+            "doc",
+            "create",
+            "--schema",
+            &schema,
+            "--node",
+            url,
+            "--fields",
+            &values(0),
+        ],
     );
     ok(
         h,
-        &["doc", "update", &doc, "--schema", &schema, "--node", url, "--fields", &values(1)],
+        &[
+            "doc",
+            "update",
+            &doc,
+            "--schema",
+            &schema,
+            "--node",
+            url,
+            "--fields",
+            &values(1),
+        ],
     );
     wait_caught_up(h, url);
     let query = format!("{{ all_{schema}(filter: {{ f_1023: {{ eq: \"1023/1\" }} }}) {{ totalCount documents {{ fields {{ f_0 f_1022 f_1023 }} }} }} }}");

@@ -175,7 +175,9 @@ impl Client {
                 fields.push((name.to_string(), ty.parse()?));
             }
             match (page["hasNextPage"].as_bool(), page["endCursor"].as_str()) {
-                (Some(true), Some(cursor)) if fields.len() <= hoffnung_core::schema::MAX_SCHEMA_FIELDS => {
+                (Some(true), Some(cursor))
+                    if fields.len() <= hoffnung_core::schema::MAX_SCHEMA_FIELDS =>
+                {
                     after = Some(cursor.to_string());
                 }
                 (Some(true), _) => bail!("the node sent a schema definition without end"),

@@ -122,7 +122,8 @@ pub async fn create_schema(
     // Done when the node serves the schema: asking for one of its
     // documents fails until then. (Not `__type`: async-graphql answers it
     // by walking every type of the API, a cost that grows with each schema.)
-    let query = format!("query Probe($id: String!) {{ {id}(id: $id) {{ meta {{ documentId }} }} }}");
+    let query =
+        format!("query Probe($id: String!) {{ {id}(id: $id) {{ meta {{ documentId }} }} }}");
     let key = id.to_string();
     client
         .wait_for(&query, json!({ "id": definition.to_string() }), |d| {

@@ -282,9 +282,7 @@ impl ViewTable {
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| {
-                c.ty == FieldType::Bytes || text_key(&c.ty, "", backend).is_some()
-            })
+            .filter(|(_, c)| c.ty == FieldType::Bytes || text_key(&c.ty, "", backend).is_some())
             .map(|(i, _)| {
                 format!(
                     "DROP INDEX IF EXISTS {}",

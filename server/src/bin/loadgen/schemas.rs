@@ -50,7 +50,14 @@ struct Client {
 impl Client {
     async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
         let body = json!({ "query": query, "variables": variables });
-        let got: Value = self.http.post(&self.url).json(&body).send().await?.json().await?;
+        let got: Value = self
+            .http
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
         if !got["errors"].is_null() {
             bail!("the node answered errors: {}", got["errors"]);
         }
@@ -108,7 +115,9 @@ impl Client {
                 OperationValue::Str(types[i % types.len()].into()),
             );
             let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f);
-            pinned.push(DocumentViewId::from_operation(self.publish(key, &op).await?));
+            pinned.push(DocumentViewId::from_operation(
+                self.publish(key, &op).await?,
+            ));
         }
         let name = format!("schema_{n}");
         let mut d = Fields::new();
@@ -125,7 +134,9 @@ impl Client {
         loop {
             let there = match probe {
                 Probe::Type => {
-                    let got = self.graphql(TYPE, json!({ "name": id.to_string() })).await?;
+                    let got = self
+                        .graphql(TYPE, json!({ "name": id.to_string() }))
+                        .await?;
                     !got["__type"].is_null()
                 }
                 // An error (the field is unknown) until the API has it.

@@ -42,13 +42,15 @@ pub enum ErrorCode {
     PageTooLarge,
     Unsupported,
     SubscriptionLagged,
+    /// The connection or the node holds as many subscriptions as it may.
+    TooManySubscriptions,
     /// A failure inside the node (database, I/O), not of the input.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidOperation,
         ErrorCode::SchemaNotFound,
         ErrorCode::SchemaNotAccepted,
@@ -76,6 +78,7 @@ impl ErrorCode {
         ErrorCode::PageTooLarge,
         ErrorCode::Unsupported,
         ErrorCode::SubscriptionLagged,
+        ErrorCode::TooManySubscriptions,
         ErrorCode::Internal,
     ];
 
@@ -109,6 +112,7 @@ impl ErrorCode {
             ErrorCode::PageTooLarge => "PAGE_TOO_LARGE",
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::SubscriptionLagged => "SUBSCRIPTION_LAGGED",
+            ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -182,7 +182,10 @@ async fn graphiql_or_subscriptions(State(state): State<AppState>, request: Reque
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            let serve = GraphQLWebSocket::new(socket, executor, protocol).serve();
+            // Its own subscription count, for the per-connection cap.
+            let serve = GraphQLWebSocket::new(socket, executor, protocol)
+                .with_data(hoffnung_graphql::connection_data())
+                .serve();
             tasks.track_future(async move {
                 tokio::select! {
                     () = serve => {}

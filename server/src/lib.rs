@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use hoffnung_blobs::{BlobError, Blobs};
 use hoffnung_core::SchemaId;
-use hoffnung_graphql::Api;
+use hoffnung_graphql::{Api, SubscriptionHub, SubscriptionLimits};
 use hoffnung_materializer::{Materializer, MaterializerConfig, MaterializerError};
 pub use hoffnung_replication::ReplicationConfig;
 use hoffnung_replication::{Replication, ReplicationError};
@@ -45,6 +45,10 @@ pub struct NodeConfig {
     pub replication: Option<ReplicationConfig>,
     /// The largest page of a collection query.
     pub max_page_size: u32,
+    /// Subscriptions the node holds at most (`TOO_MANY_SUBSCRIPTIONS` beyond).
+    pub max_subscriptions: usize,
+    /// Subscriptions one WebSocket connection holds at most.
+    pub max_subscriptions_per_connection: usize,
     /// Where blob files are kept (created if missing); `None`: no blob
     /// files, `/blobs/…` answers 404.
     pub blobs_dir: Option<PathBuf>,
@@ -61,6 +65,9 @@ impl NodeConfig {
             materializer: Some(MaterializerConfig::default()),
             replication: None,
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
+            max_subscriptions: hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS,
+            max_subscriptions_per_connection:
+                hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             blobs_dir: None,
         }
     }
@@ -137,6 +144,7 @@ pub struct Node {
     materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
     blobs: Option<Blobs>,
+    subscriptions: SubscriptionHub,
     /// Cancelled to stop the node.
     stop: CancellationToken,
     /// The node's own tasks (schema rebuilds, lag tracking, WebSockets).
@@ -216,12 +224,21 @@ impl Node {
             }
             None => None,
         };
+        // Its task starts with the first subscription and ends at shutdown.
+        let subscriptions = SubscriptionHub::new(
+            store.clone(),
+            SubscriptionLimits {
+                max_subscriptions: config.max_subscriptions,
+                max_per_connection: config.max_subscriptions_per_connection,
+            },
+        );
         let api = Api {
             store: store.clone(),
             registry: registry.clone(),
             pipeline: pipeline.clone(),
             views_maintained: materializer.is_some(),
             max_page: config.max_page_size,
+            subscriptions: subscriptions.clone(),
         };
         let started = match hoffnung_graphql::LiveSchema::new(api) {
             Ok(s) => match &config.blobs_dir {
@@ -252,6 +269,7 @@ impl Node {
             materializer.as_ref(),
             replication.as_ref(),
             blobs.as_ref(),
+            &subscriptions,
         ));
         let parts = metrics::NodeParts {
             store: store.clone(),
@@ -298,6 +316,7 @@ impl Node {
         let server_materializer = materializer.clone();
         let server_replication = replication.clone();
         let server_blobs = blobs.clone();
+        let server_subscriptions = subscriptions.clone();
         let (server_stop, server_tasks) = (stop.clone(), tasks.clone());
         let task = tokio::spawn(async move {
             // WebSockets end with the same token, so this does not wait
@@ -320,6 +339,9 @@ impl Node {
             }
             server_tasks.close();
             server_tasks.wait().await;
+            // The WebSockets ended with their subscriptions: the hub's
+            // reader of the change feed goes before the store.
+            server_subscriptions.shutdown().await;
             server_store.close().await;
             served
         });
@@ -332,6 +354,7 @@ impl Node {
             materializer,
             replication,
             blobs,
+            subscriptions,
             stop,
             tasks,
             task,
@@ -388,6 +411,7 @@ impl Node {
         trackers.extend(self.materializer.iter().map(|m| m.tasks().clone()));
         trackers.extend(self.replication.iter().map(|r| r.tasks().clone()));
         trackers.extend(self.blobs.iter().map(|b| b.tasks().clone()));
+        trackers.push(self.subscriptions.tasks().clone());
         NodeTasks { trackers }
     }
 

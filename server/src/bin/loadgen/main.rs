@@ -7,7 +7,8 @@
 //! - `query`: document queries against N bulk-loaded documents;
 //! - `startup`: start-up time and idle memory of the `hoffnung` binary;
 //! - `replicate`: catch-up and live replication between two nodes;
-//! - `blob`: a file published as pieces, then served over HTTP.
+//! - `blob`: a file published as pieces, then served over HTTP;
+//! - `subscribe`: publish and `nextArgs` latency with N subscriptions open.
 //!
 //! Except `publish --url`, each starts its node(s) in this process on a
 //! fresh, file-backed SQLite database (or `--database-url`) and talks to it
@@ -22,6 +23,7 @@ mod publish;
 mod query;
 mod replicate;
 mod startup;
+mod subscribe;
 
 #[derive(Parser)]
 #[command(about = "Load against a p2panda node, measured")]
@@ -50,6 +52,9 @@ enum Command {
     /// Publish a file as blob pieces and a blob through the GraphQL API of
     /// an in-process node, then download it: MiB/s, time to servable, RSS.
     Blob(blob::Args),
+    /// Hold N GraphQL subscriptions open over WebSocket on an in-process
+    /// node while publishing: publish and `nextArgs` latency, deliveries.
+    Subscribe(subscribe::Args),
 }
 
 #[tokio::main]
@@ -68,5 +73,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Startup(args) => startup::run(args).await,
         Command::Replicate(args) => replicate::run(args).await,
         Command::Blob(args) => blob::run(args).await,
+        Command::Subscribe(args) => subscribe::run(args).await,
     }
 }

@@ -29,6 +29,10 @@ pub use documents::{DEFAULT_MAX_PAGE, DEFAULT_PAGE};
 pub use error::{api_error, domain_error, ApiError, ErrorCode};
 use error::{invalid_argument, invalid_value};
 pub use limits::MAX_PARSE_ERROR;
+pub use subscriptions::{
+    connection_data, ConnectionSubscriptions, SubscriptionHub, SubscriptionLimits,
+    SubscriptionStats, DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+};
 
 /// What resolvers need: the store and the registry to read, the ingest
 /// pipeline to publish through.
@@ -44,6 +48,8 @@ pub struct Api {
     /// The largest page a collection query may ask for (`PAGE_TOO_LARGE`
     /// beyond it); [`DEFAULT_MAX_PAGE`] unless configured.
     pub max_page: u32,
+    /// Evaluates the store's view changes for every subscription.
+    pub subscriptions: SubscriptionHub,
 }
 
 const NEXT_ARGUMENTS: &str = "NextArguments";

@@ -223,7 +223,9 @@ pub(crate) async fn graphiql_or_subscriptions(
                     let on_init = initialised.clone();
                     let sink = (&mut sink)
                         .with(|m| futures::future::ready(Ok::<_, axum::Error>(fit_close_frame(m))));
+                    // Its own subscription count, for the per-connection cap.
                     let serve = GraphQLWebSocket::new_with_pair(sink, stream, executor, protocol)
+                        .with_data(hoffnung_graphql::connection_data())
                         .on_connection_init(move |_| {
                             on_init.store(true, Ordering::Release);
                             futures::future::ready(Ok(async_graphql::Data::default()))

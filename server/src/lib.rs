@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use hoffnung_blobs::{BlobError, Blobs};
 use hoffnung_core::SchemaId;
-use hoffnung_graphql::Api;
+use hoffnung_graphql::{Api, SubscriptionHub, SubscriptionLimits};
 use hoffnung_materializer::{Materializer, MaterializerConfig, MaterializerError};
 pub use hoffnung_replication::ReplicationConfig;
 use hoffnung_replication::{Replication, ReplicationError};
@@ -49,6 +49,10 @@ pub struct NodeConfig {
     pub replication: Option<ReplicationConfig>,
     /// The largest page of a collection query.
     pub max_page_size: u32,
+    /// Subscriptions the node holds at most (`TOO_MANY_SUBSCRIPTIONS` beyond).
+    pub max_subscriptions: usize,
+    /// Subscriptions one WebSocket connection holds at most.
+    pub max_subscriptions_per_connection: usize,
     /// Where blob files are kept (created if missing); `None`: no blob
     /// files, `/blobs/…` answers 404.
     pub blobs_dir: Option<PathBuf>,
@@ -67,6 +71,9 @@ impl NodeConfig {
             materializer: Some(MaterializerConfig::default()),
             replication: None,
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
+            max_subscriptions: hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS,
+            max_subscriptions_per_connection:
+                hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             blobs_dir: None,
             http: HttpLimits::default(),
         }
@@ -144,6 +151,7 @@ pub struct Node {
     materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
     blobs: Option<Blobs>,
+    subscriptions: SubscriptionHub,
     /// Cancelled to stop the node.
     stop: CancellationToken,
     /// The node's own tasks (schema rebuilds, lag tracking, WebSockets).
@@ -223,12 +231,21 @@ impl Node {
             }
             None => None,
         };
+        // Its task starts with the first subscription and ends at shutdown.
+        let subscriptions = SubscriptionHub::new(
+            store.clone(),
+            SubscriptionLimits {
+                max_subscriptions: config.max_subscriptions,
+                max_per_connection: config.max_subscriptions_per_connection,
+            },
+        );
         let api = Api {
             store: store.clone(),
             registry: registry.clone(),
             pipeline: pipeline.clone(),
             views_maintained: materializer.is_some(),
             max_page: config.max_page_size,
+            subscriptions: subscriptions.clone(),
         };
         let started = match hoffnung_graphql::LiveSchema::new(api) {
             Ok(s) => match &config.blobs_dir {
@@ -259,6 +276,7 @@ impl Node {
             materializer.as_ref(),
             replication.as_ref(),
             blobs.as_ref(),
+            &subscriptions,
         ));
         let parts = metrics::NodeParts {
             store: store.clone(),
@@ -316,6 +334,7 @@ impl Node {
         let server_materializer = materializer.clone();
         let server_replication = replication.clone();
         let server_blobs = blobs.clone();
+        let server_subscriptions = subscriptions.clone();
         let (server_stop, server_tasks) = (stop.clone(), tasks.clone());
         let mut limits = config.http.clone();
         limits.max_connections = serve::fitting_connections(limits.max_connections);
@@ -337,6 +356,9 @@ impl Node {
             }
             server_tasks.close();
             server_tasks.wait().await;
+            // The WebSockets ended with their subscriptions: the hub's
+            // reader of the change feed goes before the store.
+            server_subscriptions.shutdown().await;
             server_store.close().await;
             Ok(())
         });
@@ -349,6 +371,7 @@ impl Node {
             materializer,
             replication,
             blobs,
+            subscriptions,
             stop,
             tasks,
             task,
@@ -405,6 +428,7 @@ impl Node {
         trackers.extend(self.materializer.iter().map(|m| m.tasks().clone()));
         trackers.extend(self.replication.iter().map(|r| r.tasks().clone()));
         trackers.extend(self.blobs.iter().map(|b| b.tasks().clone()));
+        trackers.push(self.subscriptions.tasks().clone());
         NodeTasks { trackers }
     }
 

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hoffnung_blobs::{BlobStats, Blobs};
+use hoffnung_graphql::SubscriptionHub;
 use hoffnung_materializer::Materializer;
 use hoffnung_replication::Replication;
 use hoffnung_schema_registry::SchemaRegistry;
@@ -105,6 +106,7 @@ impl Metrics {
         materializer: Option<&Arc<Materializer>>,
         replication: Option<&Arc<Replication>>,
         blobs: Option<&Blobs>,
+        subscriptions: &SubscriptionHub,
     ) -> Self {
         let started = Instant::now();
         registry.register_collector(Box::new(ProcessCollector));
@@ -164,6 +166,7 @@ impl Metrics {
             materializer: materializer.cloned(),
             replication: replication.cloned(),
             blobs: blobs.cloned(),
+            subscriptions: subscriptions.clone(),
             started,
         }));
         Self {
@@ -235,6 +238,7 @@ struct NodeCollector {
     materializer: Option<Arc<Materializer>>,
     replication: Option<Arc<Replication>>,
     blobs: Option<Blobs>,
+    subscriptions: SubscriptionHub,
     started: Instant,
 }
 
@@ -288,6 +292,27 @@ impl Collector for NodeCollector {
         if let Some(blobs) = &self.blobs {
             encode_blobs(&mut encoder, blobs.stats())?;
         }
+        let subs = self.subscriptions.stats();
+        gauge(
+            &mut encoder,
+            "subscriptions_open",
+            "GraphQL subscriptions open.",
+            None,
+            subs.open as u64,
+        )?;
+        gauge(
+            &mut encoder,
+            "subscription_groups",
+            "Distinct (schema, filters) among the open subscriptions: each change is evaluated once per group.",
+            None,
+            subs.groups as u64,
+        )?;
+        counter(
+            &mut encoder,
+            "subscription_queries",
+            "Queries run to evaluate view changes for subscriptions since start.",
+            subs.queries,
+        )?;
         let Some(replication) = &self.replication else {
             return Ok(());
         };

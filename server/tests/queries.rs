@@ -307,6 +307,10 @@ backend_tests! {
             pipeline: node.node.pipeline().clone(),
             views_maintained: false,
             max_page: hoffnung_graphql::DEFAULT_MAX_PAGE,
+            subscriptions: hoffnung_graphql::SubscriptionHub::new(
+                node.node.store().clone(),
+                Default::default(),
+            ),
         };
         let ours = sdl_shape(&hoffnung_graphql::build_schema(api).unwrap().sdl());
         let upstream = sdl_shape(&std::fs::read_to_string(concat!(

@@ -56,13 +56,15 @@ pub enum ErrorCode {
     Unavailable,
     /// The disk of the database is full.
     StorageFull,
+    /// The connection or the node holds as many subscriptions as it may.
+    TooManySubscriptions,
     /// A failure inside the node (database, I/O), not of the input.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::InvalidOperation,
         ErrorCode::SchemaNotFound,
         ErrorCode::SchemaNotAccepted,
@@ -96,6 +98,7 @@ impl ErrorCode {
         ErrorCode::OriginNotAllowed,
         ErrorCode::Unavailable,
         ErrorCode::StorageFull,
+        ErrorCode::TooManySubscriptions,
         ErrorCode::Internal,
     ];
 
@@ -135,6 +138,7 @@ impl ErrorCode {
             ErrorCode::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::StorageFull => "STORAGE_FULL",
+            ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             ErrorCode::Internal => "INTERNAL",
         }
     }

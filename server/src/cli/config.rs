@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 22] = [
     "data_dir",
     "database_url",
     "blobs_dir",
@@ -26,6 +26,8 @@ pub const KEYS: [&str; 20] = [
     "materializer",
     "materializer_cache",
     "max_page_size",
+    "max_subscriptions",
+    "max_subscriptions_per_connection",
     "replication",
     "p2p_bind",
     "p2p_port",
@@ -86,6 +88,10 @@ pub struct Config {
     pub materializer_cache: u64,
     /// The most documents one page of a collection query may hold.
     pub max_page_size: u32,
+    /// The most GraphQL subscriptions the node holds.
+    pub max_subscriptions: usize,
+    /// The most GraphQL subscriptions one WebSocket connection holds.
+    pub max_subscriptions_per_connection: usize,
     /// Replicate with other nodes over libp2p.
     pub replication: bool,
     /// Address the node-to-node port binds to.
@@ -117,6 +123,9 @@ impl Default for Config {
             materializer: true,
             materializer_cache: hoffnung_materializer::DEFAULT_CACHE_MIB,
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
+            max_subscriptions: hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS,
+            max_subscriptions_per_connection:
+                hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             replication: true,
             p2p_bind: IpAddr::from([0, 0, 0, 0]),
             p2p_port: 2022,
@@ -199,6 +208,16 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_page_size: Option<u32>,
+    /// The most GraphQL subscriptions the node holds
+    /// [env: HOFFNUNG_MAX_SUBSCRIPTIONS] [default: 10000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_subscriptions: Option<usize>,
+    /// The most GraphQL subscriptions one WebSocket connection holds
+    /// [env: HOFFNUNG_MAX_SUBSCRIPTIONS_PER_CONNECTION] [default: 100]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_subscriptions_per_connection: Option<usize>,
     /// Address of the node-to-node port [env: HOFFNUNG_P2P_BIND] [default: 0.0.0.0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -563,6 +582,10 @@ mod tests {
         assert_eq!(c.allow_schema, d.allow_schema);
         assert_eq!(c.materializer_cache, d.materializer_cache);
         assert_eq!(c.max_page_size, d.max_page_size);
+        assert_eq!(
+            (c.max_subscriptions, c.max_subscriptions_per_connection),
+            (d.max_subscriptions, d.max_subscriptions_per_connection)
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     node_config.http_bind = SocketAddr::new(config.http_bind, config.http_port);
     node_config.allow_schema_ids = allow;
     node_config.max_page_size = config.max_page_size;
+    node_config.max_subscriptions = config.max_subscriptions;
+    node_config.max_subscriptions_per_connection = config.max_subscriptions_per_connection;
     node_config.materializer = config.materializer_config();
     node_config.blobs_dir = Some(config.blobs_dir());
     node_config.http = config.http_limits();

@@ -49,6 +49,15 @@ impl InProcessArgs {
     /// Starts the node on `--database-url` or on a fresh SQLite file in a
     /// temp dir, with or without its materializer.
     pub(crate) async fn start(&self, materializer: bool) -> anyhow::Result<InProcessNode> {
+        self.start_with(materializer, |_| {}).await
+    }
+
+    /// [`Self::start`], with `tweak` applied to the node's configuration.
+    pub(crate) async fn start_with(
+        &self,
+        materializer: bool,
+        tweak: impl FnOnce(&mut NodeConfig),
+    ) -> anyhow::Result<InProcessNode> {
         // The SQLite database (unless another is given) and the blob files.
         let dir = tempfile::tempdir()?;
         let database_url = match &self.database_url {
@@ -63,6 +72,7 @@ impl InProcessArgs {
         if let Some(frames) = self.wal_restart_frames {
             config.store.wal_restart_frames = frames;
         }
+        tweak(&mut config);
         let node = Node::bind(config).await.context("starting the node")?;
         Ok(InProcessNode {
             node,

@@ -10,7 +10,8 @@
 //! - `blob`: a file published as pieces, then served over HTTP;
 //! - `hostile`: idle connections, oversized bodies and a memory spike
 //!   against the `hoffnung` binary;
-//! - `schemas`: N schemas published one after the other; time per schema.
+//! - `schemas`: N schemas published one after the other; time per schema;
+//! - `subscribe`: publish and `nextArgs` latency with N subscriptions open.
 //!
 //! Except `publish --url`, each starts its node(s) in this process on a
 //! fresh, file-backed SQLite database (or `--database-url`) and talks to it
@@ -27,6 +28,7 @@ mod query;
 mod replicate;
 mod schemas;
 mod startup;
+mod subscribe;
 
 #[derive(Parser)]
 #[command(about = "Load against a p2panda node, measured")]
@@ -62,6 +64,9 @@ enum Command {
     /// Publish N schemas one after the other through the GraphQL API of
     /// an in-process node (as `hoffnung schema create`): time per schema.
     Schemas(schemas::Args),
+    /// Hold N GraphQL subscriptions open over WebSocket on an in-process
+    /// node while publishing: publish and `nextArgs` latency, deliveries.
+    Subscribe(subscribe::Args),
 }
 
 #[tokio::main]
@@ -82,5 +87,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Blob(args) => blob::run(args).await,
         Command::Hostile(args) => hostile::run(args).await,
         Command::Schemas(args) => schemas::run(args).await,
+        Command::Subscribe(args) => subscribe::run(args).await,
     }
 }

@@ -33,6 +33,10 @@ pub(crate) async fn graphql(State(state): State<AppState>, request: Request) -> 
         Ok(body) => body,
         Err(refusal) => return refusal,
     };
+    // Batches are refused as upstream refuses them (status and body).
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return (StatusCode::BAD_REQUEST, "UnsupportedBatch").into_response();
+    }
     let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -75,8 +79,8 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// The body, if it is at most `max_body` bytes and arrives within
-/// `body_timeout`. A declared length over the limit is refused before a
-/// byte is read.
+/// `body_timeout`. A declared length over the limit is refused without
+/// keeping a byte of it.
 async fn read_body(
     body: Body,
     headers: &HeaderMap,
@@ -103,7 +107,6 @@ async fn read_body(
     .await
     {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) if is_length_limit(&e) => Err(too_large()),
         Ok(Err(e)) => Err(refuse(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
@@ -118,17 +121,6 @@ async fn read_body(
             ),
         )),
     }
-}
-
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 /// A refusal in the shape of a GraphQL error, with a code as every other.

@@ -39,9 +39,10 @@ pub struct HttpLimits {
     pub origins: Option<Vec<String>>,
 }
 
-/// Request bodies up to 2 MiB: a publish of a full blob piece (512 KB of
-/// bytes, as hex in an operation, as hex in JSON) fits.
-pub const DEFAULT_MAX_BODY: usize = 2 * 1024 * 1024;
+/// Request bodies up to 4 MiB: a publish of the largest operation the node
+/// takes (1 MiB, as hex) fits, so that its refusal is the precise
+/// `PAYLOAD_TOO_LARGE` of the operation rather than of the body.
+pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 
 impl Default for HttpLimits {
     fn default() -> Self {

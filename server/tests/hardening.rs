@@ -341,15 +341,7 @@ async fn origins_are_checked_for_cors_and_websockets() {
 async fn status_names_no_files() {
     let db = TestDb::sqlite();
     let node = TestNode::start(&db).await;
-    let status = node
-        .client
-        .get(format!("http://{}/status", node.node.addr()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = node.get_text("/status").await;
     let path = db.url.trim_start_matches("sqlite:");
     assert!(!status.contains(path), "{status}");
     assert!(!status.contains("sqlite:"), "{status}");

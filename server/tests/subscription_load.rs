@@ -48,17 +48,7 @@ async fn node(db: &TestDb, per_connection: usize, per_node: usize) -> TestNode {
 }
 
 async fn metrics(node: &TestNode) -> Exposition {
-    let url = format!("http://{}/metrics", node.node.addr());
-    let text = node
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    Exposition::parse(&text)
+    Exposition::parse(&node.get_text("/metrics").await)
 }
 
 /// Waits until the node holds `n` subscriptions (they register as the

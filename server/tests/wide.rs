@@ -283,15 +283,7 @@ backend_tests! {
             node.node.materializer().unwrap().refused_views(),
             u64::from(refused)
         );
-        let metrics = node
-            .client
-            .get(format!("http://{}/metrics", node.node.addr()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = node.get_text("/metrics").await;
         let exposition = Exposition::parse(&metrics);
         assert_eq!(
             exposition.get("hoffnung_materializer_views_refused_total"),

@@ -118,6 +118,19 @@ impl TestNode {
         self.node.join().await.expect("clean shutdown");
     }
 
+    /// `GET` of one of the node's paths (`/metrics`, `/status`): the body.
+    pub async fn get_text(&self, path: &str) -> String {
+        let url = format!("http://{}{path}", self.node.addr());
+        self.client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Sends a GraphQL request, returns the whole JSON response.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         let body = self.graphql_text(query, variables).await;

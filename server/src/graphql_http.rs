@@ -100,14 +100,24 @@ async fn read_body(
     if declared.is_some_and(|n| n > limits.max_body as u64) {
         return Err(too_large());
     }
-    match tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.max_body),
-    )
-    .await
-    {
+    // Read chunk by chunk so that going over the limit is told apart from a
+    // broken body (to_bytes reports both as one error).
+    let collect = async {
+        let mut stream = body.into_data_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(BodyError::Broken)?;
+            if bytes.len() + chunk.len() > limits.max_body {
+                return Err(BodyError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(axum::body::Bytes::from(bytes))
+    };
+    match tokio::time::timeout(limits.body_timeout, collect).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(refuse(
+        Ok(Err(BodyError::TooLarge)) => Err(too_large()),
+        Ok(Err(BodyError::Broken(e))) => Err(refuse(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
             format!("the request body could not be read: {e}"),
@@ -121,6 +131,11 @@ async fn read_body(
             ),
         )),
     }
+}
+
+enum BodyError {
+    TooLarge,
+    Broken(axum::Error),
 }
 
 /// A refusal in the shape of a GraphQL error, with a code as every other.

@@ -218,10 +218,11 @@ pub(crate) async fn graphiql_or_subscriptions(
     let executor = state.schema.get();
     let init_timeout = state.limits.init_timeout;
     let (tasks, stop) = (state.tasks, state.stop);
+    let runtime = state.websockets.handle().cloned();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            tasks.track_future(async move {
+            let connection = async move {
                 // Counts against the connection cap while it is open.
                 let _slot = slot;
                 let (mut sink, stream) = socket.split();
@@ -260,6 +261,16 @@ pub(crate) async fn graphiql_or_subscriptions(
                         sink.send(close),
                     )
                     .await;
+                }
+            };
+            tasks.track_future(async move {
+                match runtime {
+                    // (Its socket stays with the node's I/O driver; only the
+                    // work moves.)
+                    Some(runtime) => {
+                        let _ = runtime.spawn(connection).await;
+                    }
+                    None => connection.await,
                 }
             })
         })

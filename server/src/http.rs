@@ -32,6 +32,8 @@ pub(crate) struct AppState {
     /// `None`: the node keeps no blob files (every blob is a 404).
     pub(crate) blobs: Option<hoffnung_blobs::Blobs>,
     pub(crate) limits: Arc<HttpLimits>,
+    /// Where WebSocket connections run (see [`crate::websockets`]).
+    pub(crate) websockets: Arc<crate::websockets::WebSocketRuntime>,
 }
 
 /// Parsed query documents by query text. Clients send the same few

@@ -12,6 +12,9 @@ mod graphql_http;
 mod http;
 mod metrics;
 mod serve;
+mod websockets;
+
+pub use websockets::low_priority_runtime;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -296,6 +299,7 @@ impl Node {
             parsed: Default::default(),
             blobs: blobs.clone(),
             limits: Arc::new(config.http.clone()),
+            websockets: Arc::new(websockets::WebSocketRuntime::start()),
         });
         // New schemas become queryable as soon as the registry has them,
         // and with a materializer, once their tables exist.

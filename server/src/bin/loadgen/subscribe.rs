@@ -33,6 +33,11 @@ pub(crate) struct Args {
     /// Publishes per second.
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
+    /// Run the subscribers' WebSocket clients on threads of a lower
+    /// priority, as if they were on other machines: they take only the CPU
+    /// the node leaves (by default they compete with it as equals).
+    #[arg(long)]
+    nice_clients: bool,
     #[command(flatten)]
     node: InProcessArgs,
 }
@@ -86,6 +91,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let t = Instant::now();
     let connections = args.subscriptions.div_ceil(args.per_connection);
     let mut readers = Vec::with_capacity(connections);
+    let clients = match args.nice_clients {
+        true => Some(hoffnung_server::low_priority_runtime("loadgen-clients")?),
+        false => None,
+    };
     for c in 0..connections {
         let mut socket = connect(&url).await?;
         let from = c * args.per_connection;
@@ -99,7 +108,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             socket.send(Message::text(msg.to_string())).await?;
         }
         let received = received.clone();
-        readers.push(tokio::spawn(async move {
+        let reader = async move {
             let mut ready = std::collections::HashSet::new();
             while let Some(Ok(msg)) = socket.next().await {
                 let Message::Text(text) = msg else { continue };
@@ -117,7 +126,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                     first.get_or_insert_with(|| text.to_string());
                 }
             }
-        }));
+        };
+        readers.push(match &clients {
+            Some(runtime) => runtime.spawn(reader),
+            None => tokio::spawn(reader),
+        });
     }
     // Warm-up documents until every subscription heard of one: then all
     // are registered.
@@ -230,6 +243,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     for r in readers {
         r.abort();
+    }
+    if let Some(runtime) = clients {
+        runtime.shutdown_background();
     }
     n.node.shutdown();
     Ok(())

@@ -23,6 +23,11 @@ use clap::Parser;
 use args::{BlobCommand, Cli, Command, NodeArgs, SchemaCommand};
 use config::Flags;
 
+/// Memory freed after a spike goes back to the system (see the allocator's
+/// entry in the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -69,6 +69,11 @@ enum Command {
     Subscribe(subscribe::Args),
 }
 
+/// Memory freed after a spike goes back to the system (see the allocator's
+/// entry in the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Logs only when asked for (RUST_LOG=hoffnung_replication=debug, …).

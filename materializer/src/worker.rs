@@ -1,0 +1,475 @@
+//! The worker: follows the event store from the cursor, reduces each
+//! changed document and writes its views in one transaction with the
+//! cursor.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use hoffnung_core::{
+    reduce, DocumentId, DocumentOperation, DocumentView, OperationAction, PlainOperation, Schema,
+    SchemaId,
+};
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::{SchemaSource, Store, StoredOperation, ViewBatch, ViewWriter};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+mod refused;
+
+use crate::cache::ViewCache;
+use crate::{MaterializerConfig, MaterializerError};
+
+pub(crate) struct Worker {
+    store: Store,
+    registry: Arc<SchemaRegistry>,
+    writer: ViewWriter,
+    cache: ViewCache,
+    cursor: i64,
+    config: MaterializerConfig,
+    progress: watch::Sender<i64>,
+    /// Bumped each time every active schema has its tables.
+    tables: watch::Sender<u64>,
+    /// Operations materialized by this worker, and at the last statistics
+    /// refresh.
+    done: u64,
+    analyzed_at: u64,
+    /// Schemas written since the last refresh.
+    grown: std::collections::HashSet<SchemaId>,
+    /// The batch whose write is queued and not yet committed.
+    in_flight: Option<InFlight>,
+    /// After the database refused a batch's data: up to this entry,
+    /// operations are materialized one at a time, each write awaited, and
+    /// the one it refuses is passed over (0: batches as usual).
+    isolate_until: i64,
+    /// The last entry of the last batch read.
+    read_to: i64,
+    refused: Arc<AtomicU64>,
+}
+
+/// A batch queued to the writer, with what to tell once it commits.
+struct InFlight {
+    write: hoffnung_store::QueuedWrite,
+    to: i64,
+    count: usize,
+}
+
+/// Statistics are refreshed when the work done doubles from this on.
+const ANALYZE_FIRST: u64 = 1_000;
+
+/// One document's part of a batch.
+struct DocumentWork {
+    document_id: DocumentId,
+    schema: Arc<Schema>,
+    operations: Vec<StoredOperation>,
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        store: Store,
+        registry: Arc<SchemaRegistry>,
+        writer: ViewWriter,
+        config: MaterializerConfig,
+        cursor: i64,
+        progress: watch::Sender<i64>,
+        tables: watch::Sender<u64>,
+        refused: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            refused,
+            isolate_until: 0,
+            read_to: cursor,
+            store,
+            registry,
+            writer,
+            cache: ViewCache::new(config.cache_bytes),
+            cursor,
+            config,
+            progress,
+            done: 0,
+            analyzed_at: 0,
+            grown: Default::default(),
+            in_flight: None,
+            tables,
+        }
+    }
+
+    pub(crate) async fn run(mut self, stop: CancellationToken) {
+        let mut appended = self.store.appended();
+        let mut schemas = self.registry.subscribe();
+        // `start` made the tables of the schemas known then.
+        schemas.borrow_and_update();
+        let mut new_schemas = false;
+        let mut last_commit = Instant::now() - self.config.min_interval;
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            if new_schemas || schemas.has_changed().unwrap_or(false) {
+                schemas.borrow_and_update();
+                new_schemas = false;
+                if let Err(e) = self.settle().await {
+                    tracing::error!(error = %e, "materializing failed");
+                    self.recover().await;
+                }
+                if let Err(e) = self.ensure_tables().await {
+                    tracing::error!(error = %e, "creating view tables failed");
+                }
+            }
+            match self.step().await {
+                Ok(0) => {
+                    // Idle: wait for new entries, a new schema, a poll or stop.
+                    tokio::select! {
+                        _ = appended.changed() => {}
+                        _ = schemas.changed() => new_schemas = true,
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                        _ = stop.cancelled() => {}
+                    }
+                }
+                Ok(n) => {
+                    // Under a trickle of publishes, wait a moment so that the
+                    // next transaction carries several of them.
+                    if n < self.config.batch as usize {
+                        let next = last_commit + self.config.min_interval;
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(next.into()) => {}
+                            _ = stop.cancelled() => {}
+                        }
+                    }
+                    last_commit = Instant::now();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, cursor = self.cursor, "materializing failed, retrying");
+                    if e.is_refused_data() {
+                        // Retrying the batch fails again: find the operation.
+                        self.isolate_until = self.read_to;
+                    }
+                    self.recover().await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.cancelled() => {}
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.settle().await {
+            tracing::error!(error = %e, "the last views did not commit");
+        }
+        tracing::debug!(cursor = self.cursor, "materializer stopped");
+    }
+
+    /// After a failure: lets a queued write end (telling its progress if
+    /// it committed), then starts again from the database's cursor, since
+    /// the cached views and `self.cursor` may be ahead of it.
+    async fn recover(&mut self) {
+        if let Err(e) = self.settle().await {
+            tracing::debug!(error = %e, "the queued views did not commit either");
+        }
+        self.cache.clear();
+        if let Ok(c) = self.store.materializer_cursor().await {
+            self.cursor = c;
+            // A write whose answer was lost may have committed.
+            self.progress.send_if_modified(|p| {
+                let ahead = c > *p;
+                if ahead {
+                    *p = c;
+                }
+                ahead
+            });
+        }
+    }
+
+    /// Creates the tables of every active schema (so that collections of
+    /// a new schema exist before its first document). A schema whose tables
+    /// are new while the cursor has passed documents of it (it was not
+    /// allowed before) gets those documents materialized now.
+    pub(crate) async fn ensure_tables(&mut self) -> Result<(), MaterializerError> {
+        for schema in self.registry.schemas() {
+            if self.writer.ensure_table(&schema).await? && self.cursor > 0 {
+                self.backfill(schema).await?;
+            }
+        }
+        self.tables.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    async fn backfill(&mut self, schema: Arc<Schema>) -> Result<(), MaterializerError> {
+        let documents = self.store.documents_of_schema(schema.id()).await?;
+        if documents.is_empty() {
+            return Ok(());
+        }
+        let until = self.cursor;
+        let mut views = Vec::new();
+        for document_id in documents {
+            let ops = load(&self.store, &document_id, &schema, until).await?;
+            if ops.is_empty() {
+                continue; // all of it comes after the cursor
+            }
+            if let Some(view) = reduce_logged(&document_id, &ops) {
+                views.push(view);
+            }
+        }
+        if views.is_empty() {
+            return Ok(());
+        }
+        let batch = ViewBatch {
+            current: views.iter().collect(),
+            ..Default::default()
+        };
+        self.writer.write(&batch, until, until).await?;
+        tracing::info!(schema = %schema.id(), documents = views.len(), "backfilled view tables");
+        Ok(())
+    }
+
+    /// Materializes the next batch; the number of operations it held.
+    async fn step(&mut self) -> Result<usize, MaterializerError> {
+        let started = Instant::now();
+        let isolating = self.cursor < self.isolate_until;
+        let limit = if isolating { 1 } else { self.config.batch };
+        let ops = self.store.operations_after(self.cursor, limit).await?;
+        let Some(last) = ops.last() else {
+            // Nothing new: the last write is the end of this run of work.
+            self.settle().await?;
+            return Ok(0);
+        };
+        let (from, to, count) = (self.cursor, last.entry_id, ops.len());
+        self.read_to = to;
+        let read = started.elapsed();
+
+        // Group by document, keeping each document's ingest order.
+        let mut work: Vec<DocumentWork> = Vec::new();
+        let mut index: HashMap<DocumentId, usize> = HashMap::new();
+        for op in ops {
+            if let Some(&i) = index.get(&op.document_id) {
+                work[i].operations.push(op);
+                continue;
+            }
+            let Some(schema) = self.registry.schema(&op.schema_id) else {
+                // Not (or no longer) allowed here: if it is allowed later,
+                // its tables are backfilled then.
+                tracing::debug!(schema = %op.schema_id, "skipping operation of an inactive schema");
+                continue;
+            };
+            self.writer.ensure_table(&schema).await?;
+            index.insert(op.document_id, work.len());
+            work.push(DocumentWork {
+                document_id: op.document_id,
+                schema,
+                operations: vec![op],
+            });
+        }
+
+        // The documents' views before this batch: taken out of the cache
+        // (all at once: putting back the views advanced first could evict
+        // ones still to come), or loaded concurrently.
+        let mut states: HashMap<DocumentId, Option<DocumentView>> = work
+            .iter()
+            .filter_map(|w| Some((w.document_id, Some(self.cache.take(&w.document_id)?))))
+            .collect();
+        let missing: Vec<(DocumentId, Arc<Schema>)> = work
+            .iter()
+            // A document whose CREATE is in this batch has nothing before it.
+            .filter(|w| !states.contains_key(&w.document_id) && w.operations[0].id != w.document_id)
+            .map(|w| (w.document_id, w.schema.clone()))
+            .collect();
+        let misses = missing.len();
+        let store = &self.store;
+        let loaded: Vec<(DocumentId, Option<DocumentView>)> = futures::stream::iter(missing)
+            .map(|(doc, schema)| async move {
+                let ops = load(store, &doc, &schema, from).await?;
+                let view = if ops.is_empty() {
+                    None
+                } else {
+                    reduce_logged(&doc, &ops)
+                };
+                Ok::<_, MaterializerError>((doc, view))
+            })
+            .buffer_unordered(self.config.parallel_loads.max(1))
+            .try_collect()
+            .await?;
+        states.extend(loaded);
+
+        // Apply, document by document.
+        let mut current = Vec::with_capacity(work.len());
+        let mut replaced = Vec::with_capacity(work.len());
+        let mut history = Vec::new();
+        for w in &work {
+            let mut state = states.remove(&w.document_id).flatten();
+            // What the document's row holds now: the view written last (the
+            // cache's) or the one reduced as of the cursor.
+            let before = state.as_ref().map(snapshot);
+            let passed_from = history.len();
+            for stored in &w.operations {
+                let Some(op) = decode(stored, &w.schema) else {
+                    continue;
+                };
+                let advanced = match (&mut state, op.operation.action) {
+                    (Some(view), _) => view.advance(&op),
+                    (None, OperationAction::Create) => {
+                        state = reduce_logged(&w.document_id, std::slice::from_ref(&op));
+                        state.is_some()
+                    }
+                    (None, _) => false,
+                };
+                if !advanced {
+                    // A merge, a branch, or an operation concurrent to a
+                    // delete: reduce the whole document as of this operation.
+                    let ops = load(&self.store, &w.document_id, &w.schema, stored.entry_id).await?;
+                    match reduce_logged(&w.document_id, &ops) {
+                        Some(view) => state = Some(view),
+                        // Keep the last good view; the next operation retries.
+                        None => continue,
+                    }
+                }
+                if let Some(view) = &state {
+                    history.push(snapshot(view));
+                }
+            }
+            if let Some(view) = state {
+                // The final view is the current one, not history (the
+                // current view it replaces moves there in the write).
+                let mut passed = history.split_off(passed_from);
+                passed.retain(|v| v.view_id != view.view_id);
+                history.append(&mut passed);
+                current.push(snapshot(&view));
+                replaced.push(before);
+                self.cache.put(w.document_id, view);
+            }
+        }
+
+        let batch = ViewBatch {
+            current: current.iter().collect(),
+            history: history.iter().collect(),
+            replaced: replaced.iter().map(Option::as_ref).collect(),
+        };
+        let reduced = started.elapsed();
+        // Queue this batch's write, then wait for the previous one: the
+        // writer commits one batch while this worker reads and reduces the
+        // next. Writes run in queue order, and each moves the cursor from
+        // where the one before left it, so a failure fails the later too.
+        let queued = self.writer.begin_write(&batch, from, to).await;
+        let settled = self.settle().await;
+        let queued = queued?;
+        settled?;
+        self.cursor = to;
+        self.grown
+            .extend(current.iter().map(|v| v.schema_id.clone()));
+        self.in_flight = Some(InFlight {
+            write: queued,
+            to,
+            count,
+        });
+        tracing::debug!(
+            operations = count,
+            documents = current.len(),
+            cursor = to,
+            read_ms = read.as_millis() as u64,
+            reduce_ms = (reduced - read).as_millis() as u64,
+            // Documents whose view was not cached and was reduced from the
+            // database; then what the cache holds.
+            loaded = misses,
+            cached = self.cache.len(),
+            cache_bytes = self.cache.bytes(),
+            "materialized, write queued"
+        );
+        if isolating {
+            let document = current.first().map(|v| v.document_id);
+            self.settle_isolated(from, to, document).await?;
+        } else if count < self.config.batch as usize {
+            // Caught up: nothing to overlap with, and readers wait for it.
+            self.settle().await?;
+        }
+        Ok(count)
+    }
+
+    /// Waits for the write in flight, then tells its progress.
+    async fn settle(&mut self) -> Result<(), MaterializerError> {
+        let Some(done) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        done.write.finish().await?;
+        self.done += done.count as u64;
+        if self.done >= ANALYZE_FIRST.max(self.analyzed_at * 2) {
+            // Tables grew: let the planner know (log only; queries still work).
+            let tables: Vec<Arc<hoffnung_store::ViewTable>> = std::mem::take(&mut self.grown)
+                .iter()
+                .filter_map(|id| self.writer.table(id))
+                .collect();
+            let tables: Vec<&hoffnung_store::ViewTable> =
+                tables.iter().map(|t| t.as_ref()).collect();
+            match self.store.analyze(&tables).await {
+                Ok(()) => tracing::debug!(operations = self.done, "planner statistics refreshed"),
+                Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+            }
+            self.analyzed_at = self.done;
+        }
+        let _ = self.progress.send(done.to);
+        tracing::debug!(
+            cursor = done.to,
+            waited_ms = started.elapsed().as_millis() as u64,
+            "views committed"
+        );
+        Ok(())
+    }
+}
+
+/// A document's operations up to entry `until`, typed by `schema`.
+async fn load(
+    store: &Store,
+    document_id: &DocumentId,
+    schema: &Schema,
+    until: i64,
+) -> Result<Vec<DocumentOperation>, MaterializerError> {
+    let stored = store
+        .document_operations_until(document_id, schema.id(), until)
+        .await?;
+    Ok(stored.iter().filter_map(|s| decode(s, schema)).collect())
+}
+
+/// Decodes a stored operation; they were validated at ingest, so a failure
+/// means a damaged database and is logged.
+fn decode(stored: &StoredOperation, schema: &Schema) -> Option<DocumentOperation> {
+    let operation = PlainOperation::decode(&stored.payload)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.validate(schema).map_err(|e| e.to_string()));
+    match operation {
+        Ok(operation) => Some(DocumentOperation {
+            id: stored.id,
+            public_key: stored.public_key,
+            operation,
+        }),
+        Err(e) => {
+            tracing::error!(operation = %stored.id, error = %e, "stored operation does not decode");
+            None
+        }
+    }
+}
+
+fn reduce_logged(document_id: &DocumentId, ops: &[DocumentOperation]) -> Option<DocumentView> {
+    match reduce(ops) {
+        Ok(view) => Some(view),
+        Err(e) => {
+            tracing::warn!(document = %document_id, error = %e, "document does not reduce yet");
+            None
+        }
+    }
+}
+
+/// A view without its operation order (which the tables do not keep):
+/// cheap to copy however long the document is.
+fn snapshot(view: &DocumentView) -> DocumentView {
+    DocumentView {
+        document_id: view.document_id,
+        schema_id: view.schema_id.clone(),
+        owner: view.owner,
+        view_id: view.view_id.clone(),
+        is_deleted: view.is_deleted,
+        is_edited: view.is_edited,
+        sorted_operation_ids: Vec::new(),
+        fields: view.fields.clone(),
+    }
+}

@@ -124,6 +124,21 @@ impl TestDb {
 /// Signed entries with their operations, in a valid ingest order.
 pub type Signed = (Vec<u8>, Vec<u8>);
 
+/// `n` field definition documents (`field<log>`, `int`) of one author, one
+/// log each, starting at log `first_log`.
+pub fn field_definitions(key: &hoffnung_core::KeyPair, first_log: u64, n: u64) -> Vec<Signed> {
+    use hoffnung_core::{Fields, OperationValue, SchemaId};
+    let definition = |d: usize, _| {
+        let mut fields = Fields::new();
+        let name = format!("field{}", first_log + d as u64);
+        fields.insert("name".into(), OperationValue::Str(name));
+        fields.insert("type".into(), OperationValue::Str("int".into()));
+        fields
+    };
+    let schema = SchemaId::SCHEMA_FIELD_DEFINITION_V1;
+    presigned_documents(key, &schema, first_log, n as usize, 0, definition).0
+}
+
 /// Pre-signed entries of `docs` new documents of `schema_id` (one log each,
 /// from log `first_log`), then `updates` rounds updating each document with
 /// `fields(document index, round)` (round 0 is the CREATE). Returns the

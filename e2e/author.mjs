@@ -47,6 +47,7 @@ const RETRY_MS = 100;
 const ENTRY_DEADLINE_MS = 60_000;
 const JOURNAL_EVERY_MS = 1_000;
 const STOP_POLL_MS = 50;
+const UNUSUAL_ERRORS_KEPT = 20;
 
 const VERBOSE = process.env.E2E_VERBOSE === '1';
 
@@ -90,6 +91,9 @@ class Author {
       errors: 0,
       errorKinds: {},
       lastError: null,
+      // The first few errors other than refused or reset connections, which
+      // a kill explains; a timeout or an error answer is worth a look.
+      unusualErrors: [],
     };
   }
 
@@ -103,6 +107,9 @@ class Author {
     this.stats.errors += 1;
     this.stats.errorKinds[err.kind] = (this.stats.errorKinds[err.kind] ?? 0) + 1;
     this.stats.lastError = err.message;
+    if (err.kind !== 'network' && this.stats.unusualErrors.length < UNUSUAL_ERRORS_KEPT) {
+      this.stats.unusualErrors.push(`${new Date().toISOString()} ${err.message}`);
+    }
   }
 
   async nextArgs(viewId, label) {

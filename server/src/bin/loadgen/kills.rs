@@ -129,20 +129,28 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let started = Instant::now();
 
-    let mut back_in = Vec::with_capacity(args.kills);
+    let mut kills = Vec::with_capacity(args.kills);
     for k in 1..=args.kills {
         let wait = rng.between(args.min_wait_ms, args.max_wait_ms);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         authors.running()?;
+        // What the materializer had left to do just before the kill.
+        let backlog = tokio::time::timeout(Duration::from_secs(2), status(&client))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|s| s["materializer"]["backlog"].as_u64());
+        let at = utc_now();
         node.kill()?;
         let restart = node.start().await?;
         println!(
-            "kill {k}/{}: after {:.2} s, healthy again in {:.2} s",
+            "kill {k}/{} at {at} UTC: after {:.2} s, materializer backlog {}, healthy again in {:.2} s",
             args.kills,
             wait as f64 / 1000.0,
+            backlog.map_or("?".to_string(), |b| b.to_string()),
             restart.as_secs_f64()
         );
-        back_in.push(restart);
+        kills.push(Kill { restart, backlog });
     }
 
     std::fs::write(&stop_file, b"")?;
@@ -165,7 +173,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .as_u64()
         .context("no entries in /status")?;
 
-    report(&args, &back_in, &journals, published, caught_up);
+    report(&args, &kills, &journals, published, caught_up);
     let outcome = check(&client, &schema, &journals, entries_after - entries_before).await;
     node.terminate();
     match outcome {
@@ -182,21 +190,34 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// One kill: how long the node took to be healthy again, and the
+/// materializer's backlog just before (if `/status` answered).
+struct Kill {
+    restart: Duration,
+    backlog: Option<u64>,
+}
+
 /// Prints what the authors did and how the node came back.
 fn report(
     args: &Args,
-    back_in: &[Duration],
+    kills: &[Kill],
     journals: &[Journal],
     published: Duration,
     caught_up: Duration,
 ) {
     let sum = |f: fn(&Journal) -> u64| journals.iter().map(f).sum::<u64>();
     let acknowledged = sum(|j| j.acknowledged);
-    let mean = back_in.iter().sum::<Duration>() / back_in.len().max(1) as u32;
-    let max = back_in.iter().max().copied().unwrap_or_default();
+    let mean = kills.iter().map(|k| k.restart).sum::<Duration>() / kills.len().max(1) as u32;
+    let max = kills.iter().map(|k| k.restart).max().unwrap_or_default();
+    let busy = kills
+        .iter()
+        .filter(|k| k.backlog.is_some_and(|b| b > 0))
+        .count();
+    let most = kills.iter().filter_map(|k| k.backlog).max().unwrap_or(0);
     println!(
-        "kills: {}, healthy again after each in mean {:.2} s, max {:.2} s",
-        back_in.len(),
+        "kills: {}, healthy again after each in mean {:.2} s, max {:.2} s; \
+         the materializer had a backlog at {busy} of them (at most {most} entries)",
+        kills.len(),
         mean.as_secs_f64(),
         max.as_secs_f64()
     );
@@ -221,6 +242,11 @@ fn report(
         "errors seen by the authors: {} {kinds:?}",
         sum(|j| j.errors)
     );
+    for (a, j) in journals.iter().enumerate() {
+        for e in &j.unusual_errors {
+            println!("  author {a}: {e}");
+        }
+    }
     println!(
         "materializer caught up {:.2} s after the authors stopped",
         caught_up.as_secs_f64()
@@ -237,6 +263,21 @@ async fn status(client: &GraphqlClient) -> anyhow::Result<Value> {
         .error_for_status()?
         .json()
         .await?)
+}
+
+/// The time of day (UTC) to the millisecond, to line kills up with the
+/// authors' errors.
+fn utc_now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() % 86_400_000);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 /// `author.mjs` can run: Node.js is there, and p2panda-js in `e2e`.

@@ -23,6 +23,7 @@ pub(super) struct Journal {
     pub(super) resent: u64,
     pub(super) errors: u64,
     pub(super) error_kinds: BTreeMap<String, u64>,
+    pub(super) unusual_errors: Vec<String>,
     documents: Vec<Document>,
 }
 

@@ -174,7 +174,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .context("no entries in /status")?;
 
     report(&args, &kills, &journals, published, caught_up);
-    let outcome = check(&client, &schema, &journals, entries_after - entries_before).await;
+    let outcome = check(
+        &client,
+        &schema,
+        &journals,
+        entries_after as i64 - entries_before as i64,
+    )
+    .await;
     node.terminate();
     match outcome {
         Ok(summary) => {

@@ -45,16 +45,17 @@ struct Fields {
 }
 
 /// Checks every journal against the node: a summary, or every problem.
-/// `gained`: the entries the node stored while the authors ran.
+/// `gained`: the entries the node stored while the authors ran (negative
+/// if it lost some it had before).
 pub(super) async fn check(
     client: &GraphqlClient,
     schema: &SchemaId,
     journals: &[Journal],
-    gained: u64,
+    gained: i64,
 ) -> Result<String, Vec<String>> {
     let mut problems = Vec::new();
     let acknowledged: u64 = journals.iter().map(|j| j.acknowledged).sum();
-    if gained != acknowledged {
+    if gained != acknowledged as i64 {
         problems.push(format!(
             "the node stored {gained} entries while the authors ran; they acknowledged {acknowledged}"
         ));

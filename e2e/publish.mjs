@@ -29,7 +29,16 @@ import {
   initWebAssembly,
 } from 'p2panda-js';
 
-const REQUEST_TIMEOUT_MS = 10_000;
+import {
+  E2EError,
+  GraphQLError,
+  NEXT_ARGS_QUERY,
+  PUBLISH_MUTATION,
+  REQUEST_TIMEOUT_MS,
+  graphql,
+  parseNextArguments,
+} from './client.mjs';
+
 const SCHEMA_WAIT_MS = 10_000;
 const SCHEMA_RETRY_SLEEP_MS = 250;
 
@@ -37,34 +46,6 @@ const VERBOSE = process.env.E2E_VERBOSE === '1';
 
 const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS_DIR = path.join(SCRIPT_DIR, '..', 'fixtures', 'vectors');
-
-// GraphQL documents exactly as shirokuma 0.1.3 sends them (SPEC.md 9.2).
-const NEXT_ARGS_QUERY = `query NextArgs($publicKey: String!, $viewId: String) {
-  nextArgs(publicKey: $publicKey, viewId: $viewId) {
-    logId
-    seqNum
-    backlink
-    skiplink
-  }
-}`;
-
-const PUBLISH_MUTATION = `mutation Publish($entry: String!, $operation: String!) {
-  publish(entry: $entry, operation: $operation) {
-    logId
-    seqNum
-    backlink
-    skiplink
-  }
-}`;
-
-class E2EError extends Error {}
-
-class GraphQLError extends E2EError {
-  constructor(label, messages) {
-    super(`${label}: GraphQL error: ${messages.join(' | ')}`);
-    this.messages = messages;
-  }
-}
 
 function log(...args) {
   if (VERBOSE) console.error('e2e:', ...args);
@@ -96,61 +77,6 @@ function lipmaa(n) {
 function skiplinkRequired(seqNum) {
   const n = BigInt(seqNum);
   return n > 1n && lipmaa(n) !== n - 1n;
-}
-
-// ---------------------------------------------------------------------------
-// GraphQL over HTTP (Node's built-in fetch)
-
-async function graphql(url, query, variables, label) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  let status;
-  let text;
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ query, variables }),
-      signal: controller.signal,
-    });
-    status = response.status;
-    text = await response.text();
-  } catch (err) {
-    if (controller.signal.aborted) {
-      throw new E2EError(`${label}: no answer from ${url} within ${REQUEST_TIMEOUT_MS} ms`);
-    }
-    const cause = err.cause ? ` (${err.cause.code || err.cause.message || err.cause})` : '';
-    throw new E2EError(`${label}: request to ${url} failed: ${err.message}${cause}`);
-  } finally {
-    clearTimeout(timer);
-  }
-
-  const snippet = text.length > 300 ? `${text.slice(0, 300)}…` : text;
-  if (status !== 200) {
-    throw new E2EError(`${label}: HTTP ${status} from ${url}: ${snippet}`);
-  }
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new E2EError(`${label}: response is not JSON: ${snippet}`);
-  }
-  if (body === null || typeof body !== 'object') {
-    throw new E2EError(`${label}: response is not a JSON object: ${snippet}`);
-  }
-  if (Array.isArray(body.errors) && body.errors.length > 0) {
-    throw new GraphQLError(
-      label,
-      body.errors.map((e) => (e && typeof e.message === 'string' ? e.message : JSON.stringify(e))),
-    );
-  }
-  if (body.errors !== undefined && !Array.isArray(body.errors)) {
-    throw new E2EError(`${label}: malformed "errors" in response: ${snippet}`);
-  }
-  if (!body.data || typeof body.data !== 'object') {
-    throw new E2EError(`${label}: response has no data: ${snippet}`);
-  }
-  return body.data;
 }
 
 // ---------------------------------------------------------------------------
@@ -214,28 +140,6 @@ async function subscribe(url, query) {
   };
 }
 
-const HASH_RE = /^0020[0-9a-f]{64}$/;
-const DECIMAL_RE = /^(0|[1-9][0-9]*)$/;
-
-// Checks the shape of a NextArguments object and returns it.
-function parseNextArguments(value, label) {
-  if (!value || typeof value !== 'object') {
-    throw new E2EError(`${label}: expected NextArguments object, got ${JSON.stringify(value)}`);
-  }
-  const { logId, seqNum, backlink, skiplink } = value;
-  if (typeof logId !== 'string' || !DECIMAL_RE.test(logId)) {
-    throw new E2EError(`${label}: logId must be a decimal string, got ${JSON.stringify(logId)}`);
-  }
-  if (typeof seqNum !== 'string' || !DECIMAL_RE.test(seqNum) || seqNum === '0') {
-    throw new E2EError(`${label}: seqNum must be a decimal string >= 1, got ${JSON.stringify(seqNum)}`);
-  }
-  for (const [name, link] of [['backlink', backlink], ['skiplink', skiplink]]) {
-    if (link !== null && (typeof link !== 'string' || !HASH_RE.test(link))) {
-      throw new E2EError(`${label}: ${name} must be null or a hash, got ${JSON.stringify(link)}`);
-    }
-  }
-  return { logId, seqNum, backlink, skiplink };
-}
 
 function expectNextArgs(actual, expected, label) {
   const diffs = [];

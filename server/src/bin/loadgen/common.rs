@@ -8,12 +8,14 @@ use anyhow::{bail, Context};
 use hoffnung_core::entry::NextArgs;
 use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
 use hoffnung_core::{
-    sign_entry, DocumentViewId, EncodedEntry, Fields, KeyPair, Operation, OperationValue, SchemaId,
+    sign_entry, DocumentViewId, EncodedEntry, Fields, Hash, KeyPair, Operation, OperationValue,
+    SchemaId,
 };
 use hoffnung_server::{Node, NodeConfig};
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub(crate) const PUBLISH: &str = "mutation Publish($entry: String!, $operation: String!) { publish(entry: $entry, operation: $operation) { logId seqNum backlink skiplink } }";
+pub(crate) const NEXT_ARGS: &str = "query NextArgs($publicKey: String!, $viewId: String) { nextArgs(publicKey: $publicKey, viewId: $viewId) { logId seqNum backlink skiplink } }";
 
 /// An entry and its operation, hex-encoded as `publish` takes them.
 pub(crate) type Signed = (String, String);
@@ -24,6 +26,120 @@ pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?)
+}
+
+/// A client of one node's GraphQL API, publishing as `hoffnung` clients
+/// do: `nextArgs`, then `publish`.
+pub(crate) struct GraphqlClient {
+    pub(crate) http: reqwest::Client,
+    pub(crate) url: String,
+}
+
+impl GraphqlClient {
+    /// The `data` of a request; an answer with `errors` is an error.
+    pub(crate) async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let body = json!({ "query": query, "variables": variables });
+        let got: Value = self
+            .http
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if !got["errors"].is_null() {
+            bail!("the node answered errors: {}", got["errors"]);
+        }
+        Ok(got["data"].clone())
+    }
+
+    /// `nextArgs` of `key` for a new document (`view_id` none) or after
+    /// the view `view_id`.
+    pub(crate) async fn next_args(
+        &self,
+        public_key: &str,
+        view_id: Option<&str>,
+    ) -> anyhow::Result<NextArgs> {
+        let data = self
+            .graphql(
+                NEXT_ARGS,
+                json!({ "publicKey": public_key, "viewId": view_id }),
+            )
+            .await?;
+        let a = &data["nextArgs"];
+        let text = |k: &str| a[k].as_str().map(str::to_string);
+        let hash = |k: &str| -> anyhow::Result<Option<Hash>> {
+            Ok(match text(k) {
+                Some(h) => Some(h.parse()?),
+                None => None,
+            })
+        };
+        Ok(NextArgs {
+            log_id: text("logId").context("no logId")?.parse()?,
+            seq_num: text("seqNum").context("no seqNum")?.parse()?,
+            backlink: hash("backlink")?,
+            skiplink: hash("skiplink")?,
+        })
+    }
+
+    /// `nextArgs`, then `publish`, as a client does; the operation id.
+    pub(crate) async fn publish(
+        &self,
+        key: &KeyPair,
+        operation: &Operation,
+    ) -> anyhow::Result<Hash> {
+        let view = operation.previous.as_ref().map(|v| v.to_string());
+        let args = self
+            .next_args(&key.public_key().to_hex(), view.as_deref())
+            .await?;
+        let payload = operation.encode();
+        let entry = sign_entry(key, &args, &payload)?;
+        self.graphql(
+            PUBLISH,
+            json!({ "entry": entry.to_hex(), "operation": hex::encode(&payload) }),
+        )
+        .await?;
+        Ok(entry.hash())
+    }
+
+    /// Publishes a schema: a field definition per `(name, type)`, then the
+    /// definition. Its id, and the id of the definition's document.
+    pub(crate) async fn publish_schema(
+        &self,
+        key: &KeyPair,
+        name: &str,
+        fields: &[(String, &str)],
+    ) -> anyhow::Result<(SchemaId, Hash)> {
+        let mut pinned = Vec::with_capacity(fields.len());
+        for (field, ty) in fields {
+            let mut f = Fields::new();
+            f.insert("name".into(), OperationValue::Str(field.clone()));
+            f.insert("type".into(), OperationValue::Str((*ty).into()));
+            let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f);
+            pinned.push(DocumentViewId::from_operation(
+                self.publish(key, &op).await?,
+            ));
+        }
+        let mut d = Fields::new();
+        d.insert("name".into(), OperationValue::Str(name.into()));
+        d.insert("description".into(), OperationValue::Str("loadgen".into()));
+        d.insert("fields".into(), OperationValue::PinnedRelationList(pinned));
+        let def = self
+            .publish(key, &Operation::create(SchemaId::SCHEMA_DEFINITION_V1, d))
+            .await?;
+        let id = SchemaId::application(name, DocumentViewId::from_operation(def))?;
+        Ok((id, def))
+    }
+
+    /// Whether the API has schema `id` yet: a query for a document of it
+    /// (`document`, any id) is an error until then, as the CLI asks.
+    pub(crate) async fn has_schema(&self, id: &SchemaId, document: &Hash) -> bool {
+        let query =
+            format!("query D($id: String!) {{ {id}(id: $id) {{ meta {{ documentId }} }} }}");
+        self.graphql(&query, json!({ "id": document.to_string() }))
+            .await
+            .is_ok()
+    }
 }
 
 /// The node this process starts and measures.

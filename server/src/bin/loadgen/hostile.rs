@@ -19,7 +19,7 @@ use hoffnung_server::{Node, NodeConfig};
 use serde_json::json;
 
 use crate::common::{load, percentile_ms, presign_documents};
-use crate::startup::{rss_kib, spawn_node};
+use crate::startup::{rss_kib, spawn_node, wait_healthy};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -62,7 +62,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     node.shutdown();
     node.join().await?;
 
-    let (mut child, url) = spawn_node(&binary, dir.path(), &["--no-replication"])?;
+    let (mut child, url) = spawn_node(&binary, dir.path(), 0, &["--no-replication"])?;
     let base = url.trim_end_matches("/graphql").to_string();
     let pid = child.id();
     let outcome = async {
@@ -77,18 +77,6 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .status();
     child.wait()?;
     outcome
-}
-
-async fn wait_healthy(base: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        match client.get(format!("{base}/health")).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            _ if started.elapsed() > Duration::from_secs(60) => bail!("no health in 60 s"),
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
-    }
 }
 
 async fn idle_connections(

@@ -10,18 +10,22 @@
 //! - `blob`: a file published as pieces, then served over HTTP;
 //! - `hostile`: idle connections, oversized bodies and a memory spike
 //!   against the `hoffnung` binary;
+//! - `kills`: the `hoffnung` binary killed hard again and again while
+//!   p2panda-js authors publish; no acknowledged entry may be lost;
 //! - `schemas`: N schemas published one after the other; time per schema;
 //! - `subscribe`: publish and `nextArgs` latency with N subscriptions open.
 //!
-//! Except `publish --url`, each starts its node(s) in this process on a
-//! fresh, file-backed SQLite database (or `--database-url`) and talks to it
-//! over loopback HTTP.
+//! Except `publish --url` and those that run the `hoffnung` binary
+//! (`startup`, `hostile`, `kills`), each starts its node(s) in this process
+//! on a fresh, file-backed SQLite database (or `--database-url`) and talks
+//! to it over loopback HTTP.
 
 use clap::{Parser, Subcommand};
 
 mod blob;
 mod common;
 mod hostile;
+mod kills;
 mod lag;
 mod publish;
 mod query;
@@ -61,6 +65,11 @@ enum Command {
     /// against the `hoffnung` binary: legitimate latency, peak and
     /// after-spike memory.
     Hostile(hostile::Args),
+    /// Kill the `hoffnung` binary hard (SIGKILL) N times while p2panda-js
+    /// authors (e2e/author.mjs) publish; then check that every acknowledged
+    /// entry is stored and every document materialized at its last
+    /// acknowledged view.
+    Kills(kills::Args),
     /// Publish N schemas one after the other through the GraphQL API of
     /// an in-process node (as `hoffnung schema create`): time per schema.
     Schemas(schemas::Args),
@@ -91,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Replicate(args) => replicate::run(args).await,
         Command::Blob(args) => blob::run(args).await,
         Command::Hostile(args) => hostile::run(args).await,
+        Command::Kills(args) => kills::run(args).await,
         Command::Schemas(args) => schemas::run(args).await,
         Command::Subscribe(args) => subscribe::run(args).await,
     }

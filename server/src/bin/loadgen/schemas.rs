@@ -7,13 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use hoffnung_core::entry::NextArgs;
-use hoffnung_core::{sign_entry, DocumentViewId, Fields, KeyPair, Operation, OperationValue};
-use hoffnung_core::{Hash, SchemaId};
-use serde_json::{json, Value};
+use anyhow::bail;
+use hoffnung_core::KeyPair;
+use serde_json::json;
 
-use crate::common::{http_client, InProcessArgs, PUBLISH};
+use crate::common::{http_client, GraphqlClient, InProcessArgs};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -39,125 +37,45 @@ enum Probe {
     Type,
 }
 
-const NEXT_ARGS: &str = "query NextArgs($publicKey: String!, $viewId: String) { nextArgs(publicKey: $publicKey, viewId: $viewId) { logId seqNum backlink skiplink } }";
 const TYPE: &str = "query Type($name: String!) { __type(name: $name) { name } }";
 
-struct Client {
-    http: reqwest::Client,
-    url: String,
-}
-
-impl Client {
-    async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let body = json!({ "query": query, "variables": variables });
-        let got: Value = self
-            .http
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if !got["errors"].is_null() {
-            bail!("the node answered errors: {}", got["errors"]);
-        }
-        Ok(got["data"].clone())
-    }
-
-    /// `nextArgs`, then `publish`, as a client does; the operation id.
-    async fn publish(&self, key: &KeyPair, operation: &Operation) -> anyhow::Result<Hash> {
-        let data = self
-            .graphql(
-                NEXT_ARGS,
-                json!({ "publicKey": key.public_key().to_hex(), "viewId": Value::Null }),
-            )
-            .await?;
-        let a = &data["nextArgs"];
-        let text = |k: &str| a[k].as_str().map(str::to_string);
-        let hash = |k: &str| -> anyhow::Result<Option<Hash>> {
-            Ok(match text(k) {
-                Some(h) => Some(h.parse()?),
-                None => None,
-            })
-        };
-        let args = NextArgs {
-            log_id: text("logId").context("no logId")?.parse()?,
-            seq_num: text("seqNum").context("no seqNum")?.parse()?,
-            backlink: hash("backlink")?,
-            skiplink: hash("skiplink")?,
-        };
-        let payload = operation.encode();
-        let entry = sign_entry(key, &args, &payload)?;
-        self.graphql(
-            PUBLISH,
-            json!({ "entry": entry.to_hex(), "operation": hex::encode(&payload) }),
-        )
+/// Publishes schema `n` with `fields` fields; returns when the node's API
+/// has its type.
+async fn schema(
+    client: &GraphqlClient,
+    key: &KeyPair,
+    n: usize,
+    fields: usize,
+    probe: Probe,
+) -> anyhow::Result<()> {
+    let types = ["str", "int", "bool", "float"];
+    let names: Vec<(String, &str)> = (0..fields)
+        .map(|i| (format!("field_{i}"), types[i % types.len()]))
+        .collect();
+    let (id, def) = client
+        .publish_schema(key, &format!("schema_{n}"), &names)
         .await?;
-        Ok(entry.hash())
-    }
-
-    /// Publishes schema `n` with `fields` fields; returns when the node's
-    /// API has its type.
-    async fn schema(
-        &self,
-        key: &KeyPair,
-        n: usize,
-        fields: usize,
-        probe: Probe,
-    ) -> anyhow::Result<()> {
-        let types = ["str", "int", "bool", "float"];
-        let mut pinned = Vec::with_capacity(fields);
-        for i in 0..fields {
-            let mut f = Fields::new();
-            f.insert("name".into(), OperationValue::Str(format!("field_{i}")));
-            f.insert(
-                "type".into(),
-                OperationValue::Str(types[i % types.len()].into()),
-            );
-            let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f);
-            pinned.push(DocumentViewId::from_operation(
-                self.publish(key, &op).await?,
-            ));
-        }
-        let name = format!("schema_{n}");
-        let mut d = Fields::new();
-        d.insert("name".into(), OperationValue::Str(name.clone()));
-        d.insert("description".into(), OperationValue::Str("loadgen".into()));
-        d.insert("fields".into(), OperationValue::PinnedRelationList(pinned));
-        let def = self
-            .publish(key, &Operation::create(SchemaId::SCHEMA_DEFINITION_V1, d))
-            .await?;
-        let id = SchemaId::application(&name, DocumentViewId::from_operation(def))?;
-        let start = Instant::now();
-        // The CLI's back-off.
-        let mut delay = Duration::from_millis(10);
-        loop {
-            let there = match probe {
-                Probe::Type => {
-                    let got = self
-                        .graphql(TYPE, json!({ "name": id.to_string() }))
-                        .await?;
-                    !got["__type"].is_null()
-                }
-                // An error (the field is unknown) until the API has it.
-                Probe::Document => {
-                    let query = format!(
-                        "query D($id: String!) {{ {id}(id: $id) {{ meta {{ documentId }} }} }}"
-                    );
-                    self.graphql(&query, json!({ "id": def.to_string() }))
-                        .await
-                        .is_ok()
-                }
-            };
-            if there {
-                return Ok(());
+    let start = Instant::now();
+    // The CLI's back-off.
+    let mut delay = Duration::from_millis(10);
+    loop {
+        let there = match probe {
+            Probe::Type => {
+                let got = client
+                    .graphql(TYPE, json!({ "name": id.to_string() }))
+                    .await?;
+                !got["__type"].is_null()
             }
-            if start.elapsed() > Duration::from_secs(120) {
-                bail!("schema {id} never appeared in the API");
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(250));
+            Probe::Document => client.has_schema(&id, &def).await,
+        };
+        if there {
+            return Ok(());
         }
+        if start.elapsed() > Duration::from_secs(120) {
+            bail!("schema {id} never appeared in the API");
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(250));
     }
 }
 
@@ -178,7 +96,7 @@ fn report(label: &str, times: &[Duration]) {
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let n = args.node.start(true).await?;
-    let client = Client {
+    let client = GraphqlClient {
         http: http_client()?,
         url: n.node.graphql_url(),
     };
@@ -187,7 +105,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let all = Instant::now();
     for i in 0..args.count {
         let start = Instant::now();
-        client.schema(&key, i, args.fields, args.probe).await?;
+        schema(&client, &key, i, args.fields, args.probe).await?;
         times.push(start.elapsed());
     }
     let total = all.elapsed();

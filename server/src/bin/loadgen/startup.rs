@@ -53,7 +53,7 @@ async fn measure_start(
     label: &str,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (mut child, url) = spawn_node(binary, data_dir, &[])?;
+    let (mut child, url) = spawn_node(binary, data_dir, 0, &[])?;
     let base = url.trim_end_matches("/graphql");
     loop {
         match client.get(format!("{base}/health")).send().await {
@@ -87,32 +87,67 @@ async fn measure_start(
     Ok(())
 }
 
-/// Starts `hoffnung node` (`binary`) on `data_dir` with `extra` flags, on
-/// free ports; the child and its GraphQL URL once it prints it.
+/// How long a started node may take to print its URL.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts `hoffnung node` (`binary`) on `data_dir` with `extra` flags, its
+/// API on `http_port` (0: a free port) and no fixed node-to-node port; the
+/// child and its GraphQL URL once it prints it. A node that prints no URL
+/// within a minute is killed.
 pub(crate) fn spawn_node(
     binary: &std::path::Path,
     data_dir: &std::path::Path,
+    http_port: u16,
     extra: &[&str],
 ) -> anyhow::Result<(std::process::Child, String)> {
     use std::io::BufRead;
     let mut child = std::process::Command::new(binary)
-        .args(["node", "--http-port", "0", "--p2p-port", "0", "--data-dir"])
+        .args(["node", "--http-port", &http_port.to_string()])
+        .args(["--p2p-port", "0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
         .env("HOFFNUNG_LOG_LEVEL", "warn")
         .stdout(std::process::Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().context("stdout")?;
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .next()
-        .context("no output")??;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        // Read on until the node exits, so that it never writes into a
+        // closed pipe.
+        for _ in lines {}
+    });
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Some(Ok(line))) => line,
+        other => {
+            let _ = child.kill();
+            let status = child.wait()?;
+            bail!("the node printed no URL ({other:?}); it exited: {status}");
+        }
+    };
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .context("no URL")?
         .to_string();
     Ok((child, url))
+}
+
+/// Waits until the node at `base` answers `/health` (at most a minute).
+pub(crate) async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+    // A request of a node that hangs must not outlast the deadline.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let started = Instant::now();
+    loop {
+        match client.get(format!("{base}/health")).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            _ if started.elapsed() > Duration::from_secs(60) => bail!("no health in 60 s"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
 }
 
 /// VmRSS of a process, in KiB (Linux).

@@ -1,0 +1,83 @@
+//! Hard kills of the `hoffnung` binary while real p2panda-js authors publish
+//! and the materializer works: `hoffnung-loadgen kills` with three kills,
+//! which fails on any acknowledged entry missing from its log and on any
+//! document not materialized at its last acknowledged view.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use hoffnung_store::backend_tests;
+
+/// The whole run's deadline: it takes seconds; a hang fails the test.
+const DEADLINE: Duration = Duration::from_secs(300);
+
+/// `e2e/` if Node.js and its npm packages are there; else `None`, saying so.
+fn e2e() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../e2e");
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: no Node.js (`node`) here to run e2e/author.mjs");
+        return None;
+    }
+    if !dir.join("node_modules/p2panda-js").is_dir() {
+        eprintln!("skipped: p2panda-js is not installed: run `npm ci --prefix e2e` (.ci/run does)");
+        return None;
+    }
+    Some(dir)
+}
+
+/// Runs the load generator's `kills` on `database_url`; killed with
+/// everything it started (its process group) if it outlasts the deadline.
+fn kills(database_url: &str, e2e: &std::path::Path) -> Output {
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoffnung-loadgen"));
+    // The node reads no configuration of the caller's.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HOFFNUNG_") || k.starts_with("XDG_") {
+            cmd.env_remove(k);
+        }
+    }
+    let child = cmd
+        .args(["kills", "--kills", "3", "--database-url", database_url])
+        .arg("--binary")
+        .arg(env!("CARGO_BIN_EXE_hoffnung"))
+        .arg("--e2e")
+        .arg(e2e)
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hoffnung-loadgen");
+    let group = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(output) => output.expect("the load generator's output"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+            panic!("hoffnung-loadgen kills did not end within {DEADLINE:?}");
+        }
+    }
+}
+
+backend_tests! {
+    no_acknowledged_entry_lost_across_kills(db) {
+        let Some(e2e) = e2e() else { return };
+        let url = db.url.clone();
+        let output = tokio::task::spawn_blocking(move || kills(&url, &e2e)).await.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "kills failed ({}):\n{stdout}\n{stderr}", output.status);
+        assert!(stdout.contains("kill 3/3"), "{stdout}");
+        assert!(stdout.contains("verification: ok"), "{stdout}");
+    }
+}

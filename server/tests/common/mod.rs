@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 pub mod blob;
 pub mod cli;
 pub mod e2e;
+pub mod golden;
 
 /// Replication on loopback with fast sync rounds, no mDNS, dialling `peers`.
 pub fn replication_config(

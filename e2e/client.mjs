@@ -114,3 +114,27 @@ export function parseNextArguments(value, label) {
   }
   return { logId, seqNum, backlink, skiplink };
 }
+
+// ---------------------------------------------------------------------------
+// Bamboo skiplinks (SPEC.md 3.3)
+
+// lipmaa(n) for n >= 1, BigInt arithmetic.
+export function lipmaa(n) {
+  n = BigInt(n);
+  if (n < 1n) throw new E2EError(`lipmaa: invalid seq num ${n}`);
+  const T = (j) => (3n ** BigInt(j) - 1n) / 2n;
+  let k = 1;
+  while (T(k) < n) k += 1;
+  if (T(k) === n) return n - 3n ** BigInt(k - 1);
+  let u = n;
+  for (let j = k - 1; j >= 1; j -= 1) {
+    u %= T(j);
+    if (u === 0n) return n - T(j);
+  }
+  throw new E2EError(`lipmaa: no result for ${n}`);
+}
+
+export function skiplinkRequired(seqNum) {
+  const n = BigInt(seqNum);
+  return n > 1n && lipmaa(n) !== n - 1n;
+}

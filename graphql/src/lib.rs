@@ -10,7 +10,9 @@
 mod documents;
 mod error;
 mod limits;
+mod live;
 mod loader;
+mod route;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -29,6 +31,7 @@ pub use documents::{DEFAULT_MAX_PAGE, DEFAULT_PAGE};
 pub use error::{api_error, domain_error, ApiError, ErrorCode};
 use error::{invalid_argument, invalid_value};
 pub use limits::MAX_PARSE_ERROR;
+pub use live::{BuildStats, LiveSchema};
 pub use subscriptions::{
     connection_data, ConnectionSubscriptions, SubscriptionHub, SubscriptionLimits,
     SubscriptionStats, DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
@@ -82,8 +85,15 @@ pub const MAX_DEPTH: usize = 24;
 /// Most fields a request may select.
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-/// Builds the GraphQL schema served by the node.
+/// Builds the whole GraphQL API of the registry's schemas.
 pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
+    let schemas = queryable_schemas(&api.registry);
+    build(api, schemas)
+}
+
+/// Builds the API of `schemas` (which must hold the relation targets of
+/// each) and the part every build has: `nextArgs`, `publish`.
+fn build(api: Api, schemas: Vec<Arc<hoffnung_core::Schema>>) -> Result<Schema, SchemaError> {
     let next_arguments = Object::new(NEXT_ARGUMENTS)
         .description("Arguments for the next entry of an author's log.")
         .field(next_args_field("logId", "LogId", true, |a| {
@@ -137,7 +147,6 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
         .argument(InputValue::new("operation", TypeRef::named_nn("EncodedOperation"))),
     );
 
-    let schemas = queryable_schemas(&api.registry);
     let subscription_root = (!schemas.is_empty()).then_some("Subscription");
     let mut builder = Schema::build("Query", Some("MutationRoot"), subscription_root)
         .register(next_arguments)
@@ -159,6 +168,9 @@ pub fn build_schema(api: Api) -> Result<Schema, SchemaError> {
         .data(api)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        // A build holds only the schemas a request names (see `live`), so
+        // "did you mean" would depend on the build: none are given.
+        .disable_suggestions()
         .extension(limits::RequestLimits);
     for (name, description) in SCALARS {
         builder = builder.register(
@@ -264,67 +276,4 @@ fn hex_arg(
             ),
         )
     })
-}
-
-/// The schema being served, rebuilt when the registry changes (a new
-/// schema becomes queryable without a restart; the old build is dropped
-/// once the requests using it finish).
-pub struct LiveSchema {
-    api: Api,
-    current: std::sync::RwLock<Schema>,
-}
-
-impl LiveSchema {
-    pub fn new(api: Api) -> Result<Self, SchemaError> {
-        let current = std::sync::RwLock::new(build_schema(api.clone())?);
-        Ok(Self { api, current })
-    }
-
-    /// The schema to run a request on (cheap: a reference count).
-    pub fn get(&self) -> Schema {
-        match self.current.read() {
-            Ok(s) => s.clone(),
-            Err(e) => e.into_inner().clone(),
-        }
-    }
-
-    /// Runs one request, with a relation loader of its own.
-    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
-        let loader = async_graphql::dataloader::DataLoader::new(
-            loader::RelationLoader {
-                store: self.api.store.clone(),
-            },
-            tokio::spawn,
-        );
-        let mut response = self.get().execute(request.data(loader)).await;
-        // Errors of the request itself (syntax, unknown fields, argument
-        // types) come from async-graphql without a code: they get one, so
-        // that every error a client sees can be matched on.
-        for e in &mut response.errors {
-            let coded = e
-                .extensions
-                .as_ref()
-                .is_some_and(|x| x.get("code").is_some());
-            if !coded {
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", ErrorCode::InvalidQuery.as_str());
-            }
-        }
-        response
-    }
-
-    /// Rebuilds from the registry's current schemas. Blocking work that
-    /// grows with the number of schemas: run it beside the async runtime.
-    /// The build it replaces is dropped after the new one is served (it
-    /// takes about as long to drop as to build).
-    pub fn rebuild(&self) -> Result<(), SchemaError> {
-        let schema = build_schema(self.api.clone())?;
-        let old = match self.current.write() {
-            Ok(mut s) => std::mem::replace(&mut *s, schema),
-            Err(e) => std::mem::replace(&mut *e.into_inner(), schema),
-        };
-        drop(old);
-        Ok(())
-    }
 }

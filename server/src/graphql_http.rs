@@ -215,14 +215,28 @@ pub(crate) async fn graphiql_or_subscriptions(
         Err(e) => return e.into_response(),
     };
     // The schema as it is now; a new schema needs a new connection.
-    let executor = state.schema.get();
+    let executor = match state.schema.whole().await {
+        Ok(schema) => schema,
+        Err(e) => {
+            tracing::error!(error = %e, "building the GraphQL API failed");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "the API could not be built".into(),
+            );
+        }
+    };
     let init_timeout = state.limits.init_timeout;
     let (tasks, stop) = (state.tasks, state.stop);
     let runtime = state.websockets.handle().cloned();
+    // A stop between the answer and the upgrade waits for the connection
+    // too, so that the client gets its close frame.
+    let upgrading = tasks.token();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let connection = async move {
+                let _upgrading = upgrading;
                 // Counts against the connection cap while it is open.
                 let _slot = slot;
                 let (mut sink, stream) = socket.split();

@@ -279,7 +279,7 @@ impl Node {
             materializer.as_ref(),
             replication.as_ref(),
             blobs.as_ref(),
-            &subscriptions,
+            &schema,
         ));
         let parts = metrics::NodeParts {
             store: store.clone(),
@@ -291,6 +291,7 @@ impl Node {
         if let Some(m) = &materializer {
             track_lag(&store, m, metrics, &tasks, stop.clone());
         }
+        let websocket_runtime = Arc::new(websockets::WebSocketRuntime::start());
         let app = http::router(http::AppState {
             schema: schema.clone(),
             tasks: tasks.clone(),
@@ -299,7 +300,7 @@ impl Node {
             parsed: Default::default(),
             blobs: blobs.clone(),
             limits: Arc::new(config.http.clone()),
-            websockets: Arc::new(websockets::WebSocketRuntime::start()),
+            websockets: websocket_runtime.clone(),
         });
         // New schemas become queryable as soon as the registry has them,
         // and with a materializer, once their tables exist.
@@ -315,19 +316,11 @@ impl Node {
                         if changed.is_err() {
                             break;
                         }
-                        // Off the runtime's workers: a build takes time in
-                        // proportion to the schemas, requests go on meanwhile.
+                        // Off the runtime's workers: it may drop a whole
+                        // build, which takes time in proportion to the schemas.
                         let live = schema.clone();
-                        let started = std::time::Instant::now();
-                        match tokio::task::spawn_blocking(move || live.rebuild()).await {
-                            Ok(Ok(())) => tracing::debug!(
-                                took_ms = started.elapsed().as_millis() as u64,
-                                "GraphQL schema rebuilt"
-                            ),
-                            Ok(Err(e)) => {
-                                tracing::error!(error = %e, "rebuilding the GraphQL schema failed");
-                            }
-                            Err(e) => tracing::error!(error = %e, "the GraphQL schema rebuild panicked"),
+                        if let Err(e) = tokio::task::spawn_blocking(move || live.refresh()).await {
+                            tracing::error!(error = %e, "taking up new schemas panicked");
                         }
                     }
                     () = stop_rebuild.cancelled() => break,
@@ -360,6 +353,9 @@ impl Node {
             }
             server_tasks.close();
             server_tasks.wait().await;
+            // The WebSocket connections ran there: it goes once they ended
+            // (dropping it would end them without their close frames).
+            drop(websocket_runtime);
             // The WebSockets ended with their subscriptions: the hub's
             // reader of the change feed goes before the store.
             server_subscriptions.shutdown().await;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hoffnung_blobs::{BlobStats, Blobs};
-use hoffnung_graphql::SubscriptionHub;
+use hoffnung_graphql::{LiveSchema, SubscriptionHub};
 use hoffnung_materializer::Materializer;
 use hoffnung_replication::Replication;
 use hoffnung_schema_registry::SchemaRegistry;
@@ -106,7 +106,7 @@ impl Metrics {
         materializer: Option<&Arc<Materializer>>,
         replication: Option<&Arc<Replication>>,
         blobs: Option<&Blobs>,
-        subscriptions: &SubscriptionHub,
+        api: &Arc<LiveSchema>,
     ) -> Self {
         let started = Instant::now();
         registry.register_collector(Box::new(ProcessCollector));
@@ -166,7 +166,8 @@ impl Metrics {
             materializer: materializer.cloned(),
             replication: replication.cloned(),
             blobs: blobs.cloned(),
-            subscriptions: subscriptions.clone(),
+            subscriptions: api.subscriptions().clone(),
+            api: api.clone(),
             started,
         }));
         Self {
@@ -239,6 +240,7 @@ struct NodeCollector {
     replication: Option<Arc<Replication>>,
     blobs: Option<Blobs>,
     subscriptions: SubscriptionHub,
+    api: Arc<LiveSchema>,
     started: Instant,
 }
 
@@ -312,6 +314,19 @@ impl Collector for NodeCollector {
             "subscription_queries",
             "Queries run to evaluate view changes for subscriptions since start.",
             subs.queries,
+        )?;
+        let builds = self.api.stats();
+        counter(
+            &mut encoder,
+            "graphql_builds",
+            "Builds of a part of the GraphQL API (the schemas a request names) or of the whole, since start.",
+            builds.builds,
+        )?;
+        counter(
+            &mut encoder,
+            "graphql_built_schemas",
+            "Schemas in those builds, summed: what building the API cost.",
+            builds.schemas,
         )?;
         let Some(replication) = &self.replication else {
             return Ok(());

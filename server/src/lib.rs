@@ -157,7 +157,7 @@ pub struct Node {
     subscriptions: SubscriptionHub,
     /// Cancelled to stop the node.
     stop: CancellationToken,
-    /// The node's own tasks (schema rebuilds, lag tracking, WebSockets).
+    /// The node's own tasks (taking up new schemas, lag tracking, WebSockets).
     tasks: TaskTracker,
     /// Serves HTTP, then stops every part in order.
     task: JoinHandle<Result<(), NodeError>>,
@@ -308,7 +308,7 @@ impl Node {
             Some(m) => m.tables_ready(),
             None => registry.subscribe(),
         };
-        let stop_rebuild = stop.clone();
+        let stop_refresh = stop.clone();
         tasks.spawn(async move {
             loop {
                 tokio::select! {
@@ -323,7 +323,7 @@ impl Node {
                             tracing::error!(error = %e, "taking up new schemas panicked");
                         }
                     }
-                    () = stop_rebuild.cancelled() => break,
+                    () = stop_refresh.cancelled() => break,
                 }
             }
         });

@@ -13,10 +13,11 @@
 //! - `kills`: the `hoffnung` binary killed hard again and again while
 //!   p2panda-js authors publish; no acknowledged entry may be lost;
 //! - `schemas`: N schemas published one after the other; time per schema;
-//! - `subscribe`: publish and `nextArgs` latency with N subscriptions open.
+//! - `subscribe`: publish and `nextArgs` latency with N subscriptions open;
+//! - `idle`: how often the `hoffnung` binary wakes up with nothing to do.
 //!
 //! Except `publish --url` and those that run the `hoffnung` binary
-//! (`startup`, `hostile`, `kills`), each starts its node(s) in this process
+//! (`startup`, `hostile`, `kills`, `idle`), each starts its node(s) in this process
 //! on a fresh, file-backed SQLite database (or `--database-url`) and talks
 //! to it over loopback HTTP.
 
@@ -25,6 +26,7 @@ use clap::{Parser, Subcommand};
 mod blob;
 mod common;
 mod hostile;
+mod idle;
 mod kills;
 mod lag;
 mod publish;
@@ -76,6 +78,9 @@ enum Command {
     /// Hold N GraphQL subscriptions open over WebSocket on an in-process
     /// node while publishing: publish and `nextArgs` latency, deliveries.
     Subscribe(subscribe::Args),
+    /// Watch the `hoffnung` binary with nothing to do: wakeups per thread
+    /// and CPU ticks over N seconds (Linux /proc).
+    Idle(idle::Args),
 }
 
 /// Memory freed after a spike goes back to the system (see the allocator's
@@ -103,5 +108,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Kills(args) => kills::run(args).await,
         Command::Schemas(args) => schemas::run(args).await,
         Command::Subscribe(args) => subscribe::run(args).await,
+        Command::Idle(args) => idle::run(args).await,
     }
 }

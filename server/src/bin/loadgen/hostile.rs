@@ -47,13 +47,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let binary = match &args.binary {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("hoffnung"),
-    };
-    if !binary.is_file() {
-        bail!("{} is missing: build it first", binary.display());
-    }
+    let binary = crate::startup::node_binary(args.binary.as_deref())?;
     // The documents of the spike, written before the node process starts.
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite:{}", dir.path().join("hoffnung.db").display());

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::startup::{spawn_node, wait_healthy};
 
@@ -73,13 +73,7 @@ fn sample(pid: u32) -> anyhow::Result<Sample> {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let binary = match &args.binary {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("hoffnung"),
-    };
-    if !binary.is_file() {
-        bail!("{} is missing: build it first", binary.display());
-    }
+    let binary = crate::startup::node_binary(args.binary.as_deref())?;
     let dir = tempfile::tempdir()?;
     let mut extra = Vec::new();
     if args.no_replication {

@@ -63,13 +63,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if args.min_wait_ms > args.max_wait_ms {
         bail!("--min-wait-ms is above --max-wait-ms");
     }
-    let binary = match &args.binary {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?.with_file_name("hoffnung"),
-    };
-    if !binary.is_file() {
-        bail!("{} is missing: build it first", binary.display());
-    }
+    let binary = crate::startup::node_binary(args.binary.as_deref())?;
     check_e2e(&args.e2e)?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()

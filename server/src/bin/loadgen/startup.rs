@@ -94,6 +94,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// API on `http_port` (0: a free port) and no fixed node-to-node port; the
 /// child and its GraphQL URL once it prints it. A node that prints no URL
 /// within a minute is killed.
+/// The node binary: `given`, else `hoffnung` beside this one; an error if
+/// it is not there.
+pub(crate) fn node_binary(given: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let binary = match given {
+        Some(b) => b.to_path_buf(),
+        None => std::env::current_exe()?.with_file_name("hoffnung"),
+    };
+    if !binary.is_file() {
+        bail!("{} is missing: build it first", binary.display());
+    }
+    Ok(binary)
+}
+
 pub(crate) fn spawn_node(
     binary: &std::path::Path,
     data_dir: &std::path::Path,

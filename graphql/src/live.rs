@@ -214,14 +214,9 @@ impl LiveSchema {
         }
     }
 
-    /// Runs one request, with a relation loader of its own.
+    /// Runs one request, with a store of related rows of its own.
     pub async fn execute(&self, mut request: Request) -> Response {
-        let loader = async_graphql::dataloader::DataLoader::new(
-            loader::RelationLoader {
-                store: self.api.store.clone(),
-            },
-            tokio::spawn,
-        );
+        let loader = loader::Related::new(self.api.store.clone());
         let mut response = match self.schema_for(&mut request).await {
             Ok(schema) => schema.execute(request.data(loader)).await,
             Err(e) => {

@@ -1,14 +1,22 @@
-//! Batched loading of related documents: the relation fields of a page of
-//! documents resolve with one statement per target table, not one per
-//! document (async-graphql's `DataLoader`, one per request).
+//! Related documents of one request: read once, without waiting.
+//!
+//! A page's relation fields resolve from rows read before them, one
+//! statement per target table and kind of key (document or view id), not
+//! one per document: the collection resolver looks ahead at the fields the
+//! request selects and prefetches their targets, level by level. A
+//! relation nobody prefetched (a single document's) is read on the spot.
+//! No timer is involved: a batching loader that waits for more keys would
+//! add its wait to every request with a relation.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::Loader;
-use hoffnung_core::SchemaId;
-use hoffnung_store::{Store, ViewKey, ViewRow, ViewTable};
+use async_graphql::Lookahead;
+use hoffnung_core::{OperationValue, Schema};
+use hoffnung_schema_registry::SchemaRegistry;
+use hoffnung_store::SchemaSource;
+use hoffnung_store::{Store, StoreError, ViewKey, ViewRow, ViewTable};
 
 /// A related document of one schema: its current view by document id, or
 /// a stored view by view id.
@@ -33,44 +41,119 @@ impl Hash for RelationKey {
     }
 }
 
-pub(crate) struct RelationLoader {
-    pub(crate) store: Store,
+/// The rows of related documents read for one request (`None`: not
+/// stored).
+pub(crate) struct Related {
+    store: Store,
+    rows: Mutex<HashMap<RelationKey, Option<ViewRow>>>,
 }
 
-impl Loader<RelationKey> for RelationLoader {
-    type Value = ViewRow;
-    type Error = Arc<hoffnung_store::StoreError>;
-
-    async fn load(
-        &self,
-        keys: &[RelationKey],
-    ) -> Result<HashMap<RelationKey, ViewRow>, Self::Error> {
-        // One read per table (the store runs one statement per kind of key).
-        let mut groups: HashMap<&SchemaId, (Arc<ViewTable>, Vec<ViewKey>)> = HashMap::new();
-        for k in keys {
-            groups
-                .entry(k.table.schema_id())
-                .or_insert_with(|| (k.table.clone(), Vec::new()))
-                .1
-                .push(k.key.clone());
+impl Related {
+    pub(crate) fn new(store: Store) -> Self {
+        Self {
+            store,
+            rows: Mutex::default(),
         }
-        let mut out = HashMap::with_capacity(keys.len());
-        for (table, keys) in groups.into_values() {
-            for (key, row) in self
-                .store
-                .read_views(&table, &keys)
-                .await
-                .map_err(Arc::new)?
-            {
-                out.insert(
-                    RelationKey {
-                        table: table.clone(),
-                        key,
-                    },
-                    row,
-                );
+    }
+
+    /// The stored row of `key`: prefetched, or read now.
+    pub(crate) async fn get(&self, key: &RelationKey) -> Result<Option<ViewRow>, StoreError> {
+        if let Some(row) = self.lock().get(key) {
+            return Ok(row.clone());
+        }
+        let row = self
+            .store
+            .read_views(&key.table, std::slice::from_ref(&key.key))
+            .await?
+            .pop()
+            .map(|(_, row)| row);
+        self.lock().insert(key.clone(), row.clone());
+        Ok(row)
+    }
+
+    /// Reads the targets of the relation fields that `fields` (the
+    /// selection of `<S>Fields` under `rows`) asks for, then theirs, one
+    /// statement per table and kind of key at each level.
+    pub(crate) async fn prefetch(
+        &self,
+        registry: &SchemaRegistry,
+        schema: &Schema,
+        rows: &[&ViewRow],
+        fields: Lookahead<'_>,
+    ) -> Result<(), StoreError> {
+        if !fields.exists() || rows.is_empty() {
+            return Ok(());
+        }
+        for (name, ty) in schema.fields() {
+            let selected = fields.field(name);
+            if !selected.exists() {
+                continue;
+            }
+            let Some(target) = ty.relation_target().and_then(|t| registry.schema(t)) else {
+                continue;
+            };
+            let keys: Vec<ViewKey> = rows
+                .iter()
+                .filter_map(|r| match r.fields.as_ref()?.get(name)? {
+                    OperationValue::Relation(id) => Some(ViewKey::Document(*id)),
+                    OperationValue::PinnedRelation(v) => Some(ViewKey::View(v.clone())),
+                    // Lists are collections of their own, prefetched there.
+                    _ => None,
+                })
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let table = self.store.views().table(&target);
+            let found = self.read(&table, keys).await?;
+            let found: Vec<&ViewRow> = found.iter().collect();
+            Box::pin(self.prefetch(registry, &target, &found, selected.field("fields"))).await?;
+        }
+        Ok(())
+    }
+
+    /// The rows of `keys` in `table`, reading those not read yet.
+    async fn read(
+        &self,
+        table: &Arc<ViewTable>,
+        keys: Vec<ViewKey>,
+    ) -> Result<Vec<ViewRow>, StoreError> {
+        let key = |k: ViewKey| RelationKey {
+            table: table.clone(),
+            key: k,
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        {
+            let rows = self.lock();
+            let mut seen = std::collections::HashSet::new();
+            for k in keys {
+                if !seen.insert(k.clone()) {
+                    continue;
+                }
+                match rows.get(&key(k.clone())) {
+                    Some(row) => out.extend(row.clone()),
+                    None => missing.push(k),
+                }
             }
         }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let found = self.store.read_views(table, &missing).await?;
+        let mut rows = self.lock();
+        for k in missing {
+            rows.entry(key(k)).or_insert(None);
+        }
+        for (k, row) in found {
+            out.push(row.clone());
+            rows.insert(key(k), Some(row));
+        }
         Ok(out)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RelationKey, Option<ViewRow>>> {
+        // A panic while holding the lock leaves a map that is still valid.
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! The record of work is the cursor in the database (the id of the last
 //! entry reflected in the views), moved in the same transaction as the
-//! view rows: the worker resumes from it after a restart or a crash, and a
-//! wake-up that is missed only delays work. An operation that builds on
+//! view rows: the worker resumes from it after a restart or a crash. It is
+//! woken by the store's append signal (no timer runs while there is
+//! nothing to do), which covers every write: the store's single writer
+//! makes every append of this database. An operation that builds on
 //! the document's current view is applied to it (O(its fields)); anything
 //! else (merges, concurrent branches, a cold cache) re-reduces the
 //! document from the event store.
@@ -42,12 +44,14 @@ pub struct MaterializerConfig {
     /// Bytes of current views kept in memory, by an estimate of the heap
     /// bytes each holds (field values, ids, fixed overhead); 0 keeps none.
     pub cache_bytes: u64,
-    /// Least time between two commits while work trickles in: lets writes
-    /// of many publishes share one transaction.
+    /// Least time between two commits under steady publishing: lets
+    /// writes of many publishes share one transaction.
     pub min_interval: Duration,
-    /// Look for work this often even without a wake-up (writes of other
-    /// processes on the same database).
-    pub poll: Duration,
+    /// Operations in a batch at which the whole `min_interval` applies; a
+    /// smaller batch waits its share of it (a lone publish: none), so that
+    /// the wait grows with the load and a person who saves and reloads
+    /// does not wait for it.
+    pub fill: u32,
     /// Documents loaded from the database at once.
     pub parallel_loads: usize,
 }
@@ -66,7 +70,7 @@ impl Default for MaterializerConfig {
             // (each holds the store's writer; 15 ms against 4 ms: +8 %
             // publishes/s at 100,000 documents, docs/benchmarks.md).
             min_interval: Duration::from_millis(15),
-            poll: Duration::from_millis(500),
+            fill: 64,
             parallel_loads: 8,
         }
     }

@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 mod refused;
+#[cfg(test)]
+mod tests;
 
 use crate::cache::ViewCache;
 use crate::{MaterializerConfig, MaterializerError};
@@ -121,19 +123,21 @@ impl Worker {
             }
             match self.step().await {
                 Ok(0) => {
-                    // Idle: wait for new entries, a new schema, a poll or stop.
+                    // Idle: sleep until new entries, a new schema or stop
+                    // (no timer: an idle node does not wake up).
                     tokio::select! {
                         _ = appended.changed() => {}
                         _ = schemas.changed() => new_schemas = true,
-                        _ = tokio::time::sleep(self.config.poll) => {}
                         _ = stop.cancelled() => {}
                     }
                 }
                 Ok(n) => {
-                    // Under a trickle of publishes, wait a moment so that the
-                    // next transaction carries several of them.
+                    // The next batch takes what arrived meanwhile; under
+                    // steady publishing, wait a share of `min_interval`
+                    // that grows with this batch, so that the next
+                    // transaction carries more of them.
                     if n < self.config.batch as usize {
-                        let next = last_commit + self.config.min_interval;
+                        let next = last_commit + pause(&self.config, n);
                         tokio::select! {
                             _ = tokio::time::sleep_until(next.into()) => {}
                             _ = stop.cancelled() => {}
@@ -415,6 +419,15 @@ impl Worker {
         );
         Ok(())
     }
+}
+
+/// The least time from the previous commit to the next one after a batch
+/// of `n` operations: none after a lone operation, all of `min_interval`
+/// once a batch holds `fill` or more.
+fn pause(config: &MaterializerConfig, n: usize) -> Duration {
+    let fill = config.fill.max(1) as usize;
+    let share = n.saturating_sub(1).min(fill) as u32;
+    config.min_interval * share / fill as u32
 }
 
 /// A document's operations up to entry `until`, typed by `schema`.

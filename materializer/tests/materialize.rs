@@ -44,7 +44,7 @@ backend_tests! {
         let row = row(&store, &schema, &doc).await.expect("document materialized");
         assert_eq!(row.view_id, v2);
         assert!(row.is_edited && !row.is_deleted);
-        assert_eq!(row.owner, key.public_key());
+        assert_eq!(row.owner, key.public_key().to_hex());
         let f = row.fields.clone().unwrap();
         assert_eq!(f["title"], s("first"));
         assert_eq!(f["stars"], OperationValue::Int(5));

@@ -22,6 +22,7 @@
 mod ingest;
 mod messages;
 mod peer;
+mod quiet;
 mod service;
 
 use std::sync::atomic::{AtomicU64, Ordering};

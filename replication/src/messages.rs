@@ -11,6 +11,8 @@ pub(crate) enum Command {
     Fault(PeerId, &'static str),
     /// Publish on a gossip topic (from the gossip task).
     Gossip(IdentTopic, Vec<u8>),
+    /// A peer's task (the one started `n`-th) ended.
+    Ended(PeerId, u64),
 }
 
 /// A received entry and where it came from (peer tasks → ingester).

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::ingest::Ingester;
 use crate::messages::{Command, Incoming};
 use crate::peer::{is_blob_schema, supported_schemas, PeerTask, Shared};
+use crate::quiet::Quiet;
 use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
 
 #[derive(NetworkBehaviour)]
@@ -29,7 +30,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
-    gossipsub: gossipsub::Behaviour,
+    gossipsub: Quiet<gossipsub::Behaviour>,
     stream: libp2p_stream::Behaviour,
 }
 
@@ -43,6 +44,8 @@ struct Known {
 struct PeerState {
     inbound: mpsc::Sender<Stream>,
     task: tokio::task::JoinHandle<()>,
+    /// Tells this task's end from an earlier one's.
+    n: u64,
 }
 
 pub(crate) struct Service {
@@ -56,6 +59,8 @@ pub(crate) struct Service {
     commands: mpsc::Receiver<Command>,
     shared: Shared,
     peers: HashMap<PeerId, PeerState>,
+    /// Peer tasks started so far.
+    started: u64,
     known: HashMap<Multiaddr, Known>,
     faults: HashMap<PeerId, u32>,
     banned: HashMap<PeerId, Instant>,
@@ -64,6 +69,11 @@ pub(crate) struct Service {
     /// Entries published on this node from now on (taken by the gossip task).
     published: Option<broadcast::Receiver<Arc<Published>>>,
 }
+
+/// Gossipsub's mesh upkeep, while peers are connected (libp2p's default;
+/// entries published here reach every subscribed peer at once, mesh or
+/// not, since gossipsub floods its own messages).
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 fn topic(schema: &str) -> IdentTopic {
     IdentTopic::new(format!("p2panda/{schema}"))
@@ -116,7 +126,7 @@ impl Service {
                     )),
                     ping: ping::Behaviour::default(),
                     mdns: Toggle::from(mdns),
-                    gossipsub,
+                    gossipsub: Quiet::new(gossipsub, HEARTBEAT),
                     stream: libp2p_stream::Behaviour::new(),
                 })
             })
@@ -178,6 +188,7 @@ impl Service {
             commands,
             shared,
             peers: HashMap::new(),
+            started: 0,
             known,
             faults: HashMap::new(),
             banned: HashMap::new(),
@@ -204,8 +215,11 @@ impl Service {
         }
         let mut schemas = self.registry.subscribe();
         self.subscribe_topics();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Timers run only while there is something to do: the next dial
+        // of a known peer that is not connected.
+        let mut next_dial = self.dial_known();
+        let dial = tokio::time::sleep_until(next_dial.unwrap_or_else(Instant::now).into());
+        tokio::pin!(dial);
         tracing::info!(peer_id = %self.swarm.local_peer_id(), "replication started");
         loop {
             tokio::select! {
@@ -218,11 +232,19 @@ impl Service {
                         self.schemas_changed.send_modify(|n| *n += 1);
                     }
                 }
-                _ = tick.tick() => {
+                () = &mut dial, if next_dial.is_some() => {
+                    // Dialled peers are due later: the sleep is set anew below.
+                    next_dial = None;
                     self.dial_known();
-                    self.reap_peers();
                 }
                 () = stop.cancelled() => break,
+            }
+            let due = self.next_dial();
+            if due != next_dial {
+                next_dial = due;
+                if let Some(at) = due {
+                    dial.as_mut().reset(at.into());
+                }
             }
         }
         // The gossip tail and the peer tasks end with `stop` too.
@@ -346,18 +368,21 @@ impl Service {
         let (inbound, inbound_rx) = mpsc::channel(2);
         let mut control = self.swarm.behaviour().stream.new_control();
         let shared = self.shared.clone();
+        self.started += 1;
+        let n = self.started;
         let task = self.shared.spawn(async move {
-            let stream = match control.open_stream(peer, PROTOCOL).await {
-                Ok(s) => s,
+            match control.open_stream(peer, PROTOCOL).await {
+                Ok(stream) => {
+                    tracing::debug!(%peer, "outbound stream open");
+                    PeerTask::run(peer, shared.clone(), stream, inbound_rx).await;
+                }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "could not open a p2panda stream");
-                    return;
                 }
-            };
-            tracing::debug!(%peer, "outbound stream open");
-            PeerTask::run(peer, shared, stream, inbound_rx).await;
+            }
+            let _ = shared.commands.send(Command::Ended(peer, n)).await;
         });
-        self.peers.insert(peer, PeerState { inbound, task });
+        self.peers.insert(peer, PeerState { inbound, task, n });
         self.update_peer_list();
     }
 
@@ -376,20 +401,15 @@ impl Service {
         }
     }
 
-    fn reap_peers(&mut self) {
-        // A peer task that ended (stream closed) while the connection lives
-        // on is started again, so the peer keeps being replicated.
-        let ended: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, s)| s.task.is_finished())
-            .map(|(p, _)| *p)
-            .collect();
-        for peer in ended {
-            self.peers.remove(&peer);
-            if self.swarm.is_connected(&peer) {
-                let _ = self.swarm.disconnect_peer_id(peer);
-            }
+    /// A peer task ended (its stream closed): the connection is closed
+    /// too, so that the peer is replicated again once it reconnects.
+    fn on_ended(&mut self, peer: PeerId, n: u64) {
+        if self.peers.get(&peer).is_none_or(|s| s.n != n) {
+            return; // a later task of the peer runs, or it was removed
+        }
+        self.peers.remove(&peer);
+        if self.swarm.is_connected(&peer) {
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
         self.update_peer_list();
     }
@@ -419,6 +439,7 @@ impl Service {
                 let _ = self.swarm.disconnect_peer_id(peer);
                 self.update_peer_list();
             }
+            Command::Ended(peer, n) => self.on_ended(peer, n),
             Command::Gossip(topic, data) => {
                 match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
                     Ok(_) => {
@@ -431,7 +452,8 @@ impl Service {
         }
     }
 
-    fn dial_known(&mut self) {
+    /// Dials the known peers that are due; when the next one is due.
+    fn dial_known(&mut self) -> Option<Instant> {
         let now = Instant::now();
         let mut to_dial = Vec::new();
         for (addr, k) in self.known.iter_mut() {
@@ -439,10 +461,11 @@ impl Service {
             if connected || now < k.next {
                 continue;
             }
-            if k.peer
-                .is_some_and(|p| self.banned.get(&p).is_some_and(|until| now < *until))
-            {
-                continue;
+            if let Some(until) = k.peer.and_then(|p| self.banned.get(&p)) {
+                if now < *until {
+                    k.next = *until;
+                    continue;
+                }
             }
             to_dial.push(addr.clone());
             k.next = now + k.backoff;
@@ -453,6 +476,16 @@ impl Service {
                 tracing::debug!(%addr, error = %e, "dial failed");
             }
         }
+        self.next_dial()
+    }
+
+    /// When the next known peer that is not connected is to be dialled.
+    fn next_dial(&self) -> Option<Instant> {
+        self.known
+            .values()
+            .filter(|k| !k.peer.is_some_and(|p| self.swarm.is_connected(&p)))
+            .map(|k| k.next)
+            .min()
     }
 
     fn on_gossip(&mut self, from: PeerId, data: Vec<u8>) {
@@ -490,7 +523,7 @@ fn gossip_behaviour(
 ) -> Result<gossipsub::Behaviour, ReplicationError> {
     let setup = |e: &dyn std::fmt::Display| ReplicationError::Setup(e.to_string());
     let config = gossipsub::ConfigBuilder::default()
-        .heartbeat_interval(Duration::from_millis(500))
+        .heartbeat_interval(HEARTBEAT)
         // An entry with a maximal operation, as CBOR.
         .max_transmit_size(2 * 1024 * 1024)
         .validation_mode(gossipsub::ValidationMode::Strict)

@@ -358,3 +358,24 @@ backend_tests! {
         node.stop().await;
     }
 }
+
+backend_tests! {
+    a_document_reads_its_relations_with_it(db) {
+        let node = golden_node(db).await;
+        let page = node.graphql(&format!("{{ a: {ALL_TYPES} {{ documents {{ meta {{ documentId }} }} }} }}"), Value::Null).await;
+        let id = s(&page["data"]["a"]["documents"][0]["meta"]["documentId"]).to_string();
+        let single = ALL_TYPES.strip_prefix("all_").unwrap();
+        let before = node.node.store().view_reads();
+        let got = node.graphql(&format!(
+            "{{ d: {single}(id: \"{id}\") {{ fields {{ relation {{ fields {{ title }} }} pinned_relation {{ fields {{ title }} }} }} }} }}"
+        ), Value::Null).await;
+        let reads = node.node.store().view_reads() - before;
+        let fields = &got["data"]["d"]["fields"];
+        assert!(fields["relation"]["fields"]["title"].is_string(), "{got}");
+        assert!(fields["pinned_relation"]["fields"]["title"].is_string(), "{got}");
+        // The document, then its relations read before they resolve: one
+        // statement per kind of key (document id, view id).
+        assert_eq!(reads, 3, "{got}");
+        node.stop().await;
+    }
+}

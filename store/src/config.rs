@@ -34,6 +34,14 @@ pub struct StoreConfig {
     /// copies them (see `checkpoint`); 20 ms once the WAL is past half of
     /// `wal_restart_frames`.
     pub checkpoint_pause: std::time::Duration,
+    /// Entries the writer's caches of logs and operations take before the
+    /// least used half is forgotten (a lookup then reads the database).
+    pub writer_cache_entries: usize,
+    /// SQLite: KiB of page cache per pooled connection.
+    pub sqlite_cache_kib: u32,
+    /// SQLite: bytes of the database file each pooled connection maps into
+    /// memory (pages read through the map count in the process's RSS).
+    pub sqlite_mmap_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -46,6 +54,26 @@ impl Default for StoreConfig {
             query_window: 128,
             wal_restart_frames: 32_000,
             checkpoint_pause: std::time::Duration::from_millis(200),
+            writer_cache_entries: 250_000,
+            sqlite_cache_kib: 32 * 1024,
+            sqlite_mmap_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// For small devices: one read connection beside the writer's and the
+    /// checkpointer's, 2 MiB of page cache each and no memory map, so that
+    /// the database's pages stay out of the process's memory, and a writer
+    /// that remembers 20,000 entries (fewer made it load authors' logs
+    /// again and again; docs/benchmarks.md, "A small device").
+    pub fn small() -> Self {
+        Self {
+            max_connections: 2,
+            writer_cache_entries: 20_000,
+            sqlite_cache_kib: 2 * 1024,
+            sqlite_mmap_bytes: 0,
+            ..Self::default()
         }
     }
 }

@@ -65,6 +65,13 @@ impl Store {
             use sqlx::Connection;
             sqlx::AnyConnection::connect(&url).await?.close().await?;
         }
+        let pragmas = Arc::new(format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+             PRAGMA mmap_size = {}; PRAGMA cache_size = -{}; \
+             PRAGMA wal_autocheckpoint = 4000; PRAGMA temp_store = MEMORY;",
+            config.sqlite_mmap_bytes, config.sqlite_cache_kib
+        ));
         let analyzed = Arc::new(AtomicU64::new(0));
         let analyzed_check = analyzed.clone();
         let pool = AnyPoolOptions::new()
@@ -77,6 +84,7 @@ impl Store {
                 Box::pin(async move { Ok(fresh) })
             })
             .after_connect(move |conn, _meta| {
+                let pragmas = pragmas.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL: readers never block the writer. FULL: a commit is
@@ -90,13 +98,7 @@ impl Store {
                         // by default it spills to a temporary file beyond
                         // 64 KiB, which made a 100k-entry catch-up write
                         // 2.7 GB and 1.3M syscalls more than the WAL itself.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                             PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768; \
-                             PRAGMA wal_autocheckpoint = 4000; PRAGMA temp_store = MEMORY;",
-                        )
-                        .await?;
+                        conn.execute(pragmas.as_str()).await?;
                     }
                     Ok(())
                 })
@@ -160,7 +162,11 @@ impl Store {
             durability,
             ingest_stats.clone(),
         );
-        tasks.spawn(writer.run(rx, scripts_rx, stop.clone(), appended_tx, config.max_batch));
+        let limits = writer::Limits {
+            max_batch: config.max_batch,
+            cache_entries: config.writer_cache_entries,
+        };
+        tasks.spawn(writer.run(rx, scripts_rx, stop.clone(), appended_tx, limits));
         tasks.close();
         tracing::info!(?backend, "event store ready");
         Ok(Self {

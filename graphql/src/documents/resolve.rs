@@ -5,7 +5,6 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::{FieldValue, ResolverContext};
 use async_graphql::Value;
 use hoffnung_core::{DocumentViewId, FieldType, Hash, OperationValue, Schema, SchemaId};
@@ -17,7 +16,7 @@ use super::cursor::decode_cursor;
 use super::filters::parse_filters;
 use super::{Collection, Doc, DEFAULT_PAGE};
 use crate::error::{api_error, internal, invalid_argument, invalid_value, store_error, ErrorCode};
-use crate::loader::{RelationKey, RelationLoader};
+use crate::loader::{Related, RelationKey};
 use crate::Api;
 
 pub(super) async fn resolve_value<'a>(
@@ -93,8 +92,7 @@ pub(super) async fn resolve_value<'a>(
     })
 }
 
-/// A related document through the request's loader (batched with the other
-/// documents of the page), or directly outside a request that has one.
+/// A related document: prefetched with the page it belongs to, or read now.
 async fn load_related(
     ctx: &ResolverContext<'_>,
     api: &Api,
@@ -105,8 +103,8 @@ async fn load_related(
         table: table.clone(),
         key,
     };
-    let stored = match ctx.data_opt::<DataLoader<RelationLoader>>() {
-        Some(loader) => loader.load_one(key.clone()).await.map_err(internal)?,
+    let stored = match ctx.data_opt::<Related>() {
+        Some(related) => related.get(&key).await.map_err(internal)?,
         None => api
             .store
             .read_views(table, std::slice::from_ref(&key.key))
@@ -201,15 +199,35 @@ pub(super) async fn single_document<'a>(
             (row, false)
         }
     };
-    Ok(row.filter(|r| !r.is_deleted).map(|row| {
-        FieldValue::owned_any(Doc {
-            schema,
-            table,
-            row,
-            current,
-            cursor: None,
-        })
-    }))
+    let Some(row) = row.filter(|r| !r.is_deleted) else {
+        return Ok(None);
+    };
+    prefetch(ctx, api, &schema, &[&row], ctx.look_ahead().field("fields")).await?;
+    Ok(Some(FieldValue::owned_any(Doc {
+        schema,
+        table,
+        row,
+        current,
+        cursor: None,
+    })))
+}
+
+/// Reads the relations that the request selects under `rows` (see
+/// [`Related::prefetch`]), when the request keeps related rows.
+async fn prefetch(
+    ctx: &ResolverContext<'_>,
+    api: &Api,
+    schema: &Schema,
+    rows: &[&ViewRow],
+    fields: async_graphql::Lookahead<'_>,
+) -> async_graphql::Result<()> {
+    if let Some(related) = ctx.data_opt::<Related>() {
+        related
+            .prefetch(&api.registry, schema, rows, fields)
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
 }
 
 /// Resolves a collection (root `all_<S>` or a relation list) from the
@@ -307,6 +325,9 @@ pub(super) async fn collection<'a>(
     } else {
         (page.has_next_page, false)
     };
+    let rows: Vec<&ViewRow> = page.rows.iter().map(|(row, _)| row).collect();
+    let fields = ctx.look_ahead().field("documents").field("fields");
+    prefetch(ctx, api, &schema, &rows, fields).await?;
     let docs = page
         .rows
         .into_iter()

@@ -103,7 +103,7 @@ pub(crate) fn register_shared(mut builder: SchemaBuilder) -> SchemaBuilder {
                 Value::String(r.view_id.to_string())
             }))
             .field(meta_field("owner", "PublicKey", |r| {
-                Value::String(r.owner.to_hex())
+                Value::String(r.owner.clone())
             }))
             // Additions (SPEC 13.3): new fields, existing ones unchanged.
             .field(meta_field("isEdited", TypeRef::BOOLEAN, |r| {

@@ -89,7 +89,6 @@ pub async fn define_schema(
 pub fn quick_config() -> MaterializerConfig {
     MaterializerConfig {
         min_interval: std::time::Duration::from_millis(1),
-        poll: std::time::Duration::from_millis(50),
         ..MaterializerConfig::default()
     }
 }

@@ -10,7 +10,8 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
+    "profile",
     "data_dir",
     "database_url",
     "blobs_dir",
@@ -51,10 +52,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// Defaults for a kind of machine; a key set in any layer still wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Speed first: large caches, the database file mapped into memory.
+    #[default]
+    Default,
+    /// Small devices (docs/benchmarks.md, "A small device"): 4 MiB of
+    /// views, database connections with 2 MiB of page cache each, no
+    /// memory map, a writer that remembers less.
+    Small,
+}
+
 /// The merged configuration of `hoffnung node`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The defaults the other keys start from.
+    #[serde(default)]
+    pub profile: Profile,
     /// Holds the SQLite database and the node key.
     pub data_dir: PathBuf,
     /// `sqlite:<path>` or `postgres://…`; empty: SQLite in `data_dir`.
@@ -108,6 +125,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            profile: Profile::Default,
             data_dir: default_data_dir(),
             database_url: String::new(),
             blobs_dir: String::new(),
@@ -144,6 +162,11 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// Defaults for a kind of machine: `small` for small devices
+    /// [env: HOFFNUNG_PROFILE] [default: default]
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
     /// Database URL, `sqlite:<path>` or `postgres://…`
     /// [env: HOFFNUNG_DATABASE_URL] [default: SQLite in the data dir]
     #[arg(long)]
@@ -279,23 +302,32 @@ impl Config {
         flags: &Flags,
     ) -> Result<(Config, Option<PathBuf>), ConfigError> {
         let file = config_file(file, env)?;
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(path) = &file {
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        // Only our keys: other HOFFNUNG_* variables are not config.
-        figment = figment.merge(EnvPairs(env_pairs(env)));
-        figment = figment.merge(Serialized::defaults(flags.clone()));
-        for (off, key) in [
-            (flags.no_materializer, "materializer"),
-            (flags.no_mdns, "mdns"),
-            (flags.no_replication, "replication"),
-        ] {
-            if off {
-                figment = figment.merge(Serialized::default(key, false));
+        let layers = |defaults: Config| {
+            let mut figment = Figment::from(Serialized::defaults(defaults));
+            if let Some(path) = &file {
+                figment = figment.merge(Toml::file_exact(path));
             }
-        }
-        let config: Config = figment.extract().map_err(describe)?;
+            // Only our keys: other HOFFNUNG_* variables are not config.
+            figment = figment.merge(EnvPairs(env_pairs(env)));
+            figment = figment.merge(Serialized::defaults(flags.clone()));
+            for (off, key) in [
+                (flags.no_materializer, "materializer"),
+                (flags.no_mdns, "mdns"),
+                (flags.no_replication, "replication"),
+            ] {
+                if off {
+                    figment = figment.merge(Serialized::default(key, false));
+                }
+            }
+            figment
+        };
+        // The profile first: it chooses the defaults under the layers.
+        let profile: Profile = layers(Config::default())
+            .extract_inner("profile")
+            .map_err(describe)?;
+        let config: Config = layers(Config::for_profile(profile))
+            .extract()
+            .map_err(describe)?;
         for id in &config.allow_schema {
             if id != "*" {
                 id.parse::<hoffnung_core::SchemaId>().map_err(|e| {
@@ -330,6 +362,29 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(format!("peers: {e}")))?;
         }
         Ok((config, file))
+    }
+
+    /// The defaults of `profile`.
+    pub fn for_profile(profile: Profile) -> Self {
+        let base = Self {
+            profile,
+            ..Self::default()
+        };
+        match profile {
+            Profile::Default => base,
+            Profile::Small => Self {
+                materializer_cache: 4,
+                ..base
+            },
+        }
+    }
+
+    /// The store's tunables of the profile.
+    pub fn store_config(&self) -> hoffnung_store::StoreConfig {
+        match self.profile {
+            Profile::Default => hoffnung_store::StoreConfig::default(),
+            Profile::Small => hoffnung_store::StoreConfig::small(),
+        }
     }
 
     /// The database URL in effect.

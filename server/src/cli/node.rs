@@ -45,6 +45,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     node_config.max_subscriptions = config.max_subscriptions;
     node_config.max_subscriptions_per_connection = config.max_subscriptions_per_connection;
     node_config.materializer = config.materializer_config();
+    node_config.store = config.store_config();
     node_config.blobs_dir = Some(config.blobs_dir());
     node_config.http = config.http_limits();
     // Each connection takes a descriptor: allow as many as the system lets

@@ -12,10 +12,6 @@ use crate::error::StoreError;
 use crate::sql::Statements;
 use crate::{hash_col, schema_col};
 
-/// Entries a cache generation takes before it becomes the old one (see
-/// [`Generations`]): working sets of up to this many entries (about five
-/// per document a batch of creates and updates touches) are always found.
-pub(super) const GENERATION: usize = 250_000;
 /// Authors with up to this many logs are loaded whole at first sight.
 const AUTHOR_LOGS_LIMIT: usize = 10_000;
 

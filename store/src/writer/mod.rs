@@ -29,7 +29,7 @@ use crate::error::{Cause, Failure, StoreError};
 use crate::ingest::{IngestStats, Job};
 use crate::sql::{Backend, Param, Statements};
 use crate::Store;
-use cache::{Cache, GENERATION};
+use cache::Cache;
 
 /// Longest a script waits behind ingest jobs.
 const SCRIPT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -90,8 +90,12 @@ impl Writer {
         mut scripts: mpsc::Receiver<ScriptJob>,
         stop: CancellationToken,
         appended: watch::Sender<u64>,
-        max_batch: usize,
+        limits: Limits,
     ) {
+        let Limits {
+            max_batch,
+            cache_entries: generation,
+        } = limits;
         let Writer {
             mut conn,
             pool,
@@ -193,7 +197,7 @@ impl Writer {
                 }
                 continue;
             }
-            state.cache.age(GENERATION);
+            state.cache.age(generation);
             let t = std::time::Instant::now();
             let written = state.write_batch(&mut conn, &mut jobs).await;
             let took = t.elapsed();
@@ -245,6 +249,16 @@ impl Writer {
             "store writer stopped"
         );
     }
+}
+
+/// How much the writer takes on.
+pub(crate) struct Limits {
+    /// Most entries per transaction.
+    pub(crate) max_batch: usize,
+    /// Entries a cache generation takes before it becomes the old one:
+    /// working sets of up to this many entries (about five per document a
+    /// batch of creates and updates touches) are always found.
+    pub(crate) cache_entries: usize,
 }
 
 /// After a failure that says the database went away (a restart of the

@@ -342,6 +342,13 @@ impl Phase {
         );
     }
 
+    /// The median latency, in ms.
+    pub(crate) fn p50_ms(&self) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        percentile_ms(&sorted, 0.5)
+    }
+
     /// Where the mean publish's time went: on the node's ingest path, and
     /// the rest (HTTP, GraphQL, this client).
     pub(crate) fn print_timings(&self, t: &hoffnung_store::PublishTimings) {

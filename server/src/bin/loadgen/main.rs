@@ -14,15 +14,18 @@
 //!   p2panda-js authors publish; no acknowledged entry may be lost;
 //! - `schemas`: N schemas published one after the other; time per schema;
 //! - `subscribe`: publish and `nextArgs` latency with N subscriptions open;
-//! - `idle`: how often the `hoffnung` binary wakes up with nothing to do.
+//! - `idle`: how often the `hoffnung` binary wakes up with nothing to do;
+//! - `app`: how soon a publish shows in a query, and relation queries, as
+//!   an app sees the `hoffnung` binary.
 //!
 //! Except `publish --url` and those that run the `hoffnung` binary
-//! (`startup`, `hostile`, `kills`, `idle`), each starts its node(s) in this process
+//! (`startup`, `hostile`, `kills`, `idle`, `app`), each starts its node(s) in this process
 //! on a fresh, file-backed SQLite database (or `--database-url`) and talks
 //! to it over loopback HTTP.
 
 use clap::{Parser, Subcommand};
 
+mod app;
 mod blob;
 mod common;
 mod hostile;
@@ -81,6 +84,10 @@ enum Command {
     /// Watch the `hoffnung` binary with nothing to do: wakeups per thread
     /// and CPU ticks over N seconds (Linux /proc).
     Idle(idle::Args),
+    /// Against the `hoffnung` binary, as an app sees it: publish until
+    /// visible in a query (alone and under load), a document with a
+    /// relation, pages of 100 with and without relations.
+    App(app::Args),
 }
 
 /// Memory freed after a spike goes back to the system (see the allocator's
@@ -109,5 +116,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Schemas(args) => schemas::run(args).await,
         Command::Subscribe(args) => subscribe::run(args).await,
         Command::Idle(args) => idle::run(args).await,
+        Command::App(args) => app::run(args).await,
     }
 }

@@ -114,9 +114,13 @@ pub(crate) fn spawn_node(
     extra: &[&str],
 ) -> anyhow::Result<(std::process::Child, String)> {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(binary)
-        .args(["node", "--http-port", &http_port.to_string()])
-        .args(["--p2p-port", "0", "--data-dir"])
+    let mut command = std::process::Command::new(binary);
+    command.args(["node", "--http-port", &http_port.to_string()]);
+    if !extra.contains(&"--p2p-port") {
+        command.args(["--p2p-port", "0"]);
+    }
+    let mut child = command
+        .arg("--data-dir")
         .arg(data_dir)
         .args(extra)
         .env("HOFFNUNG_LOG_LEVEL", "warn")

@@ -115,3 +115,33 @@ fn unknown_variables_are_found() {
     ]);
     assert_eq!(unknown_variables(&e), vec!["HOFFNUNG_HTTP_PROT"]);
 }
+
+#[test]
+fn a_profile_sets_defaults_that_keys_override() {
+    let small = env(&[("HOFFNUNG_PROFILE", "small")]);
+    let (c, _) = Config::load(None, &small, &Flags::default()).unwrap();
+    assert_eq!(c.profile, Profile::Small);
+    assert_eq!(c.materializer_cache, 4);
+    let store = c.store_config();
+    assert_eq!(store.sqlite_mmap_bytes, 0);
+    assert_eq!(store.max_connections, 2);
+    // A key set in any layer wins over the profile's default, whichever
+    // layer names the profile.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "materializer_cache = 32\n").unwrap();
+    let (c, _) = Config::load(Some(&file), &small, &Flags::default()).unwrap();
+    assert_eq!((c.profile, c.materializer_cache), (Profile::Small, 32));
+    let flags = Flags {
+        profile: Some(Profile::Small),
+        ..Flags::default()
+    };
+    let (c, _) = Config::load(None, &BTreeMap::new(), &flags).unwrap();
+    assert_eq!((c.profile, c.materializer_cache), (Profile::Small, 4));
+    let (c, _) = Config::load(None, &BTreeMap::new(), &Flags::default()).unwrap();
+    assert_eq!(c.profile, Profile::Default);
+    assert_eq!(c.store_config().sqlite_mmap_bytes, 256 * 1024 * 1024);
+    let bad = env(&[("HOFFNUNG_PROFILE", "tiny")]);
+    let err = Config::load(None, &bad, &Flags::default()).unwrap_err();
+    assert!(err.to_string().contains("profile"), "{err}");
+}

@@ -5,8 +5,10 @@
 //! entry reflected in the views), moved in the same transaction as the
 //! view rows: the worker resumes from it after a restart or a crash. It is
 //! woken by the store's append signal (no timer runs while there is
-//! nothing to do), which covers every write: the store's single writer
-//! makes every append of this database. An operation that builds on
+//! nothing to do): the store's single writer makes every append of this
+//! node. Entries another process appends (`hoffnung import` into the
+//! database of a running node) are materialized once the node restarts,
+//! as the README asks. An operation that builds on
 //! the document's current view is applied to it (O(its fields)); anything
 //! else (merges, concurrent branches, a cold cache) re-reduces the
 //! document from the event store.
@@ -47,8 +49,8 @@ pub struct MaterializerConfig {
     /// Least time between two commits under steady publishing: lets
     /// writes of many publishes share one transaction.
     pub min_interval: Duration,
-    /// Operations in a batch at which the whole `min_interval` applies; a
-    /// smaller batch waits its share of it (a lone publish: none), so that
+    /// Operations in a batch beyond which the whole `min_interval` applies;
+    /// a smaller batch waits its share of it (a lone publish: none), so that
     /// the wait grows with the load and a person who saves and reloads
     /// does not wait for it.
     pub fill: u32,

@@ -422,8 +422,8 @@ impl Worker {
 }
 
 /// The least time from the previous commit to the next one after a batch
-/// of `n` operations: none after a lone operation, all of `min_interval`
-/// once a batch holds `fill` or more.
+/// of `n` operations: none after a lone operation, `(n - 1) / fill` of
+/// `min_interval` up to `fill` operations, all of it beyond.
 fn pause(config: &MaterializerConfig, n: usize) -> Duration {
     let fill = config.fill.max(1) as usize;
     let share = n.saturating_sub(1).min(fill) as u32;

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::ingest::Ingester;
-use crate::messages::{Command, Incoming};
+use crate::messages::{Command, Ended, Incoming};
 use crate::peer::{is_blob_schema, supported_schemas, PeerTask, Shared};
 use crate::quiet::Quiet;
 use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
@@ -371,16 +371,21 @@ impl Service {
         self.started += 1;
         let n = self.started;
         let task = self.shared.spawn(async move {
+            // Told however the task ends: returned, panicked or aborted.
+            let _ended = Ended {
+                commands: shared.commands.clone(),
+                peer,
+                n,
+            };
             match control.open_stream(peer, PROTOCOL).await {
                 Ok(stream) => {
                     tracing::debug!(%peer, "outbound stream open");
-                    PeerTask::run(peer, shared.clone(), stream, inbound_rx).await;
+                    PeerTask::run(peer, shared, stream, inbound_rx).await;
                 }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "could not open a p2panda stream");
                 }
             }
-            let _ = shared.commands.send(Command::Ended(peer, n)).await;
         });
         self.peers.insert(peer, PeerState { inbound, task, n });
         self.update_peer_list();

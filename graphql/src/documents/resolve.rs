@@ -202,7 +202,7 @@ pub(super) async fn single_document<'a>(
     let Some(row) = row.filter(|r| !r.is_deleted) else {
         return Ok(None);
     };
-    prefetch(ctx, api, &schema, &[&row], ctx.look_ahead().field("fields")).await?;
+    prefetch(ctx, api, &schema, &[&row], ctx.look_ahead().field("fields")).await;
     Ok(Some(FieldValue::owned_any(Doc {
         schema,
         table,
@@ -220,14 +220,14 @@ async fn prefetch(
     schema: &Schema,
     rows: &[&ViewRow],
     fields: async_graphql::Lookahead<'_>,
-) -> async_graphql::Result<()> {
+) {
     if let Some(related) = ctx.data_opt::<Related>() {
-        related
-            .prefetch(&api.registry, schema, rows, fields)
-            .await
-            .map_err(internal)?;
+        // A failed read only costs the batching: each relation field is
+        // then read (and fails, or not) on its own.
+        if let Err(e) = related.prefetch(&api.registry, schema, rows, fields).await {
+            tracing::debug!(error = %e, "prefetching relations failed");
+        }
     }
-    Ok(())
 }
 
 /// Resolves a collection (root `all_<S>` or a relation list) from the
@@ -327,7 +327,7 @@ pub(super) async fn collection<'a>(
     };
     let rows: Vec<&ViewRow> = page.rows.iter().map(|(row, _)| row).collect();
     let fields = ctx.look_ahead().field("documents").field("fields");
-    prefetch(ctx, api, &schema, &rows, fields).await?;
+    prefetch(ctx, api, &schema, &rows, fields).await;
     let docs = page
         .rows
         .into_iter()

@@ -14,7 +14,7 @@ fn the_pause_grows_with_the_batch() {
     assert_eq!(pause(&config, 1), Duration::ZERO);
     assert_eq!(pause(&config, 2), Duration::from_micros(3_200));
     assert_eq!(pause(&config, 5), Duration::from_micros(12_800));
-    // From `fill` on, the whole interval.
+    // Beyond `fill`, the whole interval.
     assert_eq!(pause(&config, 6), Duration::from_millis(16));
     assert_eq!(pause(&config, 4096), Duration::from_millis(16));
     let zero = MaterializerConfig { fill: 0, ..config };

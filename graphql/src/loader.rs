@@ -41,6 +41,18 @@ impl Hash for RelationKey {
     }
 }
 
+/// One related row, read from the store.
+pub(crate) async fn read_one(
+    store: &Store,
+    key: &RelationKey,
+) -> Result<Option<ViewRow>, StoreError> {
+    Ok(store
+        .read_views(&key.table, std::slice::from_ref(&key.key))
+        .await?
+        .pop()
+        .map(|(_, row)| row))
+}
+
 /// The rows of related documents read for one request (`None`: not
 /// stored).
 pub(crate) struct Related {
@@ -61,12 +73,7 @@ impl Related {
         if let Some(row) = self.lock().get(key) {
             return Ok(row.clone());
         }
-        let row = self
-            .store
-            .read_views(&key.table, std::slice::from_ref(&key.key))
-            .await?
-            .pop()
-            .map(|(_, row)| row);
+        let row = read_one(&self.store, key).await?;
         self.lock().insert(key.clone(), row.clone());
         Ok(row)
     }

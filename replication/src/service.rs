@@ -217,7 +217,8 @@ impl Service {
         self.subscribe_topics();
         // Timers run only while there is something to do: the next dial
         // of a known peer that is not connected.
-        let mut next_dial = self.dial_known();
+        self.dial_known();
+        let mut next_dial = self.next_dial();
         let dial = tokio::time::sleep_until(next_dial.unwrap_or_else(Instant::now).into());
         tokio::pin!(dial);
         tracing::info!(peer_id = %self.swarm.local_peer_id(), "replication started");
@@ -457,8 +458,8 @@ impl Service {
         }
     }
 
-    /// Dials the known peers that are due; when the next one is due.
-    fn dial_known(&mut self) -> Option<Instant> {
+    /// Dials the known peers that are due, and sets when each is due next.
+    fn dial_known(&mut self) {
         let now = Instant::now();
         let mut to_dial = Vec::new();
         for (addr, k) in self.known.iter_mut() {
@@ -481,7 +482,6 @@ impl Service {
                 tracing::debug!(%addr, error = %e, "dial failed");
             }
         }
-        self.next_dial()
     }
 
     /// When the next known peer that is not connected is to be dialled.

@@ -16,7 +16,7 @@ use super::cursor::decode_cursor;
 use super::filters::parse_filters;
 use super::{Collection, Doc, DEFAULT_PAGE};
 use crate::error::{api_error, internal, invalid_argument, invalid_value, store_error, ErrorCode};
-use crate::loader::{Related, RelationKey};
+use crate::loader::{read_one, Related, RelationKey};
 use crate::Api;
 
 pub(super) async fn resolve_value<'a>(
@@ -104,15 +104,11 @@ async fn load_related(
         key,
     };
     let stored = match ctx.data_opt::<Related>() {
-        Some(related) => related.get(&key).await.map_err(internal)?,
-        None => api
-            .store
-            .read_views(table, std::slice::from_ref(&key.key))
-            .await
-            .map_err(internal)?
-            .pop()
-            .map(|(_, row)| row),
-    };
+        Some(related) => related.get(&key).await,
+        // Outside a request that keeps related rows (subscriptions).
+        None => read_one(&api.store, &key).await,
+    }
+    .map_err(internal)?;
     match (stored, &key.key) {
         (None, ViewKey::View(view_id)) => computed_view(api, table.schema_id(), view_id).await,
         (row, _) => Ok(row),

@@ -7,19 +7,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
-use hoffnung_core::{
-    sign_entry, DocumentViewId, EncodedEntry, Fields, Hash, KeyPair, Operation, OperationValue,
-    SchemaId,
-};
+use anyhow::bail;
+use hoffnung_core::{Fields, Hash, KeyPair, Operation, OperationValue, SchemaId};
 use serde_json::json;
 
 use crate::common::{
-    first_entry, http_client, percentile_ms, run_publishes, run_requests, GraphqlClient, Signed,
-    PUBLISH,
+    http_client, percentile_ms, run_publishes, run_requests, Chain, GraphqlClient, Signed, PUBLISH,
 };
-use crate::startup::{spawn_node, wait_healthy};
+use crate::startup::{reset_peak_rss, spawn_node, status_kib, wait_healthy};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -45,49 +40,6 @@ pub(crate) struct Args {
     node_arg: Vec<String>,
 }
 
-/// A log of presigned entries: each entry updates the document to the
-/// view of the entry before it.
-struct Chain {
-    key: KeyPair,
-    entries: Vec<EncodedEntry>,
-}
-
-impl Chain {
-    fn create(key: &KeyPair, log: u64, op: &Operation) -> anyhow::Result<(Self, Signed)> {
-        let payload = op.encode();
-        let entry = sign_entry(key, &first_entry(log), &payload)?;
-        let signed = (entry.to_hex(), hex::encode(&payload));
-        let chain = Self {
-            key: key.clone(),
-            entries: vec![entry],
-        };
-        Ok((chain, signed))
-    }
-
-    fn document(&self) -> Hash {
-        self.entries[0].hash()
-    }
-
-    /// The next entry, an UPDATE of `fields` after the last one.
-    fn update(&mut self, schema: &SchemaId, fields: Fields) -> anyhow::Result<(Hash, Signed)> {
-        let last = self.entries.last().context("a chain has its CREATE")?;
-        let op = Operation::update(
-            schema.clone(),
-            DocumentViewId::from_operation(last.hash()),
-            fields,
-        )
-        .encode();
-        let pos = last.position();
-        let skip =
-            next_skiplink_seq_num(pos.seq_num).map(|s| self.entries[(s - 1) as usize].hash());
-        let entry = sign_entry(&self.key, &next_args_after(&pos, skip), &op)?;
-        let signed = (entry.to_hex(), hex::encode(&op));
-        let hash = entry.hash();
-        self.entries.push(entry);
-        Ok((hash, signed))
-    }
-}
-
 fn text(name: &str, value: String) -> Fields {
     let mut f = Fields::new();
     f.insert(name.into(), OperationValue::Str(value));
@@ -107,20 +59,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The node's resident memory now and at its peak, in MiB (Linux).
 fn memory(pid: u32) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let mib = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0, |kib| kib / 1024)
-    };
+    let mib = |key: &str| status_kib(pid, key).unwrap_or(0) / 1024;
     format!(
         "node RSS {} MiB (heap {}, files {}; peak {} MiB)",
-        mib("VmRSS:"),
-        mib("RssAnon:"),
-        mib("RssFile:"),
-        mib("VmHWM:")
+        mib("VmRSS"),
+        mib("RssAnon"),
+        mib("RssFile"),
+        mib("VmHWM")
     )
 }
 
@@ -209,8 +154,8 @@ async fn measure(args: &Args, url: &str, pid: u32) -> anyhow::Result<()> {
             "the same while 8 other authors publish {:.0} updates/s:",
             args.rate
         );
-        // The peak below is this phase's (Linux: 5 resets the peak RSS).
-        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        // The peak below is this phase's.
+        reset_peak_rss(pid)?;
         let load = tokio::spawn(paced(http.clone(), url.to_string(), background, args.rate));
         lone_client(&http, url, &comment, &mut comments, args.updates, 1).await?;
         let sent = load.await??;

@@ -223,7 +223,8 @@ pub(crate) fn presign(seed: u64, creates: usize, updates: usize) -> (Vec<Signed>
     bytes[..8].copy_from_slice(&seed.to_be_bytes());
     bytes[8] = 0x5a;
     let key = KeyPair::from_private_key(&bytes);
-    let mut logs: Vec<Vec<EncodedEntry>> = Vec::with_capacity(creates);
+    let schema = SchemaId::SCHEMA_FIELD_DEFINITION_V1;
+    let mut logs = Vec::with_capacity(creates);
     let mut create_entries = Vec::with_capacity(creates);
     for d in 0..creates {
         let mut f = Fields::new();
@@ -232,34 +233,74 @@ pub(crate) fn presign(seed: u64, creates: usize, updates: usize) -> (Vec<Signed>
             OperationValue::Str(format!("field_{seed}_{d}")),
         );
         f.insert("type".into(), OperationValue::Str("str".into()));
-        let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, f).encode();
-        let entry = sign_entry(&key, &first_entry(d as u64), &op).expect("valid args");
-        create_entries.push((entry.to_hex(), hex::encode(&op)));
-        logs.push(vec![entry]);
+        let (chain, signed) = Chain::create(&key, d as u64, &Operation::create(schema.clone(), f))
+            .expect("valid args");
+        create_entries.push(signed);
+        logs.push(chain);
     }
     let mut update_entries = Vec::with_capacity(creates * updates);
     for round in 0..updates {
         for log in logs.iter_mut() {
-            let last = log.last().expect("non-empty").clone();
             let mut f = Fields::new();
             f.insert(
                 "name".into(),
                 OperationValue::Str(format!("renamed_{round}")),
             );
-            let op = Operation::update(
-                SchemaId::SCHEMA_FIELD_DEFINITION_V1,
-                DocumentViewId::from_operation(last.hash()),
-                f,
-            )
-            .encode();
-            let pos = last.position();
-            let skip = next_skiplink_seq_num(pos.seq_num).map(|s| log[(s - 1) as usize].hash());
-            let entry = sign_entry(&key, &next_args_after(&pos, skip), &op).expect("valid args");
-            update_entries.push((entry.to_hex(), hex::encode(&op)));
-            log.push(entry);
+            update_entries.push(log.update(&schema, f).expect("valid args").1);
         }
     }
     (create_entries, update_entries)
+}
+
+/// A log of presigned entries: each entry updates the document to the
+/// view of the entry before it.
+pub(crate) struct Chain {
+    key: KeyPair,
+    entries: Vec<EncodedEntry>,
+}
+
+impl Chain {
+    pub(crate) fn create(
+        key: &KeyPair,
+        log: u64,
+        op: &Operation,
+    ) -> anyhow::Result<(Self, Signed)> {
+        let payload = op.encode();
+        let entry = sign_entry(key, &first_entry(log), &payload)?;
+        let signed = (entry.to_hex(), hex::encode(&payload));
+        let chain = Self {
+            key: key.clone(),
+            entries: vec![entry],
+        };
+        Ok((chain, signed))
+    }
+
+    pub(crate) fn document(&self) -> Hash {
+        self.entries[0].hash()
+    }
+
+    /// The next entry, an UPDATE of `fields` after the last one.
+    pub(crate) fn update(
+        &mut self,
+        schema: &SchemaId,
+        fields: Fields,
+    ) -> anyhow::Result<(Hash, Signed)> {
+        let last = self.entries.last().context("a chain has its CREATE")?;
+        let op = Operation::update(
+            schema.clone(),
+            DocumentViewId::from_operation(last.hash()),
+            fields,
+        )
+        .encode();
+        let pos = last.position();
+        let skip =
+            next_skiplink_seq_num(pos.seq_num).map(|s| self.entries[(s - 1) as usize].hash());
+        let entry = sign_entry(&self.key, &next_args_after(&pos, skip), &op)?;
+        let signed = (entry.to_hex(), hex::encode(&op));
+        let hash = entry.hash();
+        self.entries.push(entry);
+        Ok((hash, signed))
+    }
 }
 
 /// Signs `docs` `schema_field_definition_v1` documents (a CREATE each, one

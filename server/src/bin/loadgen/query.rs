@@ -215,7 +215,7 @@ async fn big_pages(
     // RSS counts SQLite's memory-mapped database pages too; the heap's share
     // (RssAnon) has no peak of its own in /proc, so a thread samples it.
     let before = (status_kib("VmRSS")?, status_kib("RssAnon")?);
-    reset_peak_rss()?;
+    crate::startup::reset_peak_rss("self")?;
     let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
         let sampling = sampling.clone();
@@ -251,16 +251,5 @@ async fn big_pages(
 
 /// A line of /proc/self/status, in KiB (Linux).
 pub(crate) fn status_kib(key: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("no {key}"))
-}
-
-/// Starts VmHWM (peak RSS) over at the current RSS (Linux 4.0+).
-fn reset_peak_rss() -> anyhow::Result<()> {
-    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS")
+    crate::startup::status_kib("self", key)
 }

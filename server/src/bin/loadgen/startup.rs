@@ -169,11 +169,22 @@ pub(crate) async fn wait_healthy(base: &str) -> anyhow::Result<()> {
 
 /// VmRSS of a process, in KiB (Linux).
 pub(crate) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A line of `/proc/<pid>/status` (`pid` a number or `self`), in KiB
+/// (Linux).
+pub(crate) fn status_kib(pid: impl std::fmt::Display, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .context("no VmRSS")
+        .with_context(|| format!("no {key}"))
+}
+
+/// Starts a process's VmHWM (peak RSS) over at its current RSS (Linux 4.0+).
+pub(crate) fn reset_peak_rss(pid: impl std::fmt::Display) -> anyhow::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").context("resetting the peak RSS")
 }

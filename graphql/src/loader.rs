@@ -36,7 +36,8 @@ impl Eq for RelationKey {}
 
 impl Hash for RelationKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.table.schema_id().hash(state);
+        // Document and view ids are hashes: the same key in two tables is
+        // all but impossible, and `eq` tells them apart if it happens.
         self.key.hash(state);
     }
 }
@@ -45,19 +46,19 @@ impl Hash for RelationKey {
 pub(crate) async fn read_one(
     store: &Store,
     key: &RelationKey,
-) -> Result<Option<ViewRow>, StoreError> {
+) -> Result<Option<Arc<ViewRow>>, StoreError> {
     Ok(store
         .read_views(&key.table, std::slice::from_ref(&key.key))
         .await?
         .pop()
-        .map(|(_, row)| row))
+        .map(|(_, row)| Arc::new(row)))
 }
 
 /// The rows of related documents read for one request (`None`: not
 /// stored).
 pub(crate) struct Related {
     store: Store,
-    rows: Mutex<HashMap<RelationKey, Option<ViewRow>>>,
+    rows: Mutex<HashMap<RelationKey, Option<Arc<ViewRow>>>>,
 }
 
 impl Related {
@@ -69,7 +70,7 @@ impl Related {
     }
 
     /// The stored row of `key`: prefetched, or read now.
-    pub(crate) async fn get(&self, key: &RelationKey) -> Result<Option<ViewRow>, StoreError> {
+    pub(crate) async fn get(&self, key: &RelationKey) -> Result<Option<Arc<ViewRow>>, StoreError> {
         if let Some(row) = self.lock().get(key) {
             return Ok(row.clone());
         }
@@ -113,7 +114,7 @@ impl Related {
             }
             let table = self.store.views().table(&target);
             let found = self.read(&table, keys).await?;
-            let found: Vec<&ViewRow> = found.iter().collect();
+            let found: Vec<&ViewRow> = found.iter().map(|r| &**r).collect();
             Box::pin(self.prefetch(registry, &target, &found, selected.field("fields"))).await?;
         }
         Ok(())
@@ -124,7 +125,7 @@ impl Related {
         &self,
         table: &Arc<ViewTable>,
         keys: Vec<ViewKey>,
-    ) -> Result<Vec<ViewRow>, StoreError> {
+    ) -> Result<Vec<Arc<ViewRow>>, StoreError> {
         let key = |k: ViewKey| RelationKey {
             table: table.clone(),
             key: k,
@@ -153,13 +154,14 @@ impl Related {
             rows.entry(key(k)).or_insert(None);
         }
         for (k, row) in found {
+            let row = Arc::new(row);
             out.push(row.clone());
             rows.insert(key(k), Some(row));
         }
         Ok(out)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RelationKey, Option<ViewRow>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RelationKey, Option<Arc<ViewRow>>>> {
         // A panic while holding the lock leaves a map that is still valid.
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }

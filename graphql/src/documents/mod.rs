@@ -27,7 +27,9 @@ pub const DEFAULT_MAX_PAGE: u32 = 10_000;
 pub(crate) struct Doc {
     schema: Arc<Schema>,
     table: Arc<ViewTable>,
-    row: ViewRow,
+    /// Shared with the request's related rows: a relation resolves without
+    /// copying the row.
+    row: Arc<ViewRow>,
     /// Whether `row` is the document's current view (relation lists of
     /// current views are joined in SQL).
     current: bool,
@@ -37,7 +39,7 @@ pub(crate) struct Doc {
 
 impl Doc {
     /// A document's current view.
-    pub(crate) fn current(schema: Arc<Schema>, table: Arc<ViewTable>, row: ViewRow) -> Self {
+    pub(crate) fn current(schema: Arc<Schema>, table: Arc<ViewTable>, row: Arc<ViewRow>) -> Self {
         Self {
             schema,
             table,

@@ -98,7 +98,7 @@ async fn load_related(
     api: &Api,
     table: &Arc<ViewTable>,
     key: ViewKey,
-) -> async_graphql::Result<Option<ViewRow>> {
+) -> async_graphql::Result<Option<Arc<ViewRow>>> {
     let key = RelationKey {
         table: table.clone(),
         key,
@@ -110,7 +110,9 @@ async fn load_related(
     }
     .map_err(internal)?;
     match (stored, &key.key) {
-        (None, ViewKey::View(view_id)) => computed_view(api, table.schema_id(), view_id).await,
+        (None, ViewKey::View(view_id)) => Ok(computed_view(api, table.schema_id(), view_id)
+            .await?
+            .map(Arc::new)),
         (row, _) => Ok(row),
     }
 }
@@ -202,7 +204,7 @@ pub(super) async fn single_document<'a>(
     Ok(Some(FieldValue::owned_any(Doc {
         schema,
         table,
-        row,
+        row: Arc::new(row),
         current,
         cursor: None,
     })))
@@ -330,7 +332,7 @@ pub(super) async fn collection<'a>(
         .map(|(row, cursor)| Doc {
             schema: schema.clone(),
             table: table.clone(),
-            row,
+            row: Arc::new(row),
             current,
             cursor: Some(cursor),
         })

@@ -371,7 +371,8 @@ fn filter_type(ty: &FieldType) -> &'static str {
 
 /// One field of `<S>Fields`.
 pub(super) fn value_field(field: &str, ty: &FieldType) -> Field {
-    let name = field.to_string();
+    // Cloned for every document a field resolves on: shared, not copied.
+    let name: Arc<str> = field.into();
     let description = format!("The `{field}` field.");
     let scalar = |t: &str| TypeRef::named(t);
     let type_ref = match ty {
@@ -394,7 +395,7 @@ pub(super) fn value_field(field: &str, ty: &FieldType) -> Field {
         let name = name.clone();
         FieldFuture::new(async move {
             let doc = ctx.parent_value.try_downcast_ref::<Doc>()?;
-            let Some(value) = doc.row.fields.as_ref().and_then(|f| f.get(&name)) else {
+            let Some(value) = doc.row.fields.as_ref().and_then(|f| f.get(&*name)) else {
                 return Ok(None);
             };
             resolve_value(&ctx, doc, &name, value).await

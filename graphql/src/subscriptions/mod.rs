@@ -113,7 +113,7 @@ async fn stream<'a>(
     Ok(futures::stream::unfold(state, |mut s| async move {
         loop {
             if let Some(row) = s.pending.pop_front() {
-                let doc = Doc::current(s.schema.clone(), s.table.clone(), row);
+                let doc = Doc::current(s.schema.clone(), s.table.clone(), Arc::new(row));
                 return Some((Ok(FieldValue::owned_any(doc)), s));
             }
             match s.deliveries.recv().await? {

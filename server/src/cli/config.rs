@@ -61,7 +61,8 @@ pub enum Profile {
     Default,
     /// Small devices (docs/benchmarks.md, "A small device"): 4 MiB of
     /// views, database connections with 2 MiB of page cache each, no
-    /// memory map, a writer that remembers less.
+    /// memory map, a writer that remembers less, freed memory given back at
+    /// once.
     Small,
 }
 

@@ -5,6 +5,7 @@
 //! downloads blobs, `commands` the others, `logging` sets up logs; this
 //! file parses, dispatches and prints errors.
 
+mod allocator;
 mod args;
 mod blob;
 mod client;

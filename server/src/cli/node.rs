@@ -15,6 +15,9 @@ use crate::{config, keys};
 
 pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let (config, file) = load_config(&args)?;
+    if config.profile == crate::config::Profile::Small {
+        crate::allocator::return_freed_pages_at_once();
+    }
     init_logs(&config)?;
     let signals = Signals::register()?;
     let env: BTreeMap<String, String> = std::env::vars().collect();

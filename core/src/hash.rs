@@ -75,7 +75,9 @@ impl Hash {
 
     /// Lower-case hex of the 34 bytes (68 characters).
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        // SIMD, as parsing: ids are written for every row stored and
+        // every relation read.
+        const_hex::encode(self.0)
     }
 }
 
@@ -101,7 +103,7 @@ impl fmt::Display for Hash {
         let mut buf = [0u8; HASH_SIZE * 2];
         // invariant: the buffer is exactly twice the input length.
         #[allow(clippy::unwrap_used)]
-        hex::encode_to_slice(self.0, &mut buf).unwrap();
+        const_hex::encode_to_slice(self.0, &mut buf).unwrap();
         // hex output is always ASCII.
         f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
     }

@@ -103,7 +103,7 @@ impl PublicKey {
 
     /// Lower-case hex of the 32 bytes.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.as_bytes())
+        const_hex::encode(self.as_bytes())
     }
 
     /// Verifies an Ed25519 signature over `message` (RFC 8032, cofactorless,

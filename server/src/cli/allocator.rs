@@ -26,9 +26,9 @@ mod tests {
 
     /// The purge delay in effect, in milliseconds.
     #[allow(unsafe_code)]
-    fn purge_delay() -> i64 {
+    fn purge_delay() -> std::ffi::c_long {
         // SAFETY: reads one entry of mimalloc's option table.
-        i64::from(unsafe { mi_option_get(PURGE_DELAY) })
+        unsafe { mi_option_get(PURGE_DELAY) }
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod tests {
     }
 
     #[test]
-    fn the_small_profile_purges_at_once() {
+    fn returning_freed_pages_sets_the_purge_delay_to_zero() {
         // mimalloc 3's default for purge_delay, and no other option's: the
         // index names the option meant (unless the environment sets it).
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {

@@ -49,6 +49,8 @@ pub(crate) struct Worker {
     /// The last entry of the last batch read.
     read_to: i64,
     refused: Arc<AtomicU64>,
+    /// Schemas whose view tables the database refused to create.
+    refused_tables: std::collections::HashSet<SchemaId>,
 }
 
 /// A batch queued to the writer, with what to tell once it commits.
@@ -82,6 +84,7 @@ impl Worker {
     ) -> Self {
         Self {
             refused,
+            refused_tables: Default::default(),
             isolate_until: 0,
             read_to: cursor,
             store,
@@ -192,7 +195,7 @@ impl Worker {
     /// allowed before) gets those documents materialized now.
     pub(crate) async fn ensure_tables(&mut self) -> Result<(), MaterializerError> {
         for schema in self.registry.schemas() {
-            if self.writer.ensure_table(&schema).await? && self.cursor > 0 {
+            if self.ensure_table(&schema).await? == Some(true) && self.cursor > 0 {
                 self.backfill(schema).await?;
             }
         }
@@ -257,7 +260,9 @@ impl Worker {
                 tracing::debug!(schema = %op.schema_id, "skipping operation of an inactive schema");
                 continue;
             };
-            self.writer.ensure_table(&schema).await?;
+            if self.ensure_table(&schema).await?.is_none() {
+                continue;
+            }
             index.insert(op.document_id, work.len());
             work.push(DocumentWork {
                 document_id: op.document_id,

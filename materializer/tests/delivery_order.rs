@@ -186,4 +186,16 @@ proptest! {
             check(&steps, &seeds, pauses, Backend::Postgres);
         }
     }
+
+    /// The same on MariaDB/MySQL, when `HOFFNUNG_MYSQL_TEST_URL` is set.
+    #[test]
+    fn any_delivery_order_gives_the_same_row_mysql(
+        steps in prop::collection::vec((0usize..3, any::<u16>(), any::<bool>()), 1..7),
+        seeds in prop::collection::vec(any::<u64>(), 2),
+        pauses in any::<u16>(),
+    ) {
+        if hoffnung_store::test_utils::mysql_url().is_some() {
+            check(&steps, &seeds, pauses, Backend::MySql);
+        }
+    }
 }

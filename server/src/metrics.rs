@@ -525,6 +525,7 @@ impl NodeParts {
         let backend = match self.store.backend() {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
         };
         let replication = match &self.replication {
             Some(r) => {

@@ -57,8 +57,40 @@ fn effective_config(env: &BTreeMap<String, String>) -> toml::Table {
 fn compose_file_sets_only_variables_the_node_reads() {
     let docs = YamlLoader::load_from_str(&repo_file("docker-compose.yml")).unwrap();
     let compose = &docs[0];
-    let node = &compose["services"]["hoffnung"];
-    assert!(!node.is_badvalue(), "a `hoffnung` service");
+    // The database URL names the database service with its credentials.
+    let pg = string_map(&compose["services"]["postgres"]["environment"]);
+    let url = format!(
+        "postgres://{}:{}@postgres:5432/{}",
+        pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]
+    );
+    check_node(compose, "hoffnung", &url);
+    assert!(compose["services"]["hoffnung"]["profiles"].is_badvalue());
+}
+
+/// The MariaDB variant: the profile `mariadb` holds both its services.
+#[test]
+fn compose_file_has_a_mariadb_profile() {
+    let docs = YamlLoader::load_from_str(&repo_file("docker-compose.yml")).unwrap();
+    let compose = &docs[0];
+    let db = string_map(&compose["services"]["mariadb"]["environment"]);
+    let url = format!(
+        "mysql://{}:{}@mariadb:3306/{}",
+        db["MARIADB_USER"], db["MARIADB_PASSWORD"], db["MARIADB_DATABASE"]
+    );
+    check_node(compose, "hoffnung-mariadb", &url);
+    for service in ["mariadb", "hoffnung-mariadb"] {
+        let profiles = &compose["services"][service]["profiles"];
+        assert_eq!(profiles[0].as_str(), Some("mariadb"), "{service}");
+    }
+    let depends = &compose["services"]["hoffnung-mariadb"]["depends_on"]["mariadb"];
+    assert_eq!(depends["condition"].as_str(), Some("service_healthy"));
+}
+
+/// Every variable of `service` reaches the node, its ports are the ones
+/// the node listens on, its database is `url`, its data dir a volume.
+fn check_node(compose: &Yaml, service: &str, url: &str) {
+    let node = &compose["services"][service];
+    assert!(!node.is_badvalue(), "a `{service}` service");
     let env = string_map(&node["environment"]);
     let config = effective_config(&env);
     for (var, value) in &env {
@@ -94,22 +126,14 @@ fn compose_file_sets_only_variables_the_node_reads() {
     let p2p = config["p2p_port"].as_integer().unwrap();
     for proto in ["udp", "tcp"] {
         assert!(
-            ports.contains(&format!("{p2p}:{p2p}/{proto}").as_str()),
+            ports
+                .iter()
+                .any(|p| p.ends_with(&format!(":{p2p}/{proto}"))),
             "{ports:?} publishes the node-to-node port {p2p}/{proto}"
         );
     }
     assert_eq!(config["p2p_bind"].as_str(), Some("0.0.0.0"));
-
-    // The database URL names the postgres service with its credentials.
-    let pg = string_map(&compose["services"]["postgres"]["environment"]);
-    let url = config["database_url"].as_str().unwrap();
-    assert_eq!(
-        url,
-        format!(
-            "postgres://{}:{}@postgres:5432/{}",
-            pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]
-        )
-    );
+    assert_eq!(config["database_url"].as_str(), Some(url));
 
     // The data volume is mounted where the node keeps its data.
     let data_dir = config["data_dir"].as_str().unwrap();

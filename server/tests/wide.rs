@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use hoffnung_core::schema::MAX_SCHEMA_FIELDS;
 use hoffnung_core::{DocumentViewId, Fields, KeyPair, Operation, OperationValue, SchemaId};
-use hoffnung_store::backend_tests;
+use hoffnung_store::{backend_tests, Backend};
 use serde_json::{json, Value};
 
 /// Field `i` of the wide schema: int, bool, float, str in turn (the last,
@@ -86,6 +86,31 @@ async fn caught_up(node: &TestNode) {
     .unwrap();
 }
 
+/// InnoDB holds at most 1,017 columns and rows of about 8 KB: the wide
+/// schema gets no view tables on MariaDB/MySQL (docs/compatibility.md).
+/// Its definition is stored and served, its collection answers an error,
+/// and the materializer goes on with the schemas after it.
+async fn refused_on_innodb(node: &TestNode, key: &KeyPair, schema: &SchemaId) {
+    let got = node
+        .graphql(&format!("{{ all_{schema} {{ totalCount }} }}"), Value::Null)
+        .await;
+    assert!(!got["errors"].is_null(), "{got}");
+    let memo = node.publish_schema(key, "memo", &[("text", "str")]).await;
+    node.wait_queryable(&memo).await;
+    let mut f = Fields::new();
+    f.insert(
+        "text".into(),
+        OperationValue::Str("after the wide one".into()),
+    );
+    node.publish_operation(key, &Operation::create(memo.clone(), f))
+        .await;
+    caught_up(node).await;
+    let got = node
+        .graphql(&format!("{{ all_{memo} {{ totalCount }} }}"), Value::Null)
+        .await;
+    assert_eq!(got["data"][format!("all_{memo}")]["totalCount"], 1, "{got}");
+}
+
 backend_tests! {
     wide_schema_end_to_end(db) {
         let node = TestNode::start(db).await;
@@ -95,6 +120,11 @@ backend_tests! {
         let named: Vec<(&str, &str)> = fields.iter().map(|(n, t)| (n.as_str(), *t)).collect();
         let schema = node.publish_schema(&key, "wide", &named).await;
         caught_up(&node).await;
+        if db.backend == Backend::MySql {
+            refused_on_innodb(&node, &key, &schema).await;
+            node.stop().await;
+            return;
+        }
         node.wait_queryable(&schema).await;
 
         // The definition reads back by view id with all its fields, in order.

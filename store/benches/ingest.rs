@@ -59,7 +59,7 @@ fn bulk(c: &mut Criterion) {
     let mut g = c.benchmark_group("bulk_ingest");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(items.len() as u64));
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
         let Some(probe) = rt.block_on(TestDb::new(backend)) else {
             continue;
         };

@@ -26,11 +26,24 @@ async fn database_file(conn: &mut sqlx::AnyConnection) -> Result<String, StoreEr
 /// of their own (see `Store::open` and `durable`).
 pub(crate) const WRITER_PRAGMAS: &str =
     "PRAGMA cache_size = 500; PRAGMA cache_spill = OFF; PRAGMA synchronous = NORMAL";
+
+/// Every MariaDB/MySQL session: standard SQL where the statements are
+/// shared with the other backends (double-quoted identifiers, `||` joins
+/// text), errors instead of silently truncated or coerced data, whole
+/// `GROUP_CONCAT` results (a node's log heights), and READ COMMITTED as on
+/// PostgreSQL (InnoDB's REPEATABLE READ takes gap locks on inserts).
+const MYSQL_SESSION: &str = "SET SESSION sql_mode = \
+    'ANSI_QUOTES,PIPES_AS_CONCAT,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO', \
+    SESSION group_concat_max_len = 4294967295; \
+    SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 fn backend_of(url: &str) -> Result<Backend, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Backend::Sqlite)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Backend::Postgres)
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        Ok(Backend::MySql)
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }
@@ -55,11 +68,13 @@ impl Store {
         let url = match backend {
             Backend::Sqlite => sqlite_url(url),
             Backend::Postgres => url.to_string(),
+            // sqlx's Any driver knows the MariaDB protocol by this name.
+            Backend::MySql => url.replacen("mariadb://", "mysql://", 1),
         };
         // When the planner statistics were last refreshed (ms since the
         // Unix epoch, 0: never). SQLite connections load statistics when
         // they open, so older ones are retired at their next use.
-        if backend == Backend::Postgres {
+        if backend != Backend::Sqlite {
             // One plain connection first: an unreachable server or a bad
             // login fails at once instead of after the pool's retries.
             use sqlx::Connection;
@@ -100,6 +115,9 @@ impl Store {
                         // 2.7 GB and 1.3M syscalls more than the WAL itself.
                         conn.execute(pragmas.as_str()).await?;
                     }
+                    if backend == Backend::MySql {
+                        conn.execute(MYSQL_SESSION).await?;
+                    }
                     Ok(())
                 })
             })
@@ -108,6 +126,7 @@ impl Store {
         match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
+            Backend::MySql => sqlx::migrate!("../migrations/mysql").run(&pool).await?,
         }
         let sql = Arc::new(Statements::new(backend));
         let mut conn = pool.acquire().await?;
@@ -118,7 +137,7 @@ impl Store {
         let (appended_tx, appended) = watch::channel(0);
         let database = match backend {
             Backend::Sqlite => database_file(&mut conn).await?,
-            Backend::Postgres => String::new(),
+            Backend::Postgres | Backend::MySql => String::new(),
         };
         let checkpoints = if backend == Backend::Sqlite {
             // The writer's commits never checkpoint; a task beside it does.
@@ -147,8 +166,8 @@ impl Store {
         };
         let flush = match backend {
             Backend::Sqlite => durable::Durability::wal_flush(&database),
-            // PostgreSQL's commit is durable when it returns.
-            Backend::Postgres => Box::new(|| Ok(())) as durable::Flush,
+            // A server's commit is durable when it returns.
+            Backend::Postgres | Backend::MySql => Box::new(|| Ok(())) as durable::Flush,
         };
         let durability = durable::Durability::start(flush).map_err(StoreError::FlushThread)?;
         let wal_flushes = durability.flushes();

@@ -116,6 +116,16 @@ impl StoreError {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = cause {
             if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+                if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                    // MariaDB/MySQL: too many columns or indexes, a row,
+                    // key or packet too large, an identifier too long; and
+                    // data exceptions (SQLSTATE class 22) as below.
+                    let limit = matches!(
+                        my.number(),
+                        1059 | 1069 | 1070 | 1071 | 1117 | 1118 | 1153 | 1406 | 1264 | 1366
+                    );
+                    return limit || my.code().is_some_and(|c| c.starts_with("22"));
+                }
                 return match db.code().as_deref() {
                     // PostgreSQL: SQLSTATE classes 22 (data exception) and
                     // 54 (program limit exceeded: row or index entry size).

@@ -72,13 +72,17 @@ fn split_ids(column: &str, backend: Backend) -> String {
         Backend::Postgres => {
             format!("unnest(string_to_array(translate({column}, '_', ' '), ' ')) AS s(value)")
         }
+        Backend::MySql => format!(
+            "JSON_TABLE(CONCAT('[\"', REPLACE(REPLACE({column}, ' ', '\",\"'), '_', '\",\"'), '\"]'), \
+             '$[*]' COLUMNS (value VARCHAR(68) PATH '$')) AS s"
+        ),
     }
 }
 
 /// SQL for the bytes of hex text (how `entries` holds ids).
 fn bytes_of_hex(expr: &str, backend: Backend) -> String {
     match backend {
-        Backend::Sqlite => format!("unhex({expr})"),
+        Backend::Sqlite | Backend::MySql => format!("unhex({expr})"),
         Backend::Postgres => format!("decode({expr}, 'hex')"),
     }
 }
@@ -119,6 +123,16 @@ impl Store {
         let heights = match self.backend() {
             Backend::Sqlite => format!("group_concat(l.log_id || ',' || {head}, ';')"),
             Backend::Postgres => format!("string_agg(l.log_id::text || ',' || {head}::text, ';')"),
+            Backend::MySql => format!("GROUP_CONCAT(l.log_id || ',' || {head} SEPARATOR ';')"),
+        };
+        // A log's first entry of one of the schemas (MariaDB/MySQL: the
+        // generated column, see `crate::sql::for_backend`).
+        let of_schemas = |alias: &str, n: usize| match self.backend() {
+            Backend::MySql => format!("{alias}log_schema IN ({})", placeholders(n)),
+            _ => format!(
+                "{alias}schema_id IN ({}) AND {alias}seq_num = 1",
+                placeholders(n)
+            ),
         };
         let mut args: Vec<String> = plain.iter().map(|s| s.to_string()).collect();
         // Only a target with blobs pays for finding them.
@@ -136,21 +150,21 @@ impl Store {
             // document).
             None => format!(
                 "SELECT l.public_key, {heights} FROM entries l \
-                 WHERE l.schema_id IN ({}) AND l.seq_num = 1 GROUP BY l.public_key",
-                placeholders(plain.len())
+                 WHERE {} GROUP BY l.public_key",
+                of_schemas("l.", plain.len())
             ),
             Some(IncludedBlobs { ctes, documents }) => {
                 let mut logs = Vec::new();
                 if !plain.is_empty() {
                     logs.push(format!(
-                        "SELECT public_key, log_id FROM entries WHERE schema_id IN ({}) AND seq_num = 1",
-                        placeholders(plain.len())
+                        "SELECT public_key, log_id FROM entries WHERE {}",
+                        of_schemas("", plain.len())
                     ));
                 }
                 for (schema, docs) in documents {
                     logs.push(format!(
-                        "SELECT public_key, log_id FROM entries \
-                         WHERE schema_id = ? AND seq_num = 1 AND document_id IN (SELECT {docs})"
+                        "SELECT public_key, log_id FROM entries WHERE {} AND document_id IN (SELECT {docs})",
+                        of_schemas("", 1)
                     ));
                     args.push(schema.to_string());
                 }
@@ -173,7 +187,7 @@ impl Store {
                 .try_get::<Vec<u8>, _>(0)?
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?;
-            let list: String = r.try_get(1)?;
+            let list = crate::sql::text_at(&r, 1)?.ok_or_else(corrupt)?;
             let start = out.len();
             for pair in list.split(';') {
                 let (log, seq) = pair.split_once(',').ok_or_else(corrupt)?;

@@ -11,12 +11,14 @@ use crate::error::{Failure, StoreError};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MariaDB 10.5+ (or MySQL).
+    MySql,
 }
 
 /// Renders `?` placeholders as `$1, $2, …` for PostgreSQL.
 pub(crate) fn render(sql: &str, backend: Backend) -> String {
     match backend {
-        Backend::Sqlite => sql.to_string(),
+        Backend::Sqlite | Backend::MySql => sql.to_string(),
         Backend::Postgres => {
             let mut out = String::with_capacity(sql.len() + 8);
             let mut n = 0;
@@ -95,6 +97,70 @@ pub(crate) fn row_chunks_of(n: usize, width: usize) -> Vec<std::ops::Range<usize
     out
 }
 
+/// Bytes of bound parameters one MariaDB/MySQL statement carries at most:
+/// a statement and its parameters travel in one packet, which the server
+/// refuses beyond `max_allowed_packet` (16 MiB by default); 64 rows of
+/// 256 kB blob pieces would be 16 MB.
+pub(crate) const MAX_STATEMENT_BYTES: usize = 8 << 20;
+
+/// [`row_chunks_of`], and on MariaDB/MySQL no chunk of more than one row
+/// over [`MAX_STATEMENT_BYTES`] (`bytes` of row `i`). The same few sizes.
+pub(crate) fn row_chunks_within(
+    n: usize,
+    width: usize,
+    backend: Backend,
+    bytes: impl Fn(usize) -> usize,
+) -> Vec<std::ops::Range<usize>> {
+    if backend != Backend::MySql {
+        return row_chunks_of(n, width);
+    }
+    let most = (MAX_PARAMS / width.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let fits = |size: usize| {
+            size <= most
+                && start + size <= n
+                && (start..start + size).map(&bytes).sum::<usize>() <= MAX_STATEMENT_BYTES
+        };
+        let size = [64, 32, 16, 8, 4, 2]
+            .into_iter()
+            .find(|s| fits(*s))
+            .unwrap_or(1);
+        out.push(start..start + size);
+        start += size;
+    }
+    out
+}
+
+/// `ON CONFLICT (key) DO NOTHING`, or `DO UPDATE SET` the columns
+/// `updates` to the new row's values, as the backend spells it (`table`,
+/// quoted, is where the row goes).
+pub(crate) fn on_conflict(table: &str, key: &str, updates: &[String], backend: Backend) -> String {
+    match (backend, updates.is_empty()) {
+        // Named with the table: an `INSERT … SELECT` may read a column of
+        // that name too.
+        (Backend::MySql, true) => format!(" ON DUPLICATE KEY UPDATE {table}.{key} = {table}.{key}"),
+        (Backend::MySql, false) => format!(
+            " ON DUPLICATE KEY UPDATE {}",
+            updates
+                .iter()
+                .map(|c| format!("{c} = VALUES({c})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (_, true) => format!(" ON CONFLICT ({key}) DO NOTHING"),
+        (_, false) => format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {}",
+            updates
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// A bound parameter of a generated statement. Nulls are typed, as
 /// PostgreSQL wants them.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +173,15 @@ pub(crate) enum Param {
 }
 
 impl Param {
+    /// About the bytes it takes in a statement.
+    pub(crate) fn bytes(&self) -> usize {
+        match self {
+            Param::Blob(Some(b)) => b.len(),
+            Param::Text(Some(t)) => t.len(),
+            _ => 8,
+        }
+    }
+
     pub(crate) fn add_to(self, args: &mut AnyArguments<'_>) -> Result<(), StoreError> {
         let r = match self {
             Param::Blob(b) => args.add(b),
@@ -116,6 +191,24 @@ impl Param {
             Param::Text(t) => args.add(t),
         };
         r.map_err(|e| StoreError::WriteFailed(Failure::shared("encoding a parameter", e.into())))
+    }
+}
+
+/// A text column: MariaDB reports text of a binary collation (`_bin`) as
+/// bytes, which sqlx then refuses to read as a string.
+pub(crate) fn text_at(row: &sqlx::any::AnyRow, idx: usize) -> Result<Option<String>, StoreError> {
+    use sqlx::Row;
+    match row.try_get::<Option<String>, _>(idx) {
+        Ok(s) => Ok(s),
+        Err(e) => match row.try_get::<Option<Vec<u8>>, _>(idx) {
+            Ok(b) => b
+                .map(|b| {
+                    String::from_utf8(b)
+                        .map_err(|e| StoreError::Corrupt(Failure::caused_by("text column", e)))
+                })
+                .transpose(),
+            Err(_) => Err(e.into()),
+        },
     }
 }
 
@@ -137,9 +230,12 @@ macro_rules! statements {
 
         impl Statements {
             pub fn new(backend: Backend) -> Self {
-                Self { $($name: render($sql, backend),)* }
+                Self { $($name: render(&for_backend($sql, backend), backend),)* }
             }
         }
+
+        #[cfg(test)]
+        const ALL_STATEMENTS: &[&str] = &[$($sql),*];
     };
 }
 
@@ -223,6 +319,36 @@ statements! {
     documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ? AND seq_num = 1";
 }
 
+/// The conditions of the partial indexes SQLite and PostgreSQL keep, and
+/// the generated columns MariaDB indexes instead (NULL where the condition
+/// does not hold; see `migrations/mysql`): its planner uses an index of a
+/// generated column only when the statement names the column.
+const MYSQL_LOG_COLUMNS: &[(&str, &str)] = &[
+    (
+        "document_id = ? AND seq_num = 1 AND action <> 0",
+        "log_document = ?",
+    ),
+    (
+        "f.document_id = ? AND f.seq_num = 1 AND f.action <> 0",
+        "f.log_document = ?",
+    ),
+    ("schema_id = ? AND seq_num = 1", "log_schema = ?"),
+    (
+        "FROM entries WHERE seq_num = 1",
+        "FROM entries WHERE log_schema IS NOT NULL",
+    ),
+];
+
+/// A statement as `backend` runs it (see [`MYSQL_LOG_COLUMNS`]).
+pub(crate) fn for_backend(sql: &str, backend: Backend) -> String {
+    match backend {
+        Backend::MySql => MYSQL_LOG_COLUMNS
+            .iter()
+            .fold(sql.to_string(), |sql, (from, to)| sql.replace(from, to)),
+        _ => sql.to_string(),
+    }
+}
+
 /// Counts documents as all logs (`entries_schema_logs`) minus the logs that
 /// updates and deletes opened (`entries_foreign_logs`): both partial indexes
 /// hold one row per log and answer a count alone, where counting creates
@@ -237,6 +363,11 @@ pub(crate) fn count_documents(backend: Backend) -> String {
             " INDEXED BY entries_foreign_logs",
         ),
         Backend::Postgres => ("", ""),
+        Backend::MySql => {
+            return "SELECT (SELECT COUNT(*) FROM entries WHERE log_schema IS NOT NULL) \
+                    - (SELECT COUNT(*) FROM entries WHERE log_document IS NOT NULL)"
+                .into()
+        }
     };
     format!(
         "SELECT (SELECT COUNT(*) FROM entries{logs} WHERE seq_num = 1) \
@@ -250,7 +381,7 @@ mod tests {
 
     /// The plan of the document count, one line per step.
     async fn document_count_plan(store: &crate::Store) -> Vec<String> {
-        use sqlx::{Connection, Row};
+        use sqlx::Connection;
         let mut conn = store.pool().acquire().await.unwrap();
         let mut tx = conn.begin().await.unwrap();
         let explain = match store.backend() {
@@ -269,16 +400,22 @@ mod tests {
                     .unwrap();
                 "EXPLAIN"
             }
+            Backend::MySql => "EXPLAIN",
         };
         let sql = format!("{explain} {}", count_documents(store.backend()));
         let rows = sqlx::query(&sql).fetch_all(&mut *tx).await.unwrap();
-        let detail = match store.backend() {
-            Backend::Sqlite => 3,
-            Backend::Postgres => 0,
-        };
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(detail).unwrap())
-            .collect()
+        let text = |r: &sqlx::any::AnyRow, i: usize| text_at(r, i).unwrap().unwrap_or_default();
+        match store.backend() {
+            Backend::Sqlite => rows.iter().map(|r| text(r, 3)).collect(),
+            Backend::Postgres => rows.iter().map(|r| text(r, 0)).collect(),
+            // Columns: id, select_type, table, type, possible_keys, key,
+            // key_len, ref, rows, Extra.
+            Backend::MySql => rows
+                .iter()
+                .filter(|r| text(r, 2) == "entries")
+                .map(|r| format!("Scan of {} ({})", text(r, 5), text(r, 9)))
+                .collect(),
+        }
     }
 
     crate::backend_tests! {
@@ -300,6 +437,10 @@ mod tests {
                     Backend::Postgres => read.contains("Index Only Scan using entries_schema_logs")
                         || read.contains("Index Only Scan using entries_foreign_logs")
                         || read.contains("Index Only Scan using entries_document_logs"),
+                    Backend::MySql => (read.contains("of entries_schema_logs")
+                        || read.contains("of entries_document_logs")
+                        || read.contains("of entries_foreign_logs"))
+                        && read.contains("Using index"),
                 };
                 assert!(index_only, "{read} in {plan:#?}");
             }
@@ -314,6 +455,18 @@ mod tests {
                 assert!(!ops.iter().any(|op| op == "Column"), "{ops:?}");
             }
             store.close().await;
+        }
+    }
+
+    /// Each condition MariaDB reads through a generated column is in a
+    /// statement as written: a reworded statement would silently miss it.
+    #[test]
+    fn every_mysql_log_column_replaces_a_condition() {
+        let all = ALL_STATEMENTS.join(" ") + &count_documents(Backend::Sqlite);
+        for (from, to) in MYSQL_LOG_COLUMNS {
+            assert!(all.contains(from), "{from}");
+            assert!(!for_backend(&all, Backend::MySql).contains(from), "{from}");
+            assert!(for_backend(&all, Backend::MySql).contains(to), "{to}");
         }
     }
 

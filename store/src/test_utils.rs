@@ -1,7 +1,8 @@
 //! Fresh databases for tests: a SQLite file in a temporary directory, or a
-//! new PostgreSQL database when `HOFFNUNG_POSTGRES_TEST_URL` is set.
+//! new database on PostgreSQL (`HOFFNUNG_POSTGRES_TEST_URL`) or
+//! MariaDB/MySQL (`HOFFNUNG_MYSQL_TEST_URL`) when the variable is set.
 //!
-//! A PostgreSQL variant without the variable says on stderr that it was
+//! A server variant without its variable says on stderr that it was
 //! skipped (it still passes: most machines have no server); with the
 //! variable set, a server that cannot be reached fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,6 +15,8 @@ use crate::{Backend, Store, StoreConfig};
 
 /// The environment variable naming a PostgreSQL server for tests.
 pub const POSTGRES_ENV: &str = "HOFFNUNG_POSTGRES_TEST_URL";
+/// The environment variable naming a MariaDB/MySQL server for tests.
+pub const MYSQL_ENV: &str = "HOFFNUNG_MYSQL_TEST_URL";
 
 /// A fresh, empty database that lives as long as this value (SQLite) or
 /// until [`TestDb::cleanup`] (PostgreSQL).
@@ -21,7 +24,9 @@ pub struct TestDb {
     pub url: String,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
+    /// The server's URL and the database made on it, dropped by
+    /// [`TestDb::cleanup`].
+    server: Option<(String, String)>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -32,15 +37,38 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The URL of `HOFFNUNG_POSTGRES_TEST_URL`, or `None` after saying on
 /// stderr (`--no-capture` shows it) that PostgreSQL variants are skipped.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var(POSTGRES_ENV) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    server_url(POSTGRES_ENV, &SAID)
+}
+
+/// The URL of `HOFFNUNG_MYSQL_TEST_URL` (see [`postgres_url`]).
+pub fn mysql_url() -> Option<String> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    server_url(MYSQL_ENV, &SAID)
+}
+
+fn server_url(env: &str, said: &'static std::sync::Once) -> Option<String> {
+    match std::env::var(env) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             // Once a process: property tests ask for every case.
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| eprintln!("skipped: {POSTGRES_ENV} is not set"));
+            said.call_once(|| eprintln!("skipped: {env} is not set"));
             None
         }
     }
+}
+
+/// A database name no other test uses.
+fn fresh_name() -> String {
+    format!(
+        "hoffnung_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
 }
 
 impl TestDb {
@@ -51,7 +79,7 @@ impl TestDb {
             url,
             backend: Backend::Sqlite,
             _dir: Some(dir),
-            postgres: None,
+            server: None,
         }
     }
 
@@ -65,15 +93,7 @@ impl TestDb {
     /// connect to). Panics, failing the test, if the server cannot be
     /// reached: a variable that is set asks for the PostgreSQL variants.
     pub async fn postgres_at(base: &str) -> Self {
-        let name = format!(
-            "hoffnung_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        );
+        let name = fresh_name();
         let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect(base))
             .await
         {
@@ -91,15 +111,49 @@ impl TestDb {
             url: format!("{prefix}/{name}"),
             backend: Backend::Postgres,
             _dir: None,
-            postgres: Some((base.to_string(), name)),
+            server: Some((base.to_string(), name)),
         }
     }
 
-    /// A fresh database of the given backend (`None`: PostgreSQL not configured).
+    /// A new database on the MariaDB/MySQL server of
+    /// `HOFFNUNG_MYSQL_TEST_URL`, or `None` if it is not set.
+    pub async fn mysql() -> Option<Self> {
+        Some(Self::mysql_at(&mysql_url()?).await)
+    }
+
+    /// A new database on the MariaDB/MySQL server of `base` (see
+    /// [`TestDb::postgres_at`]).
+    pub async fn mysql_at(base: &str) -> Self {
+        let name = fresh_name();
+        let mut conn =
+            match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::MySqlConnection::connect(base)).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    panic!("{MYSQL_ENV} is set, but MariaDB/MySQL at {base} cannot be reached: {e}")
+                }
+                Err(_) => panic!(
+                    "{MYSQL_ENV} is set, but MariaDB/MySQL at {base} did not answer within {CONNECT_TIMEOUT:?}"
+                ),
+            };
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("creating a test database on {base}: {e}"));
+        let (prefix, _) = base.rsplit_once('/').expect("url with a database");
+        Self {
+            url: format!("{prefix}/{name}"),
+            backend: Backend::MySql,
+            _dir: None,
+            server: Some((base.to_string(), name)),
+        }
+    }
+
+    /// A fresh database of the given backend (`None`: its server is not
+    /// configured).
     pub async fn new(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => Some(Self::sqlite()),
             Backend::Postgres => Self::postgres().await,
+            Backend::MySql => Self::mysql().await,
         }
     }
 
@@ -109,14 +163,27 @@ impl TestDb {
             .expect("connect store")
     }
 
-    /// Drops the PostgreSQL database (SQLite files go with the temp dir).
+    /// Drops the server's database (SQLite files go with the temp dir).
     pub async fn cleanup(self) {
-        if let Some((base, name)) = &self.postgres {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(base).await {
-                let _ = conn
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await;
+        let Some((base, name)) = &self.server else {
+            return;
+        };
+        match self.backend {
+            Backend::Postgres => {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(base).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
             }
+            Backend::MySql => {
+                if let Ok(mut conn) = sqlx::MySqlConnection::connect(base).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+                        .await;
+                }
+            }
+            Backend::Sqlite => {}
         }
     }
 }
@@ -192,7 +259,8 @@ pub fn presigned_documents(
     (out, last)
 }
 
-/// Runs a test body against SQLite, and against PostgreSQL when configured.
+/// Runs a test body against SQLite, and against PostgreSQL and
+/// MariaDB/MySQL when configured.
 /// The body gets a fresh database each time.
 #[macro_export]
 macro_rules! backend_tests {
@@ -214,6 +282,14 @@ macro_rules! backend_tests {
                 async fn postgres() {
                     // Without the variable, `postgres` says "skipped" on stderr.
                     if let Some(db) = $crate::test_utils::TestDb::postgres().await {
+                        run(&db).await;
+                        db.cleanup().await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    if let Some(db) = $crate::test_utils::TestDb::mysql().await {
                         run(&db).await;
                         db.cleanup().await;
                     }

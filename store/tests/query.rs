@@ -458,6 +458,23 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sql_collections_equal_naive_evaluation_mysql(
+        docs in prop::collection::vec(gen_doc(), 0..30),
+        filters in prop::collection::vec(gen_filter(), 0..3),
+        order in order_strategy(),
+        descending in any::<bool>(),
+        page in 1u32..8,
+    ) {
+        if hoffnung_store::test_utils::mysql_url().is_some() {
+            run_case(512, Backend::MySql, docs, filters, order, descending, page);
+        }
+    }
+}
+
 hoffnung_store::backend_tests! {
     queries_that_do_not_fit_their_schema_fail_to_compile(db) {
         use hoffnung_store::{Cursor, ErrorCode, ListScope, QueryError, StoreError};

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use hoffnung_core::DocumentId;
+use hoffnung_core::{DocumentId, Schema};
 use hoffnung_store::{StoreError, ViewBatch};
 
 use crate::{MaterializerError, Worker};
@@ -16,6 +16,33 @@ impl MaterializerError {
 }
 
 impl Worker {
+    /// The tables of `schema` (see `ViewWriter::ensure_table`; `Some(true)`:
+    /// made now). `None` when the database refuses to make them (InnoDB
+    /// holds at most 1,017 columns and rows of about 8 KB): the schema's
+    /// documents stay stored and replicated, but are not materialized,
+    /// and the other schemas go on. Said once, as an error.
+    pub(crate) async fn ensure_table(
+        &mut self,
+        schema: &Schema,
+    ) -> Result<Option<bool>, MaterializerError> {
+        if self.refused_tables.contains(schema.id()) {
+            return Ok(None);
+        }
+        match self.writer.ensure_table(schema).await {
+            Ok(made) => Ok(Some(made)),
+            Err(e) if e.is_refused_data() => {
+                tracing::error!(
+                    schema = %schema.id(),
+                    error = %e,
+                    "the database refuses this schema's view tables: its documents are kept but not materialized"
+                );
+                self.refused_tables.insert(schema.id().clone());
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Waits for the write of a one-operation batch; if the database
     /// refuses its data, passes the operation over.
     pub(crate) async fn settle_isolated(

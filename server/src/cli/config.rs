@@ -75,7 +75,7 @@ pub struct Config {
     pub profile: Profile,
     /// Holds the SQLite database and the node key.
     pub data_dir: PathBuf,
-    /// `sqlite:<path>` or `postgres://…`; empty: SQLite in `data_dir`.
+    /// `sqlite:<path>`, `postgres://…` or `mysql://…`; empty: SQLite in `data_dir`.
     #[serde(default)]
     pub database_url: String,
     /// Where blob files are kept; empty: `blobs` in `data_dir`.
@@ -168,7 +168,7 @@ pub struct Flags {
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
-    /// Database URL, `sqlite:<path>` or `postgres://…`
+    /// Database URL, `sqlite:<path>`, `postgres://…` or `mysql://…` (MariaDB/MySQL)
     /// [env: HOFFNUNG_DATABASE_URL] [default: SQLite in the data dir]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

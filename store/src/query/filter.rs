@@ -158,6 +158,13 @@ pub(super) fn push_filter(
             let like = match backend {
                 Backend::Sqlite => format!("{col} {not}LIKE "),
                 Backend::Postgres => format!("{col} COLLATE \"C\" {not}ILIKE "),
+                // LIKE under a binary collation matches case; a case
+                // insensitive one folds more than ASCII (and accents).
+                Backend::MySql => {
+                    sql.push(&format!("{col} {not}REGEXP "));
+                    sql.bind(Param::Text(Some(contains_regex(text))));
+                    return Ok(());
+                }
             };
             sql.push(&like);
             sql.bind(Param::Text(Some(contains_pattern(text))));
@@ -183,6 +190,30 @@ fn contains_pattern(text: &str) -> String {
         out.push(c);
     }
     out.push('%');
+    out
+}
+
+/// A regular expression (PCRE) that finds `text` literally, ASCII letters
+/// in either case (see `contains_pattern`).
+fn contains_regex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            out.push('[');
+            out.push(c.to_ascii_lowercase());
+            out.push(c.to_ascii_uppercase());
+            out.push(']');
+        } else if c == '\0' {
+            out.push_str("\\x{0}");
+        } else if c.is_ascii() && !c.is_ascii_alphanumeric() && c != ' ' {
+            // A backslash before any other ASCII character that is no
+            // letter or digit stands for that character.
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
     out
 }
 

@@ -118,15 +118,18 @@ pub(super) fn read_operand(
 ) -> Result<Operand, StoreError> {
     Ok(match ty {
         KeyType::Bool => Operand::Bool(match backend {
-            Backend::Sqlite => row.try_get::<i64, _>(idx)? != 0,
+            Backend::Sqlite | Backend::MySql => row.try_get::<i64, _>(idx)? != 0,
             Backend::Postgres => row.try_get::<bool, _>(idx)?,
         }),
         KeyType::Int => Operand::Int(row.try_get(idx)?),
         KeyType::Float => Operand::Float(
-            crate::views::read_float(row, idx)?
+            crate::views::read_float(row, idx, backend)?
                 .ok_or_else(|| StoreError::Corrupt("a float key is NULL".into()))?,
         ),
-        KeyType::Text => Operand::Text(row.try_get(idx)?),
+        KeyType::Text => Operand::Text(
+            crate::sql::text_at(row, idx)?
+                .ok_or_else(|| StoreError::Corrupt("a text key is NULL".into()))?,
+        ),
         KeyType::Bytes => Operand::Bytes(row.try_get(idx)?),
     })
 }

@@ -97,6 +97,14 @@ fn push_items(sql: &mut Sql, items: &Items, backend: Backend) {
                     sql.bind(Param::Text(Some(json)));
                     sql.push(" AS json)) WITH ORDINALITY AS j(v, o)) i");
                 }
+                Backend::MySql => {
+                    sql.push("(SELECT j.o - 1 AS _idx, j.v AS _target FROM JSON_TABLE(");
+                    sql.bind(Param::Text(Some(json)));
+                    sql.push(
+                        ", '$[*]' COLUMNS (o FOR ORDINALITY, \
+                         v VARCHAR(3072) CHARACTER SET ascii PATH '$')) AS j) i",
+                    );
+                }
             }
         }
     }
@@ -121,7 +129,7 @@ fn push_items_condition(sql: &mut Sql, items: &Items) {
 /// text in `column`: its first 68 hex digits.
 fn first_operation_of(column: &str, backend: Backend) -> String {
     match backend {
-        Backend::Sqlite => format!("unhex(substr({column}, 1, 68))"),
+        Backend::Sqlite | Backend::MySql => format!("unhex(substr({column}, 1, 68))"),
         Backend::Postgres => format!("decode(substr({column}, 1, 68), 'hex')"),
     }
 }

@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::layout::{ViewTable, META};
 use crate::error::{Failure, StoreError};
-use crate::sql::{Backend, Param};
+use crate::sql::{text_at, Backend, Param};
 
 impl ViewTable {
     /// The parameters of one row: meta columns, then fields (typed nulls
@@ -55,6 +55,8 @@ fn param_of(ty: &FieldType, value: Option<&OperationValue>, backend: Backend) ->
     match (ty, value) {
         // See `ViewTable::row_placeholders`.
         (FieldType::Float, None) if backend == Backend::Postgres => Param::Text(None),
+        // See `ordered_bits`.
+        (FieldType::Float, None) if backend == Backend::MySql => Param::Int(None),
         (_, Some(V::Bool(b))) => Param::Bool(Some(*b)),
         (_, Some(V::Int(i))) => Param::Int(Some(*i)),
         (_, Some(V::Float(f))) => float_param(*f, backend),
@@ -88,11 +90,47 @@ pub(crate) fn float_param(f: f64, backend: Backend) -> Param {
         Backend::Postgres => Param::Text(Some(format!("{f:?}"))),
         Backend::Sqlite if f.is_nan() => Param::Text(Some(SQLITE_NAN.into())),
         Backend::Sqlite => Param::Float(Some(f)),
+        Backend::MySql => Param::Int(Some(ordered_bits(f))),
     }
 }
 
-/// A float column (see [`SQLITE_NAN`]).
-pub(crate) fn read_float(row: &AnyRow, idx: usize) -> Result<Option<f64>, StoreError> {
+/// MariaDB/MySQL: a float as an integer of the same order. A DOUBLE holds
+/// no NaN and no infinity; these integers order every float as PostgreSQL
+/// does (NaN after +inf) and compare equal where the floats do (-0 is
+/// stored as 0, as SQLite stores it too; every NaN as one NaN).
+pub(crate) fn ordered_bits(f: f64) -> i64 {
+    let f = if f.is_nan() {
+        f64::NAN
+    } else if f == 0.0 {
+        0.0
+    } else {
+        f
+    };
+    let bits = f.to_bits() as i64;
+    // Negative floats grow in magnitude as their bits grow: flipping all
+    // but the sign bit reverses that.
+    if bits < 0 {
+        bits ^ i64::MAX
+    } else {
+        bits
+    }
+}
+
+/// The float [`ordered_bits`] stored.
+pub(crate) fn from_ordered_bits(key: i64) -> f64 {
+    let bits = if key < 0 { key ^ i64::MAX } else { key };
+    f64::from_bits(bits as u64)
+}
+
+/// A float column (see [`SQLITE_NAN`] and [`ordered_bits`]).
+pub(crate) fn read_float(
+    row: &AnyRow,
+    idx: usize,
+    backend: Backend,
+) -> Result<Option<f64>, StoreError> {
+    if backend == Backend::MySql {
+        return Ok(row.try_get::<Option<i64>, _>(idx)?.map(from_ordered_bits));
+    }
     match row.try_get::<Option<f64>, _>(idx) {
         Ok(f) => Ok(f),
         Err(e) => match row.try_get::<String, _>(idx) {
@@ -170,7 +208,7 @@ pub(super) fn corrupt(what: &str, e: impl std::error::Error + Send + Sync + 'sta
 
 fn get_bool(row: &AnyRow, idx: usize, backend: Backend) -> Result<Option<bool>, StoreError> {
     Ok(match backend {
-        Backend::Sqlite => row.try_get::<Option<i64>, _>(idx)?.map(|v| v != 0),
+        Backend::Sqlite | Backend::MySql => row.try_get::<Option<i64>, _>(idx)?.map(|v| v != 0),
         Backend::Postgres => row.try_get::<Option<bool>, _>(idx)?,
     })
 }
@@ -190,7 +228,9 @@ pub(crate) fn decode_row(
     row: &AnyRow,
     backend: Backend,
 ) -> Result<ViewRow, StoreError> {
-    let text = |i: usize| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(i)?) };
+    let text = |i: usize| -> Result<String, StoreError> {
+        text_at(row, i)?.ok_or_else(|| StoreError::Corrupt("a NULL id".into()))
+    };
     let document_id = Hash::from_str(&text(0)?).map_err(|e| corrupt("document id", e))?;
     let view_id = DocumentViewId::from_str(&text(1)?).map_err(|e| corrupt("view id", e))?;
     let owner = text(2)?;
@@ -205,11 +245,11 @@ pub(crate) fn decode_row(
             let value = match &c.ty {
                 FieldType::Bool => get_bool(row, idx, backend)?.map(OperationValue::Bool),
                 FieldType::Int => row.try_get::<Option<i64>, _>(idx)?.map(OperationValue::Int),
-                FieldType::Float => read_float(row, idx)?.map(OperationValue::Float),
+                FieldType::Float => read_float(row, idx, backend)?.map(OperationValue::Float),
                 FieldType::Bytes => row
                     .try_get::<Option<Vec<u8>>, _>(idx)?
                     .map(OperationValue::Bytes),
-                ty => match row.try_get::<Option<String>, _>(idx)? {
+                ty => match text_at(row, idx)? {
                     None => None,
                     Some(s) => Some(match ty {
                         FieldType::Relation(_) => OperationValue::Relation(

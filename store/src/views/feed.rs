@@ -106,7 +106,7 @@ impl Store {
     /// Entries up to this id are reflected in the view tables.
     pub async fn materializer_cursor(&self) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT cursor FROM materializer WHERE id = 1")
+            sqlx::query_scalar("SELECT \"cursor\" FROM materializer WHERE id = 1")
                 .fetch_one(self.pool())
                 .await?,
         )

@@ -5,7 +5,8 @@ use hoffnung_core::{FieldType, Hash, Schema, SchemaId};
 
 use crate::sql::Backend;
 
-/// PostgreSQL truncates longer identifiers.
+/// PostgreSQL truncates longer identifiers (MariaDB/MySQL refuse those
+/// over 64 characters).
 const MAX_IDENTIFIER: usize = 63;
 
 /// How one field of a schema is stored.
@@ -40,7 +41,7 @@ pub(crate) fn is_list(ty: &FieldType) -> bool {
 }
 
 /// Truncates to at most `max` bytes (names here are ASCII).
-fn truncated(s: &str, max: usize) -> &str {
+pub(super) fn truncated(s: &str, max: usize) -> &str {
     &s[..s.len().min(max)]
 }
 
@@ -50,6 +51,7 @@ pub(crate) fn hex_of(column: &str, backend: Backend) -> String {
     match backend {
         Backend::Sqlite => format!("lower(hex({column}))"),
         Backend::Postgres => format!("encode({column}, 'hex')"),
+        Backend::MySql => format!("lower(hex({column}))"),
     }
 }
 
@@ -138,25 +140,28 @@ impl ViewTable {
 
     /// The statements that create the tables and their indexes.
     pub(super) fn ddl(&self, backend: Backend) -> Vec<String> {
+        if backend == Backend::MySql {
+            return self.mysql_ddl();
+        }
         let text = match backend {
             Backend::Sqlite => "TEXT",
             // Byte order, as SQLite and the ids' own order.
-            Backend::Postgres => "TEXT COLLATE \"C\"",
+            _ => "TEXT COLLATE \"C\"",
         };
         let boolean = match backend {
             Backend::Sqlite => "INTEGER",
-            Backend::Postgres => "BOOLEAN",
+            _ => "BOOLEAN",
         };
         let sql_type = |ty: &FieldType| match ty {
             FieldType::Bool => boolean,
             FieldType::Int => "BIGINT",
             FieldType::Float => match backend {
                 Backend::Sqlite => "REAL",
-                Backend::Postgres => "DOUBLE PRECISION",
+                _ => "DOUBLE PRECISION",
             },
             FieldType::Bytes => match backend {
                 Backend::Sqlite => "BLOB",
-                Backend::Postgres => "BYTEA",
+                _ => "BYTEA",
             },
             _ => text,
         };
@@ -177,7 +182,7 @@ impl ViewTable {
         // primary key index (the keys are ids, never rowids).
         let without_rowid = match backend {
             Backend::Sqlite => " WITHOUT ROWID",
-            Backend::Postgres => "",
+            _ => "",
         };
         let t = quote(&self.table);
         let mut out = vec![
@@ -257,19 +262,42 @@ pub(crate) const TEXT_KEY_CHARS: usize = 512;
 /// Under the "C" collation that prefix orders as the whole value does
 /// where the prefixes differ, so statements compare the prefix first (the
 /// index) and the whole value after. `None`: the column itself is the key.
+/// On MariaDB/MySQL, the key is a generated column (see
+/// [`ViewTable::mysql_ddl`]): its planner uses an index of an expression
+/// only by that column's name.
 pub(crate) fn text_key(ty: &FieldType, column: &str, backend: Backend) -> Option<String> {
-    let text = !matches!(
+    if !is_text(ty) {
+        return None;
+    }
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(format!("left({column}, {TEXT_KEY_CHARS})")),
+        // `alias."name"` becomes `alias."k_name"`.
+        Backend::MySql => column
+            .rsplit_once('"')
+            .and_then(|(head, _)| head.rsplit_once('"'))
+            .map(|(alias, name)| format!("{alias}\"{}\"", key_column(name))),
+    }
+}
+
+/// A field stored as text (strings and relations, not lists).
+pub(super) fn is_text(ty: &FieldType) -> bool {
+    !matches!(
         ty,
         FieldType::Bool | FieldType::Int | FieldType::Float | FieldType::Bytes
-    ) && !is_list(ty);
-    (backend == Backend::Postgres && text).then(|| format!("left({column}, {TEXT_KEY_CHARS})"))
+    ) && !is_list(ty)
+}
+
+/// The name of a text column's key column on MariaDB/MySQL.
+pub(super) fn key_column(column: &str) -> String {
+    truncated(&format!("k_{column}"), 64).to_string()
 }
 
 /// Whether a field's column gets an index. Not lists (their items are
 /// indexed in `<t>__lists`) and not bytes: a blob piece's 256,000 bytes
 /// would double the disk it takes, and exceed PostgreSQL's index row
 /// limit (8 KB), which failed the whole view write; filters on bytes scan.
-fn is_indexed(ty: &FieldType) -> bool {
+pub(super) fn is_indexed(ty: &FieldType) -> bool {
     !is_list(ty) && *ty != FieldType::Bytes
 }
 
@@ -278,6 +306,10 @@ impl ViewTable {
     /// bytes columns, and on PostgreSQL replace those of whole text values
     /// by prefix keys (see [`text_key`]).
     pub(crate) fn upgrade_indexes(&self, backend: Backend) -> Vec<String> {
+        if backend == Backend::MySql {
+            // Its tables were made with the current layout.
+            return Vec::new();
+        }
         let mut out: Vec<String> = self
             .columns
             .iter()
@@ -301,7 +333,7 @@ impl ViewTable {
 /// uses a partial index only when the query states its condition.
 pub(crate) fn live_condition(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => "_deleted = 0",
+        Backend::Sqlite | Backend::MySql => "_deleted = 0",
         Backend::Postgres => "_deleted = false",
     }
 }

@@ -16,6 +16,7 @@ mod changes;
 mod codec;
 mod feed;
 mod layout;
+mod mysql_layout;
 mod read;
 mod write;
 

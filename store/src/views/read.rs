@@ -7,7 +7,7 @@ use super::codec::{corrupt, decode_row};
 use super::layout::{hex_of, is_list, live_condition, quote, ViewTable};
 use super::ViewRow;
 use crate::error::StoreError;
-use crate::sql::{render, Backend, Param};
+use crate::sql::{render, text_at, Backend, Param};
 use crate::Store;
 
 /// Which view a read asks for.
@@ -133,11 +133,12 @@ impl Store {
             ),
             self.backend(),
         );
-        Ok(sqlx::query_scalar(&sql)
+        let rows = sqlx::query(&sql)
             .bind(document_id.to_hex())
             .bind(column.column.clone())
             .fetch_all(self.pool())
-            .await?)
+            .await?;
+        texts(&rows)
     }
     /// Every view id that a pinned relation (list) field of the current,
     /// not deleted views holds: what must stay available of the target
@@ -162,7 +163,8 @@ impl Store {
             t = quote(&table.table),
             live = live_condition(self.backend()),
         );
-        let values: Vec<String> = sqlx::query_scalar(&sql).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        let values = texts(&rows)?;
         let mut out = Vec::new();
         for value in &values {
             for item in value.split(' ').filter(|i| !i.is_empty()) {
@@ -174,6 +176,13 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The first column of each row, as text (see [`text_at`]).
+fn texts(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>, StoreError> {
+    rows.iter()
+        .map(|r| text_at(r, 0)?.ok_or_else(|| StoreError::Corrupt("a NULL text".into())))
+        .collect()
 }
 
 fn marks(n: usize) -> String {

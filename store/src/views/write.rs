@@ -11,7 +11,8 @@ use super::codec::list_items;
 use super::layout::{quote, ViewTable, META};
 use crate::error::StoreError;
 use crate::sql::{
-    all_or_nothing, multi_row, multi_row_of, render, row_chunks, row_chunks_of, Backend, Param,
+    all_or_nothing, multi_row, multi_row_of, on_conflict, render, row_chunks, row_chunks_within,
+    Backend, Param,
 };
 use crate::Store;
 
@@ -22,9 +23,14 @@ impl Store {
     pub async fn analyze(&self, tables: &[&ViewTable]) -> Result<(), StoreError> {
         let mut statements = Vec::new();
         for t in tables {
-            statements.push(format!("ANALYZE {}", quote(&t.table)));
+            // MariaDB/MySQL: `ANALYZE TABLE`, which also reads a sample.
+            let analyze = match self.backend() {
+                Backend::MySql => "ANALYZE TABLE",
+                _ => "ANALYZE",
+            };
+            statements.push(format!("{analyze} {}", quote(&t.table)));
             if t.has_lists() {
-                statements.push(format!("ANALYZE {}", quote(&t.lists_table())));
+                statements.push(format!("{analyze} {}", quote(&t.lists_table())));
             }
         }
         match self.backend() {
@@ -38,7 +44,7 @@ impl Store {
             }
             // Beside it: PostgreSQL's ANALYZE samples, takes no write lock,
             // and must not hold up appends while it runs.
-            Backend::Postgres => {
+            Backend::Postgres | Backend::MySql => {
                 for sql in statements {
                     sqlx::query(&sql).execute(self.pool()).await?;
                 }
@@ -111,7 +117,10 @@ impl ViewWriter {
                 .collect();
             statements.push((
                 render(
-                    "INSERT INTO view_tables (schema_id, table_name) VALUES (?, ?) ON CONFLICT (schema_id) DO NOTHING",
+                    &format!(
+                        "INSERT INTO view_tables (schema_id, table_name) VALUES (?, ?){}",
+                        on_conflict("view_tables", "schema_id", &[], backend)
+                    ),
                     backend,
                 ),
                 vec![
@@ -237,19 +246,25 @@ impl ViewWriter {
                 };
                 by_change.entry(changed).or_default().push(row);
             }
+            let row_bytes = |row: &[Param]| row.iter().map(Param::bytes).sum::<usize>();
             for (changed, rows) in by_change {
-                for chunk in row_chunks_of(rows.len(), table.width()) {
+                let bytes = |i: usize| row_bytes(&rows[i]);
+                for chunk in row_chunks_within(rows.len(), table.width(), backend, bytes) {
                     let sql = self.current_statement(&table, &changed, chunk.len());
                     let params = rows[chunk].iter().flatten().cloned().collect();
                     out.push((sql, params));
                 }
             }
-            for chunk in row_chunks_of(history.len(), table.width()) {
+            let history: Vec<Vec<Param>> = history
+                .iter()
+                .map(|v| table.row_params(v, backend))
+                .collect();
+            let bytes = |i: usize| row_bytes(&history[i]);
+            let chunks = row_chunks_within(history.len(), table.width(), backend, bytes);
+            let mut history_rows = history.into_iter();
+            for chunk in chunks {
                 let sql = self.statement(&table, Kind::History, chunk.len());
-                let params = history[chunk]
-                    .iter()
-                    .flat_map(|v| table.row_params(v, backend))
-                    .collect();
+                let params = history_rows.by_ref().take(chunk.len()).flatten().collect();
                 out.push((sql, params));
             }
             if table.has_lists() {
@@ -316,20 +331,14 @@ impl ViewWriter {
 /// ones only the columns marked in `changed` (meta columns after the
 /// document id, then fields).
 fn current_sql(table: &ViewTable, changed: &[bool], rows: usize, backend: Backend) -> String {
-    let updates = META[1..]
+    let updates: Vec<String> = META[1..]
         .iter()
         .map(|m| m.to_string())
         .chain(table.columns.iter().map(|c| quote(&c.column)))
         .zip(changed.iter().chain(std::iter::repeat(&true)))
         .filter(|(_, changed)| **changed)
-        .map(|(c, _)| format!("{c} = excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let on_conflict = if updates.is_empty() {
-        " ON CONFLICT (_document_id) DO NOTHING".to_string()
-    } else {
-        format!(" ON CONFLICT (_document_id) DO UPDATE SET {updates}")
-    };
+        .map(|(c, _)| c)
+        .collect();
     multi_row_of(
         &format!(
             "INSERT INTO {} ({}) VALUES ",
@@ -338,7 +347,7 @@ fn current_sql(table: &ViewTable, changed: &[bool], rows: usize, backend: Backen
         ),
         &table.row_placeholders(backend),
         rows,
-        &on_conflict,
+        &on_conflict(&quote(&table.table), "_document_id", &updates, backend),
         backend,
     )
 }
@@ -351,10 +360,10 @@ fn statement_sql(table: &ViewTable, kind: Kind, rows: usize, backend: Backend) -
             render(
                 &format!(
                     "INSERT INTO {} ({cols}) SELECT {cols} FROM {} \
-                     WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}) \
-                     ON CONFLICT (_view_id) DO NOTHING",
+                     WHERE _document_id IN ({marks}) AND _view_id NOT IN ({marks}){}",
                     quote(&table.views_table()),
                     quote(&table.table),
+                    on_conflict(&quote(&table.views_table()), "_view_id", &[], backend),
                     cols = table.column_list(),
                 ),
                 backend,
@@ -368,7 +377,7 @@ fn statement_sql(table: &ViewTable, kind: Kind, rows: usize, backend: Backend) -
             ),
             &table.row_placeholders(backend),
             rows,
-            " ON CONFLICT (_view_id) DO NOTHING",
+            &on_conflict(&quote(&table.views_table()), "_view_id", &[], backend),
             backend,
         ),
         Kind::ClearLists => render(

@@ -8,7 +8,7 @@ use super::check::{check_and_stage, Pending};
 use super::{ScriptJob, State};
 use crate::error::{Failure, IngestError, StoreError};
 use crate::ingest::{Ingested, Job};
-use crate::sql::{all_or_nothing, arguments, multi_row, render, row_chunks, Backend, Param};
+use crate::sql::{all_or_nothing, arguments, multi_row, render, row_chunks_within, Backend, Param};
 
 impl State {
     /// Runs a script job in one transaction, answered at once: its data is
@@ -24,7 +24,7 @@ impl State {
             // An UPDATE that fails (CHECK cursor >= 0) unless the cursor is at `from`.
             all.push((
                 render(
-                    "UPDATE materializer SET cursor = CASE WHEN cursor = ? THEN ? ELSE -1 END WHERE id = 1",
+                    "UPDATE materializer SET \"cursor\" = CASE WHEN \"cursor\" = ? THEN ? ELSE -1 END WHERE id = 1",
                     self.backend,
                 ),
                 vec![Param::Int(Some(from)), Param::Int(Some(to))],
@@ -36,7 +36,7 @@ impl State {
                 // One round trip to the connection's thread, like the appends.
                 sqlite_transaction(conn, all).await
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::MySql => {
                 let mut tx = conn.begin().await?;
                 for (sql, p) in all {
                     sqlx::query_with(&sql, arguments(p)?)
@@ -50,7 +50,7 @@ impl State {
         match (result, job.cursor) {
             (Err(e), Some((from, _))) => {
                 let at: Option<i64> =
-                    sqlx::query_scalar("SELECT cursor FROM materializer WHERE id = 1")
+                    sqlx::query_scalar("SELECT \"cursor\" FROM materializer WHERE id = 1")
                         .fetch_optional(&mut *conn)
                         .await
                         .ok()
@@ -100,7 +100,12 @@ impl State {
     /// statements are ever prepared).
     fn statements(&mut self, pending: &Pending) -> Vec<(String, Vec<Param>)> {
         let mut out = Vec::new();
-        for chunk in row_chunks(pending.entries.len()) {
+        let bytes = |i: usize| {
+            let c = &pending.entries[i];
+            c.entry.as_bytes().len() + c.payload.len() + 256
+        };
+        let n = pending.entries.len();
+        for chunk in row_chunks_within(n, INSERT_ENTRIES.width, self.backend, bytes) {
             let mut params = Vec::with_capacity(chunk.len() * INSERT_ENTRIES.width);
             for (c, (doc, schema)) in pending.entries[chunk.clone()]
                 .iter()
@@ -156,12 +161,16 @@ impl State {
             Backend::Sqlite => {
                 sqlite_transaction(conn, statements).await?;
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::MySql => {
                 let mut tx = conn.begin().await?;
                 // Appends of all processes on this database take turns, so
                 // entry ids become visible in increasing order: the
                 // materializer's cursor may then skip none.
-                sqlx::query(APPEND_LOCK).execute(&mut *tx).await?;
+                let lock = match self.backend {
+                    Backend::MySql => MYSQL_APPEND_LOCK,
+                    _ => APPEND_LOCK,
+                };
+                sqlx::query(lock).execute(&mut *tx).await?;
                 // Another writer's entries make these fail on the unique
                 // log positions or the unique log of an author's document.
                 for (sql, params) in statements {
@@ -202,6 +211,9 @@ async fn sqlite_transaction(
 
 /// Serializes appends across processes (PostgreSQL); released at commit.
 const APPEND_LOCK: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(7265110101)) AS l";
+
+/// The same on MariaDB/MySQL: a row lock (see `migrations/mysql`).
+const MYSQL_APPEND_LOCK: &str = "SELECT id FROM append_lock WHERE id = 1 FOR UPDATE";
 
 /// A multi-row statement: `head` + rows of `width` parameters + `tail`.
 struct Template {

@@ -1,0 +1,112 @@
+//! The view tables on MariaDB/MySQL (InnoDB): the same tables and
+//! statements as on the other backends, in the types and indexes InnoDB
+//! has.
+//!
+//! - Ids are ASCII text in byte order (`ascii_bin`), strings are
+//!   `utf8mb4_nopad_bin`: byte order as on SQLite and PostgreSQL, and no
+//!   padding (`'a'` and `'a '` differ).
+//! - Booleans and floats are BIGINT: sqlx reads no TINYINT from MariaDB,
+//!   and a DOUBLE holds neither NaN nor the infinities (a float is stored
+//!   as an integer of the same order, see `codec`).
+//! - No partial indexes: the indexes lead with `_deleted`, which every
+//!   collection query fixes to 0.
+//! - A text column is indexed by its first [`TEXT_KEY_CHARS`] characters,
+//!   held in a generated column `k_<column>` (see [`text_key`]).
+//! - InnoDB keeps at most 64 secondary indexes per table: fields past the
+//!   first [`MAX_FIELD_INDEXES`] indexable ones are filtered and ordered
+//!   without an index.
+
+use hoffnung_core::FieldType;
+
+use super::layout::{is_indexed, is_list, is_text, key_column, quote, ViewTable, TEXT_KEY_CHARS};
+
+/// Field indexes per table (one more is the index of live ids).
+pub(crate) const MAX_FIELD_INDEXES: usize = 63;
+
+const ID: &str = "VARCHAR(68) CHARACTER SET ascii COLLATE ascii_bin";
+/// The longest key InnoDB indexes is 3,072 bytes.
+const VIEW_ID: &str = "VARCHAR(3072) CHARACTER SET ascii COLLATE ascii_bin";
+const STRING: &str = "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin";
+const IDS: &str = "CHARACTER SET ascii COLLATE ascii_bin";
+
+/// The character set and collation of a text field.
+fn charset(ty: &FieldType) -> &'static str {
+    match ty {
+        FieldType::Str => STRING,
+        _ => IDS,
+    }
+}
+
+fn sql_type(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Bool | FieldType::Int | FieldType::Float => "BIGINT".into(),
+        FieldType::Bytes => "LONGBLOB".into(),
+        FieldType::Str => format!("LONGTEXT {STRING}"),
+        // Relations: ids, as long as a view id or a list of them.
+        _ => format!("MEDIUMTEXT {IDS}"),
+    }
+}
+
+impl ViewTable {
+    pub(super) fn mysql_ddl(&self) -> Vec<String> {
+        let mut fields = String::new();
+        let mut keys = String::new();
+        let mut indexes = Vec::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            let column = quote(&c.column);
+            fields.push_str(&format!(", {column} {}", sql_type(&c.ty)));
+            let key = if is_text(&c.ty) {
+                let k = quote(&key_column(&c.column));
+                keys.push_str(&format!(
+                    ", {k} VARCHAR({TEXT_KEY_CHARS}) {} AS (LEFT({column}, {TEXT_KEY_CHARS})) VIRTUAL",
+                    charset(&c.ty)
+                ));
+                k
+            } else {
+                column
+            };
+            if is_indexed(&c.ty) && indexes.len() < MAX_FIELD_INDEXES {
+                indexes.push(format!(
+                    ", INDEX {} (_deleted, {key}, _document_id)",
+                    quote(&format!("{}__i{i}", self.table))
+                ));
+            }
+        }
+        let meta = |key: &str| {
+            format!(
+                "_document_id {ID} NOT NULL, _view_id {VIEW_ID} NOT NULL, _owner {ID} NOT NULL, \
+                 _edited BIGINT NOT NULL, _deleted BIGINT NOT NULL, PRIMARY KEY ({key})"
+            )
+        };
+        if indexes.is_empty() {
+            indexes.push(format!(
+                ", INDEX {} (_deleted, _document_id)",
+                quote(&format!("{}__live", self.table))
+            ));
+        }
+        let engine = " ENGINE = InnoDB";
+        let mut out = vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} ({}{fields}{keys}{}){engine}",
+                quote(&self.table),
+                meta("_document_id"),
+                indexes.concat()
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} ({}{fields}){engine}",
+                quote(&self.views_table()),
+                meta("_view_id")
+            ),
+        ];
+        if self.columns.iter().any(|c| is_list(&c.ty)) {
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {} (_document_id {ID} NOT NULL, \
+                 _field VARCHAR(64) {IDS} NOT NULL, _idx BIGINT NOT NULL, _target {VIEW_ID} NOT NULL, \
+                 PRIMARY KEY (_document_id, _field, _idx), INDEX {} (_field, _target(1000))){engine}",
+                quote(&self.lists_table()),
+                quote(&format!("{}__target", self.table))
+            ));
+        }
+        out
+    }
+}

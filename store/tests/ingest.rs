@@ -339,7 +339,7 @@ backend_tests! {
 
 #[tokio::test]
 async fn unsupported_url_is_a_clear_error() {
-    let err = Store::connect("mysql://localhost/x", StoreConfig::default())
+    let err = Store::connect("oracle://localhost/x", StoreConfig::default())
         .await
         .err()
         .unwrap();

@@ -11,7 +11,7 @@ use crate::error::{Failure, StoreError};
 pub enum Backend {
     Sqlite,
     Postgres,
-    /// MariaDB 10.5+ (or MySQL).
+    /// MariaDB 10.6+ (for `JSON_TABLE`), or MySQL.
     MySql,
 }
 
@@ -467,6 +467,35 @@ mod tests {
             assert!(all.contains(from), "{from}");
             assert!(!for_backend(&all, Backend::MySql).contains(from), "{from}");
             assert!(for_backend(&all, Backend::MySql).contains(to), "{to}");
+        }
+    }
+
+    /// On MariaDB/MySQL chunks stay under the packet size (a row over it
+    /// alone), elsewhere they are [`row_chunks_of`]; either way every row
+    /// once, in order.
+    #[test]
+    fn chunks_stay_under_the_packet_size() {
+        let sizes: Vec<usize> = (0..300)
+            .map(|i| [100, 256_000, 9 << 20, 1_000][i % 4])
+            .collect();
+        let bytes = |i: usize| sizes[i];
+        let chunks = row_chunks_within(sizes.len(), 10, Backend::MySql, bytes);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), sizes.len());
+        assert!(chunks.windows(2).all(|w| w[0].end == w[1].start));
+        for c in &chunks {
+            let total: usize = c.clone().map(bytes).sum();
+            assert!(
+                c.len() == 1 || total <= MAX_STATEMENT_BYTES,
+                "{c:?}: {total}"
+            );
+            assert!([64, 32, 16, 8, 4, 2, 1].contains(&c.len()));
+        }
+        assert!(chunks.iter().any(|c| c.len() > 1));
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            assert_eq!(
+                row_chunks_within(sizes.len(), 10, backend, bytes),
+                row_chunks_of(sizes.len(), 10)
+            );
         }
     }
 

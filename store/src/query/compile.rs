@@ -15,7 +15,7 @@ use super::scope::from_where;
 use super::{CollectionQuery, Cursor, Items, ListScope, Page, Query, QueryError, Scope, Sql};
 use crate::error::StoreError;
 use crate::sql::{arguments, render, Backend, Param};
-use crate::views::{decode_row, is_list, ViewTable};
+use crate::views::{decode_row, is_list, ViewTable, TEXT_KEY_CHARS};
 use crate::Store;
 
 /// A collection query on one schema's views, compiled to SQL: the page,
@@ -30,6 +30,9 @@ pub struct CompiledQuery {
     /// SQLite, filtered: the page from a window of the order first (see
     /// [`CompiledQuery::windowed`]).
     window: Option<Window>,
+    /// MariaDB/MySQL, ordered by a text field: the page ordered by the
+    /// field's key and the tie-break alone (see [`CompiledQuery::fetch`]).
+    short_keys: Option<Sql>,
     /// How many documents match (the cursor left aside).
     count: Sql,
     first: u32,
@@ -76,18 +79,31 @@ impl Store {
         };
         let prefix = order_prefix(table, &query, backend);
         push_after(&mut sql, &query, &key, prefix.as_deref(), tie, backend)?;
-        sql.push(&order_by(prefix.as_deref(), &key, tie, query.descending));
-        sql.push(" LIMIT ");
-        sql.bind(Param::Int(Some(i64::from(query.first) + 1)));
-        let select = format!(
-            "SELECT {}, {key}, {tie}{}",
-            table.column_list_as("t"),
-            sql.text
-        );
-        let page = Sql {
-            text: render(&select, backend),
-            params: sql.params,
+        let limited = |mut sql: Sql, order: String| {
+            sql.push(&order);
+            sql.push(" LIMIT ");
+            sql.bind(Param::Int(Some(i64::from(query.first) + 1)));
+            let select = format!(
+                "SELECT {}, {key}, {tie}{}",
+                table.column_list_as("t"),
+                sql.text
+            );
+            Sql {
+                text: render(&select, backend),
+                params: sql.params,
+            }
         };
+        let short_keys = match (&prefix, backend) {
+            (Some(prefix), Backend::MySql) => Some(limited(
+                sql.clone(),
+                order_by(None, prefix, tie, query.descending),
+            )),
+            _ => None,
+        };
+        let page = limited(
+            sql,
+            order_by(prefix.as_deref(), &key, tie, query.descending),
+        );
         let window =
             if backend == Backend::Sqlite && query.list.is_none() && !query.filters.is_empty() {
                 Some(window(
@@ -107,6 +123,7 @@ impl Store {
             backend,
             page,
             window,
+            short_keys,
             count,
             first: query.first,
             in_list: query.list.is_some(),
@@ -122,7 +139,11 @@ impl CompiledQuery {
             Some(window) => self.windowed(store, window).await?,
             None => None,
         };
-        let rows = match windowed {
+        let short = match &self.short_keys {
+            Some(short) => self.by_short_keys(store, short).await?,
+            None => None,
+        };
+        let rows = match windowed.or(short) {
             Some(rows) => rows,
             None => {
                 store.count_read();
@@ -154,6 +175,33 @@ impl CompiledQuery {
             has_next_page: rows.len() > self.first as usize,
             rows: out,
         })
+    }
+
+    /// MariaDB orders by the text key, the whole value, then the document
+    /// id by sorting every match: its index holds the key and the id only,
+    /// and it has no incremental sort. Where keys are shorter than
+    /// [`TEXT_KEY_CHARS`] they are the whole value, so ordering by key and
+    /// id alone (the index, no sort) gives the same rows: only values that
+    /// share a full-length key can be ordered differently, and those all
+    /// have a full-length key. So the page is read in that order first, and
+    /// again in the exact one if a row of it has a full-length key.
+    async fn by_short_keys(
+        &self,
+        store: &Store,
+        short: &Sql,
+    ) -> Result<Option<Vec<AnyRow>>, StoreError> {
+        store.count_read();
+        let rows = sqlx::query_with(&short.text, arguments(short.params.clone())?)
+            .fetch_all(store.pool())
+            .await?;
+        let width = self.table.width();
+        for row in &rows {
+            let key = crate::sql::text_at(row, width)?.unwrap_or_default();
+            if key.chars().count() >= TEXT_KEY_CHARS {
+                return Ok(None);
+            }
+        }
+        Ok(Some(rows))
     }
 
     /// How many documents match (the whole collection, not a page).

@@ -89,7 +89,20 @@ pub(super) fn push_filter(
     // A text column keyed by its prefix: the prefix narrows through the
     // index, the whole value decides.
     let key = key_of(table, &filter.target, "t", backend);
+    // MariaDB: a value shorter than the key is equal to a column exactly
+    // when it is equal to the column's key (the key is then the whole
+    // value), and the key alone is answered from the index (a count reads
+    // no row).
+    let short = |v: &Operand| matches!(v, Operand::Text(s) if s.chars().count() < TEXT_KEY_CHARS);
+    let key_alone = backend == Backend::MySql && key.is_some();
     let cmp = |sql: &mut Sql, op: &str, key_op: &str| -> Result<(), QueryError> {
+        if let (Some(key), true, Some(v)) = (&key, key_alone && op == "=", filter.values.first()) {
+            if short(v) {
+                sql.push(&format!("{key} = "));
+                bind_operand(sql, v, backend);
+                return Ok(());
+            }
+        }
         if let Some(key) = &key {
             let v = filter.values.first().ok_or(QueryError::MissingValue)?;
             sql.push(&format!("({key} {key_op} "));
@@ -122,6 +135,14 @@ pub(super) fn push_filter(
                 });
             } else {
                 let keyed = key.is_some() && filter.op == FilterOp::In;
+                if let (Some(key), true) = (&key, keyed && key_alone) {
+                    if filter.values.iter().all(short) {
+                        sql.push(&format!("{key} IN ("));
+                        push_values(sql, &filter.values, backend);
+                        sql.push(")");
+                        return Ok(());
+                    }
+                }
                 if let (Some(key), true) = (&key, keyed) {
                     sql.push(&format!("({key} IN ("));
                     for (i, v) in filter.values.iter().enumerate() {
@@ -233,5 +254,19 @@ pub(super) fn push_values(sql: &mut Sql, values: &[Operand], backend: Backend) {
             sql.push(", ");
         }
         bind_operand(sql, v, backend);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_regex_folds_ascii_letters_only_and_escapes_the_rest() {
+        assert_eq!(contains_regex("Ab1"), "[aA][bB]1");
+        assert_eq!(contains_regex("a.b*"), "[aA]\\.[bB]\\*");
+        assert_eq!(contains_regex("ü ß"), "ü ß");
+        assert_eq!(contains_regex("\\(?"), "\\\\\\(\\?");
+        assert_eq!(contains_regex("x\0"), "[xX]\\x{0}");
     }
 }

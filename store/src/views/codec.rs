@@ -282,3 +282,43 @@ pub(crate) fn decode_row(
         fields,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integers MariaDB stores order and compare floats as PostgreSQL
+    /// does: -inf < … < -0 = 0 < … < +inf < NaN, and read back the same.
+    #[test]
+    fn ordered_bits_keep_the_order_of_floats() {
+        let floats = [
+            f64::NEG_INFINITY,
+            f64::MIN,
+            -1e300,
+            -2.0,
+            -1.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -5e-324,
+            0.0,
+            5e-324,
+            f64::MIN_POSITIVE,
+            1.0,
+            1.5,
+            2.0,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for pair in floats.windows(2) {
+            assert!(ordered_bits(pair[0]) < ordered_bits(pair[1]), "{pair:?}");
+        }
+        for f in floats {
+            let back = from_ordered_bits(ordered_bits(f));
+            assert!(back == f || (back.is_nan() && f.is_nan()), "{f}");
+        }
+        assert_eq!(ordered_bits(-0.0), ordered_bits(0.0));
+        assert_eq!(ordered_bits(-f64::NAN), ordered_bits(f64::NAN));
+    }
+}

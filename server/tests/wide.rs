@@ -88,27 +88,12 @@ async fn caught_up(node: &TestNode) {
 
 /// InnoDB holds at most 1,017 columns and rows of about 8 KB: the wide
 /// schema gets no view tables on MariaDB/MySQL (docs/compatibility.md).
-/// Its definition is stored and served, its collection answers an error,
-/// and the materializer goes on with the schemas after it.
+/// Its definition is stored and served, its collection answers an error.
 async fn refused_on_innodb(node: &TestNode, key: &KeyPair, schema: &SchemaId) {
     let got = node
         .graphql(&format!("{{ all_{schema} {{ totalCount }} }}"), Value::Null)
         .await;
     assert!(!got["errors"].is_null(), "{got}");
-    let memo = node.publish_schema(key, "memo", &[("text", "str")]).await;
-    node.wait_queryable(&memo).await;
-    let mut f = Fields::new();
-    f.insert(
-        "text".into(),
-        OperationValue::Str("after the wide one".into()),
-    );
-    node.publish_operation(key, &Operation::create(memo.clone(), f))
-        .await;
-    caught_up(node).await;
-    let got = node
-        .graphql(&format!("{{ all_{memo} {{ totalCount }} }}"), Value::Null)
-        .await;
-    assert_eq!(got["data"][format!("all_{memo}")]["totalCount"], 1, "{got}");
 }
 
 backend_tests! {

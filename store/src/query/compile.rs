@@ -15,7 +15,7 @@ use super::scope::from_where;
 use super::{CollectionQuery, Cursor, Items, ListScope, Page, Query, QueryError, Scope, Sql};
 use crate::error::StoreError;
 use crate::sql::{arguments, render, Backend, Param};
-use crate::views::{decode_row, is_list, ViewTable, TEXT_KEY_CHARS};
+use crate::views::{decode_row, is_list, text_key_chars, ViewTable};
 use crate::Store;
 
 /// A collection query on one schema's views, compiled to SQL: the page,
@@ -179,8 +179,8 @@ impl CompiledQuery {
 
     /// MariaDB orders by the text key, the whole value, then the document
     /// id by sorting every match: its index holds the key and the id only,
-    /// and it has no incremental sort. Where keys are shorter than
-    /// [`TEXT_KEY_CHARS`] they are the whole value, so ordering by key and
+    /// and it has no incremental sort. Where keys are shorter than their
+    /// length (`text_key_chars`) they are the whole value, so ordering by key and
     /// id alone (the index, no sort) gives the same rows: only values that
     /// share a full-length key can be ordered differently, and those all
     /// have a full-length key. So the page is read in that order first, and
@@ -197,7 +197,7 @@ impl CompiledQuery {
         let width = self.table.width();
         for row in &rows {
             let key = crate::sql::text_at(row, width)?.unwrap_or_default();
-            if key.chars().count() >= TEXT_KEY_CHARS {
+            if key.chars().count() >= text_key_chars(Backend::MySql) {
                 return Ok(None);
             }
         }
@@ -326,4 +326,48 @@ fn resolve_list(scope: ListScope) -> Result<Scope, StoreError> {
         ListScope::Views(ids) => Items::Given(ids.iter().map(|v| v.to_string()).collect()),
     };
     Ok(Scope { items, pinned })
+}
+
+#[cfg(test)]
+mod tests {
+    use hoffnung_core::{DocumentViewId, FieldType, Hash, Schema, SchemaId};
+
+    use super::*;
+    use crate::query::{Filter, FilterOp, Operand, Target};
+
+    fn table() -> ViewTable {
+        let id = SchemaId::application("things", DocumentViewId::from_operation(Hash::of(b"s")));
+        let schema = Schema::new(id.unwrap(), "d", vec![("s".into(), FieldType::Str)]);
+        ViewTable::for_schema(&schema.unwrap())
+    }
+
+    fn filtered(value: &str) -> String {
+        let query = resolve(CollectionQuery {
+            filters: vec![Filter {
+                target: Target::Field("s".into()),
+                op: FilterOp::Eq,
+                values: vec![Operand::Text(value.into())],
+            }],
+            order_by: None,
+            descending: false,
+            first: 10,
+            after: None,
+            list: None,
+        })
+        .unwrap();
+        from_where(&table(), &query, Backend::MySql).unwrap().text
+    }
+
+    /// On MariaDB a value shorter than the key is compared with the key
+    /// alone (the index answers a count); a longer one with the whole value
+    /// too.
+    #[test]
+    fn short_values_are_compared_by_their_key_alone_on_mysql() {
+        let short = filtered("int");
+        assert!(short.contains("t.\"k_f0_s\" = ?"), "{short}");
+        assert!(!short.contains("t.\"f0_s\" = ?"), "{short}");
+        let long = filtered(&"x".repeat(text_key_chars(Backend::MySql)));
+        assert!(long.contains("t.\"k_f0_s\" = left(?"), "{long}");
+        assert!(long.contains("t.\"f0_s\" = ?"), "{long}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::{Filter, FilterOp, Operand, QueryError, Sql, Target};
 use crate::sql::{Backend, Param};
-use crate::views::{is_list, quote, text_key, ViewTable, TEXT_KEY_CHARS};
+use crate::views::{is_list, quote, text_key, text_key_chars, ViewTable};
 
 pub(super) fn column_of(
     table: &ViewTable,
@@ -37,6 +37,10 @@ pub(super) fn key_of(
         return None;
     };
     let c = table.column(name)?;
+    if backend == Backend::MySql && !table.mysql_indexed(name) {
+        // No index, so no key column (see `views::mysql_layout`).
+        return None;
+    }
     text_key(&c.ty, &format!("{alias}.{}", quote(&c.column)), backend)
 }
 
@@ -44,7 +48,7 @@ pub(super) fn key_of(
 pub(super) fn push_key_value(sql: &mut Sql, value: &Operand, backend: Backend) {
     sql.push("left(");
     bind_operand(sql, value, backend);
-    sql.push(&format!(", {TEXT_KEY_CHARS})"));
+    sql.push(&format!(", {})", text_key_chars(backend)));
 }
 
 pub(super) fn push_filter(
@@ -93,7 +97,8 @@ pub(super) fn push_filter(
     // when it is equal to the column's key (the key is then the whole
     // value), and the key alone is answered from the index (a count reads
     // no row).
-    let short = |v: &Operand| matches!(v, Operand::Text(s) if s.chars().count() < TEXT_KEY_CHARS);
+    let short =
+        |v: &Operand| matches!(v, Operand::Text(s) if s.chars().count() < text_key_chars(backend));
     let key_alone = backend == Backend::MySql && key.is_some();
     let cmp = |sql: &mut Sql, op: &str, key_op: &str| -> Result<(), QueryError> {
         if let (Some(key), true, Some(v)) = (&key, key_alone && op == "=", filter.values.first()) {

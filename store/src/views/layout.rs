@@ -257,6 +257,19 @@ impl ViewTable {
 /// longer value in a plain index failed the whole view write).
 pub(crate) const TEXT_KEY_CHARS: usize = 512;
 
+/// The same on MariaDB/MySQL: its key columns count toward the 65,535
+/// bytes a row's definition may hold, 4 bytes per character (512 allowed
+/// about 30 text fields per schema, 128 allows 63 keyed ones).
+pub(crate) const MYSQL_TEXT_KEY_CHARS: usize = 128;
+
+/// Characters of a text key on `backend`.
+pub(crate) fn text_key_chars(backend: Backend) -> usize {
+    match backend {
+        Backend::MySql => MYSQL_TEXT_KEY_CHARS,
+        _ => TEXT_KEY_CHARS,
+    }
+}
+
 /// On PostgreSQL, the index key of a text field column (`column` quoted,
 /// with its alias if any): its first [`TEXT_KEY_CHARS`] characters.
 /// Under the "C" collation that prefix orders as the whole value does

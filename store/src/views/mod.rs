@@ -27,6 +27,6 @@ pub use codec::ViewRow;
 pub(crate) use codec::{decode_row, float_param, read_float};
 pub use feed::StoredOperation;
 pub use layout::ViewTable;
-pub(crate) use layout::{hex_of, is_list, live_condition, quote, text_key, TEXT_KEY_CHARS};
+pub(crate) use layout::{hex_of, is_list, live_condition, quote, text_key, text_key_chars};
 pub use read::ViewKey;
 pub use write::{ViewBatch, ViewWriter};

@@ -10,15 +10,18 @@
 //!   as an integer of the same order, see `codec`).
 //! - No partial indexes: the indexes lead with `_deleted`, which every
 //!   collection query fixes to 0.
-//! - A text column is indexed by its first [`TEXT_KEY_CHARS`] characters,
-//!   held in a generated column `k_<column>` (see [`text_key`]).
+//! - A text column is indexed by its first [`MYSQL_TEXT_KEY_CHARS`]
+//!   characters, held in a generated column `k_<column>` (see
+//!   [`super::layout::text_key`]).
 //! - InnoDB keeps at most 64 secondary indexes per table: fields past the
 //!   first [`MAX_FIELD_INDEXES`] indexable ones are filtered and ordered
-//!   without an index.
+//!   without an index (and have no key column).
 
 use hoffnung_core::FieldType;
 
-use super::layout::{is_indexed, is_list, is_text, key_column, quote, ViewTable, TEXT_KEY_CHARS};
+use super::layout::{
+    is_indexed, is_list, is_text, key_column, quote, ViewTable, MYSQL_TEXT_KEY_CHARS,
+};
 
 /// Field indexes per table (one more is the index of live ids).
 pub(crate) const MAX_FIELD_INDEXES: usize = 63;
@@ -48,6 +51,16 @@ fn sql_type(ty: &FieldType) -> String {
 }
 
 impl ViewTable {
+    /// Whether a field has an index on MariaDB/MySQL (and, if it is text,
+    /// a key column): the first [`MAX_FIELD_INDEXES`] indexable fields.
+    pub(crate) fn mysql_indexed(&self, field: &str) -> bool {
+        self.columns
+            .iter()
+            .filter(|c| is_indexed(&c.ty))
+            .take(MAX_FIELD_INDEXES)
+            .any(|c| c.field == field)
+    }
+
     pub(super) fn mysql_ddl(&self) -> Vec<String> {
         let mut fields = String::new();
         let mut keys = String::new();
@@ -55,22 +68,25 @@ impl ViewTable {
         for (i, c) in self.columns.iter().enumerate() {
             let column = quote(&c.column);
             fields.push_str(&format!(", {column} {}", sql_type(&c.ty)));
+            // The first indexable fields (see `mysql_indexed`).
+            if !is_indexed(&c.ty) || indexes.len() == MAX_FIELD_INDEXES {
+                continue;
+            }
             let key = if is_text(&c.ty) {
                 let k = quote(&key_column(&c.column));
+                let n = MYSQL_TEXT_KEY_CHARS;
                 keys.push_str(&format!(
-                    ", {k} VARCHAR({TEXT_KEY_CHARS}) {} AS (LEFT({column}, {TEXT_KEY_CHARS})) VIRTUAL",
+                    ", {k} VARCHAR({n}) {} AS (LEFT({column}, {n})) VIRTUAL",
                     charset(&c.ty)
                 ));
                 k
             } else {
                 column
             };
-            if is_indexed(&c.ty) && indexes.len() < MAX_FIELD_INDEXES {
-                indexes.push(format!(
-                    ", INDEX {} (_deleted, {key}, _document_id)",
-                    quote(&format!("{}__i{i}", self.table))
-                ));
-            }
+            indexes.push(format!(
+                ", INDEX {} (_deleted, {key}, _document_id)",
+                quote(&format!("{}__i{i}", self.table))
+            ));
         }
         let meta = |key: &str| {
             format!(
@@ -108,5 +124,37 @@ impl ViewTable {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hoffnung_core::{DocumentViewId, Hash, Schema, SchemaId};
+
+    use super::*;
+
+    /// A schema of 400 fields: the first 63 indexable ones get an index
+    /// each (text ones a key column), the others neither.
+    #[test]
+    fn only_the_first_indexable_fields_get_indexes_and_keys() {
+        let id = SchemaId::application("wide", DocumentViewId::from_operation(Hash::of(b"w")));
+        let fields = (0..400)
+            .map(|i| {
+                let ty = if i % 2 == 0 {
+                    FieldType::Str
+                } else {
+                    FieldType::Int
+                };
+                (format!("n{i:03}"), ty)
+            })
+            .collect();
+        let table = ViewTable::for_schema(&Schema::new(id.unwrap(), "d", fields).unwrap());
+        let ddl = table.mysql_ddl();
+        assert_eq!(ddl[0].matches(", INDEX ").count(), MAX_FIELD_INDEXES);
+        assert_eq!(ddl[0].matches(" VIRTUAL").count(), 32);
+        assert!(table.mysql_indexed("n062"));
+        assert!(!table.mysql_indexed("n063"));
+        assert!(ddl[0].contains("\"k_f62_n062\""), "{}", &ddl[0][..200]);
+        assert!(!ddl[0].contains("\"k_f64_n064\""));
     }
 }

@@ -89,7 +89,7 @@ async fn caught_up(node: &TestNode) {
 /// InnoDB holds at most 1,017 columns and rows of about 8 KB: the wide
 /// schema gets no view tables on MariaDB/MySQL (docs/compatibility.md).
 /// Its definition is stored and served, its collection answers an error.
-async fn refused_on_innodb(node: &TestNode, key: &KeyPair, schema: &SchemaId) {
+async fn refused_on_innodb(node: &TestNode, schema: &SchemaId) {
     let got = node
         .graphql(&format!("{{ all_{schema} {{ totalCount }} }}"), Value::Null)
         .await;
@@ -106,7 +106,7 @@ backend_tests! {
         let schema = node.publish_schema(&key, "wide", &named).await;
         caught_up(&node).await;
         if db.backend == Backend::MySql {
-            refused_on_innodb(&node, &key, &schema).await;
+            refused_on_innodb(&node, &schema).await;
             node.stop().await;
             return;
         }

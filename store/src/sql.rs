@@ -143,22 +143,23 @@ pub(crate) fn on_conflict(table: &str, key: &str, updates: &[String], backend: B
         (Backend::MySql, true) => format!(" ON DUPLICATE KEY UPDATE {table}.{key} = {table}.{key}"),
         (Backend::MySql, false) => format!(
             " ON DUPLICATE KEY UPDATE {}",
-            updates
-                .iter()
-                .map(|c| format!("{c} = VALUES({c})"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            assignments(updates, |c| format!("VALUES({c})"))
         ),
         (_, true) => format!(" ON CONFLICT ({key}) DO NOTHING"),
         (_, false) => format!(
             " ON CONFLICT ({key}) DO UPDATE SET {}",
-            updates
-                .iter()
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            assignments(updates, |c| format!("excluded.{c}"))
         ),
     }
+}
+
+/// `c = <new value of c>, …` for each column.
+fn assignments(columns: &[String], new: impl Fn(&str) -> String) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{c} = {}", new(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A bound parameter of a generated statement. Nulls are typed, as

@@ -58,6 +58,30 @@ fn server_url(env: &str, said: &'static std::sync::Once) -> Option<String> {
     }
 }
 
+/// The connection to a test server, or a panic naming `env` and `server`:
+/// a variable that is set asks for that server's variants.
+fn reached<C>(
+    connected: Result<Result<C, sqlx::Error>, tokio::time::error::Elapsed>,
+    base: &str,
+    env: &str,
+    server: &str,
+) -> C {
+    match connected {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => panic!("{env} is set, but {server} at {base} cannot be reached: {e}"),
+        Err(_) => {
+            panic!("{env} is set, but {server} at {base} did not answer within {CONNECT_TIMEOUT:?}")
+        }
+    }
+}
+
+/// Fails the test if its database could not be made.
+fn create<T>(made: Result<T, sqlx::Error>, base: &str) {
+    if let Err(e) = made {
+        panic!("creating a test database on {base}: {e}");
+    }
+}
+
 /// A database name no other test uses.
 fn fresh_name() -> String {
     format!(
@@ -93,26 +117,15 @@ impl TestDb {
     /// connect to). Panics, failing the test, if the server cannot be
     /// reached: a variable that is set asks for the PostgreSQL variants.
     pub async fn postgres_at(base: &str) -> Self {
+        let connect = tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect(base));
+        let mut conn = reached(connect.await, base, POSTGRES_ENV, "PostgreSQL");
         let name = fresh_name();
-        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect(base))
-            .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => panic!("{POSTGRES_ENV} is set, but PostgreSQL at {base} cannot be reached: {e}"),
-            Err(_) => panic!(
-                "{POSTGRES_ENV} is set, but PostgreSQL at {base} did not answer within {CONNECT_TIMEOUT:?}"
-            ),
-        };
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap_or_else(|e| panic!("creating a test database on {base}: {e}"));
-        let (prefix, _) = base.rsplit_once('/').expect("url with a database");
-        Self {
-            url: format!("{prefix}/{name}"),
-            backend: Backend::Postgres,
-            _dir: None,
-            server: Some((base.to_string(), name)),
-        }
+        create(
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await,
+            base,
+        );
+        Self::made(base, name, Backend::Postgres)
     }
 
     /// A new database on the MariaDB/MySQL server of
@@ -124,24 +137,23 @@ impl TestDb {
     /// A new database on the MariaDB/MySQL server of `base` (see
     /// [`TestDb::postgres_at`]).
     pub async fn mysql_at(base: &str) -> Self {
+        let connect = tokio::time::timeout(CONNECT_TIMEOUT, sqlx::MySqlConnection::connect(base));
+        let mut conn = reached(connect.await, base, MYSQL_ENV, "MariaDB/MySQL");
         let name = fresh_name();
-        let mut conn =
-            match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::MySqlConnection::connect(base)).await {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => {
-                    panic!("{MYSQL_ENV} is set, but MariaDB/MySQL at {base} cannot be reached: {e}")
-                }
-                Err(_) => panic!(
-                    "{MYSQL_ENV} is set, but MariaDB/MySQL at {base} did not answer within {CONNECT_TIMEOUT:?}"
-                ),
-            };
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap_or_else(|e| panic!("creating a test database on {base}: {e}"));
+        create(
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await,
+            base,
+        );
+        Self::made(base, name, Backend::MySql)
+    }
+
+    /// The database `name` made on the server of `base`.
+    fn made(base: &str, name: String, backend: Backend) -> Self {
         let (prefix, _) = base.rsplit_once('/').expect("url with a database");
         Self {
             url: format!("{prefix}/{name}"),
-            backend: Backend::MySql,
+            backend,
             _dir: None,
             server: Some((base.to_string(), name)),
         }

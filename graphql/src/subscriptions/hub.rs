@@ -386,7 +386,11 @@ async fn deliver(inner: &Inner, batches: &[Arc<ViewChanges>]) {
                 .views
                 .iter()
                 .filter(|v| v.schema_id == group.key.schema && !v.is_deleted)
-                .filter_map(|v| rows.get(&v.document_id).cloned())
+                // A row read after a later change committed is that later
+                // view: it goes out with the batch that made it, once, and
+                // the superseded view is skipped rather than sent as it.
+                .filter_map(|v| rows.get(&v.document_id).filter(|r| r.view_id == v.view_id))
+                .cloned()
                 .collect();
             if !docs.is_empty() {
                 let docs: Arc<[ViewRow]> = docs.into();
@@ -458,5 +462,104 @@ fn send(s: &mut Subscriber, delivery: Option<Delivery>) {
         if let Err(TrySendError::Full(_)) = s.tx.try_send(d) {
             s.missed += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hoffnung_core::{
+        DocumentView, DocumentViewId, FieldType, Hash, KeyPair, OperationValue, ViewField,
+    };
+    use hoffnung_store::test_utils::TestDb;
+    use hoffnung_store::{ChangedView, ViewBatch};
+
+    use super::*;
+
+    fn view(schema: &Schema, title: &str) -> DocumentView {
+        let document_id = Hash::of(b"the document");
+        let op = Hash::of(title.as_bytes());
+        let field = ViewField {
+            value: OperationValue::Str(title.into()),
+            operation_id: op,
+        };
+        DocumentView {
+            document_id,
+            schema_id: schema.id().clone(),
+            owner: KeyPair::from_private_key(&[7; 32]).public_key(),
+            view_id: DocumentViewId::from_operation(op),
+            is_deleted: false,
+            is_edited: true,
+            sorted_operation_ids: Vec::new(),
+            fields: Some(BTreeMap::from([("title".to_string(), field)])),
+        }
+    }
+
+    fn changes(v: &DocumentView) -> Arc<ViewChanges> {
+        Arc::new(ViewChanges {
+            cursor: 0,
+            views: vec![ChangedView {
+                schema_id: v.schema_id.clone(),
+                document_id: v.document_id,
+                view_id: v.view_id.clone(),
+                is_deleted: false,
+            }],
+        })
+    }
+
+    fn titles(rx: &mut mpsc::Receiver<Delivery>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(d) = rx.try_recv() {
+            let Delivery::Docs(rows) = d else {
+                panic!("not documents");
+            };
+            for r in rows.iter() {
+                let fields = r.fields.as_ref().expect("fields");
+                out.push(format!("{:?}", fields.get("title").expect("title")));
+            }
+        }
+        out
+    }
+
+    /// The hub reads a document's row after its change committed; when a
+    /// later change committed meanwhile, the row is that later view, which
+    /// goes out once, with its own change.
+    #[tokio::test]
+    async fn a_superseded_view_is_not_sent_as_the_view_after_it() {
+        let db = TestDb::sqlite();
+        let store = db.store().await;
+        let schema = Schema::new(
+            SchemaId::application("notes", DocumentViewId::from_operation(Hash::of(b"s")))
+                .expect("schema id"),
+            "notes",
+            vec![("title".into(), FieldType::Str)],
+        )
+        .expect("schema");
+        let (first, second) = (view(&schema, "first"), view(&schema, "second"));
+        let mut writer = store.view_writer();
+        writer.ensure_table(&schema).await.expect("table");
+        for v in [&first, &second] {
+            let batch = ViewBatch {
+                current: vec![v],
+                ..Default::default()
+            };
+            writer.write(&batch, 0, 0).await.expect("write");
+        }
+        let hub = SubscriptionHub::new(store.clone(), SubscriptionLimits::default());
+        let table = store.views().table(&schema);
+        let (_registration, mut rx) = hub
+            .subscribe(&Arc::new(schema), table, Vec::new(), None)
+            .expect("subscribe");
+        let want = format!("{:?}", OperationValue::Str("second".into()));
+
+        // Both changes in one round, then each in a round of its own.
+        deliver(&hub.inner, &[changes(&first), changes(&second)]).await;
+        assert_eq!(titles(&mut rx), vec![want.clone()]);
+        deliver(&hub.inner, &[changes(&first)]).await;
+        assert_eq!(titles(&mut rx), Vec::<String>::new());
+        deliver(&hub.inner, &[changes(&second)]).await;
+        assert_eq!(titles(&mut rx), vec![want]);
+        hub.shutdown().await;
     }
 }

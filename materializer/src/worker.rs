@@ -192,15 +192,27 @@ impl Worker {
     /// Creates the tables of every active schema (so that collections of
     /// a new schema exist before its first document). A schema whose tables
     /// are new while the cursor has passed documents of it (it was not
-    /// allowed before) gets those documents materialized now.
+    /// allowed before) gets those documents materialized now. One schema
+    /// failing holds up neither the others nor the news that theirs exist;
+    /// the first failure is returned.
     pub(crate) async fn ensure_tables(&mut self) -> Result<(), MaterializerError> {
+        let mut failed = None;
         for schema in self.registry.schemas() {
-            if self.ensure_table(&schema).await? == Some(true) && self.cursor > 0 {
-                self.backfill(schema).await?;
+            let made = match self.ensure_table(&schema).await {
+                Ok(made) => made,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
+            if made == Some(true) && self.cursor > 0 {
+                if let Err(e) = self.backfill(schema).await {
+                    failed.get_or_insert(e);
+                }
             }
         }
         self.tables.send_modify(|n| *n += 1);
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     async fn backfill(&mut self, schema: Arc<Schema>) -> Result<(), MaterializerError> {

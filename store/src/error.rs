@@ -124,7 +124,9 @@ impl StoreError {
                         my.number(),
                         1059 | 1069 | 1070 | 1071 | 1117 | 1118 | 1153 | 1406 | 1264 | 1366
                     );
-                    return limit || my.code().is_some_and(|c| c.starts_with("22"));
+                    return limit
+                        || innodb_refused_table(my.number(), my.message())
+                        || my.code().is_some_and(|c| c.starts_with("22"));
                 }
                 return match db.code().as_deref() {
                     // PostgreSQL: SQLSTATE classes 22 (data exception) and
@@ -280,5 +282,34 @@ impl NextArgsError {
             NextArgsError::DocumentDeleted => ErrorCode::DocumentDeleted,
             NextArgsError::Store(e) => e.code(),
         }
+    }
+}
+
+/// MariaDB's "can't create table" (1005) carries InnoDB's own reason in
+/// its message: errno 185, too many columns (InnoDB's 1,017 are fewer than
+/// the server's 4,096, so the server's 1117 does not fire), or 139, a row
+/// too large. Other reasons (a full disk, a lock) are not the data's.
+fn innodb_refused_table(number: u16, message: &str) -> bool {
+    number == 1005 && (message.contains("errno: 185") || message.contains("errno: 139"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::innodb_refused_table;
+
+    #[test]
+    fn innodb_reasons_for_not_making_a_table() {
+        let too_many =
+            "Can't create table `db`.`wide_529e385e8e` (errno: 185 \"Too many columns\")";
+        assert!(innodb_refused_table(1005, too_many));
+        assert!(innodb_refused_table(
+            1005,
+            "Can't create table `db`.`t` (errno: 139 \"Too big row\")"
+        ));
+        assert!(!innodb_refused_table(
+            1005,
+            "Can't create table `db`.`t` (errno: 28 \"No space left on device\")"
+        ));
+        assert!(!innodb_refused_table(1006, too_many));
     }
 }

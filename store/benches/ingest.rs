@@ -1,6 +1,7 @@
 //! Bulk ingest throughput (replication/import path) into a fresh, file-backed
 //! SQLite store: `cargo bench -p hoffnung-store --bench ingest`.
-//! With HOFFNUNG_POSTGRES_TEST_URL set, PostgreSQL is measured too.
+//! With HOFFNUNG_POSTGRES_TEST_URL or HOFFNUNG_MYSQL_TEST_URL set, PostgreSQL or
+//! MariaDB/MySQL is measured too.
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,9 @@
 //! Materialization throughput: a backlog of operations already in the
 //! event store (file-backed SQLite, as a node runs it), and the time a
 //! fresh materializer takes to reflect all of it in the view tables.
-//! `cargo bench -p hoffnung-materializer --bench materialize`; figures in
-//! docs/benchmarks.md.
+//! `cargo bench -p hoffnung-materializer --bench materialize`; with
+//! HOFFNUNG_POSTGRES_TEST_URL or HOFFNUNG_MYSQL_TEST_URL set, PostgreSQL or
+//! MariaDB/MySQL too. Figures in docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use hoffnung_core::{Fields, KeyPair, OperationValue, SchemaId};
 use hoffnung_materializer::{Materializer, MaterializerConfig};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::test_utils::{presigned_documents, Signed, TestDb};
+use hoffnung_store::Backend;
 
 fn fields(d: usize, r: usize) -> Fields {
     let mut f = Fields::new();
@@ -22,8 +24,8 @@ fn fields(d: usize, r: usize) -> Fields {
 }
 
 /// Time to materialize `entries`, ingested beforehand (not timed).
-async fn materialize(entries: &[Signed]) -> Duration {
-    let db = TestDb::sqlite();
+async fn materialize(backend: Backend, entries: &[Signed]) -> Duration {
+    let db = TestDb::new(backend).await.expect("database");
     let store = db.store().await;
     let registry = Arc::new(SchemaRegistry::new(None));
     for chunk in entries.chunks(8192) {
@@ -43,6 +45,7 @@ async fn materialize(entries: &[Signed]) -> Duration {
     let elapsed = start.elapsed();
     m.shutdown().await;
     store.close().await;
+    db.cleanup().await;
     elapsed
 }
 
@@ -69,11 +72,21 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("materialize");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    for (name, entries) in &cases {
-        group.throughput(Throughput::Elements(entries.len() as u64));
-        group.bench_function(*name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(materialize(entries))).sum())
-        });
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+        let Some(probe) = rt.block_on(TestDb::new(backend)) else {
+            continue;
+        };
+        rt.block_on(probe.cleanup());
+        for (name, entries) in &cases {
+            group.throughput(Throughput::Elements(entries.len() as u64));
+            group.bench_function(format!("{backend:?}/{name}"), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| rt.block_on(materialize(backend, entries)))
+                        .sum()
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -1,5 +1,5 @@
 //! `hoffnung export` and `import` end to end: export → import into a fresh
-//! SQLite or PostgreSQL database reproduces every document; tampered and
+//! SQLite, PostgreSQL or MariaDB database reproduces every document; tampered and
 //! truncated export files are refused.
 
 mod common;
@@ -41,7 +41,7 @@ backend_tests! {
         // Header + 4 field definitions + 1 schema definition + 5 creates + update + delete.
         assert_eq!(text.lines().count(), 1 + 12, "{text}");
 
-        // Import into a fresh database (SQLite or PostgreSQL), then query it.
+        // Import into a fresh database (SQLite, PostgreSQL or MariaDB), then query it.
         let other = tempfile::tempdir().unwrap();
         let o = other.path();
         let out = hoffnung(o)

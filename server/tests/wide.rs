@@ -122,7 +122,8 @@ async fn end_to_end(node: &TestNode, key: &KeyPair, n: usize, pg: bool) {
     let named: Vec<(&str, &str)> = fields.iter().map(|(n, t)| (n.as_str(), *t)).collect();
     let schema = node.publish_schema(key, &format!("wide_{n}"), &named).await;
     caught_up(node).await;
-    node.wait_queryable(&schema).await;
+    node.wait_queryable_within(&schema, Duration::from_secs(120))
+        .await;
 
     // The definition reads back by view id with all its fields, in order.
     let SchemaId::Application(_, definition) = &schema else {

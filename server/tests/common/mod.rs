@@ -87,13 +87,13 @@ impl TestNode {
 
     /// Starts a node; one without a blob folder gets a temporary one.
     pub async fn start_with(mut config: NodeConfig) -> Self {
-        // `HOFFNUNG_TEST_LOG=debug` shows the node's logs of a test.
-        if let Ok(filter) = std::env::var("HOFFNUNG_TEST_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .with_test_writer()
-                .try_init();
-        }
+        // `HOFFNUNG_TEST_LOG=debug` shows the node's logs of a test; its
+        // errors are shown by default (a failing test prints them).
+        let filter = std::env::var("HOFFNUNG_TEST_LOG").unwrap_or_else(|_| "error".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
         let blobs = match config.blobs_dir {
             Some(_) => None,
             None => {
@@ -414,9 +414,17 @@ impl TestNode {
     /// Waits until the materializer has caught up and `all_<schema>` can be
     /// queried (the GraphQL schema is rebuilt after the registry changes).
     pub async fn wait_queryable(&self, schema: &hoffnung_core::SchemaId) {
+        self.wait_queryable_within(schema, Duration::from_secs(5))
+            .await;
+    }
+
+    /// [`Self::wait_queryable`] for a schema whose tables take long to make
+    /// (a thousand columns and indexes, on a busy machine).
+    pub async fn wait_queryable_within(&self, schema: &hoffnung_core::SchemaId, limit: Duration) {
         self.node.materializer().unwrap().caught_up().await.unwrap();
         let query = format!("{{ all_{schema} {{ totalCount }} }}");
-        for _ in 0..500 {
+        let polls = limit.as_millis() / 10;
+        for _ in 0..polls {
             if self.graphql(&query, Value::Null).await["errors"].is_null() {
                 return;
             }

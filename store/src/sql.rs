@@ -15,10 +15,13 @@ pub enum Backend {
     MySql,
 }
 
-/// Renders `?` placeholders as `$1, $2, …` for PostgreSQL.
+/// A statement as `backend` runs it: `?` placeholders as `$1, $2, …` for
+/// PostgreSQL; the log conditions through their generated columns for
+/// MariaDB/MySQL (see [`for_backend`]), so no statement can miss them.
 pub(crate) fn render(sql: &str, backend: Backend) -> String {
     match backend {
-        Backend::Sqlite | Backend::MySql => sql.to_string(),
+        Backend::Sqlite => sql.to_string(),
+        Backend::MySql => for_backend(sql, backend),
         Backend::Postgres => {
             let mut out = String::with_capacity(sql.len() + 8);
             let mut n = 0;
@@ -231,7 +234,7 @@ macro_rules! statements {
 
         impl Statements {
             pub fn new(backend: Backend) -> Self {
-                Self { $($name: render(&for_backend($sql, backend), backend),)* }
+                Self { $($name: render($sql, backend),)* }
             }
         }
 
@@ -507,6 +510,14 @@ mod tests {
             "a = $1 AND b = $2"
         );
         assert_eq!(render("a = ?", Backend::Sqlite), "a = ?");
+        // Every statement, not only the named ones, takes the log columns.
+        assert_eq!(
+            render(
+                "document_id = ? AND seq_num = 1 AND action <> 0",
+                Backend::MySql
+            ),
+            "log_document = ?"
+        );
     }
 
     #[test]

@@ -75,17 +75,12 @@ impl Store {
             .map(|c| format!("e.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        // MariaDB/MySQL: the logs through their generated columns (else a
-        // scan of every entry per document).
         let sql = render(
-            &crate::sql::for_backend(
-                &format!(
-                    "SELECT {columns} FROM {} l \
-                     JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                     WHERE e.id <= ? ORDER BY e.id",
-                    crate::sql::document_logs!()
-                ),
-                self.backend(),
+            &format!(
+                "SELECT {columns} FROM {} l \
+                 JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                 WHERE e.id <= ? ORDER BY e.id",
+                crate::sql::document_logs!()
             ),
             self.backend(),
         );

@@ -1,10 +1,10 @@
 //! Appending: a batch of checked entries, or a script job (the
 //! materializer's view writes), in one transaction.
 
-use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Connection};
 
 use super::check::{check_and_stage, Pending};
+use super::script::{mysql_script, mysql_transaction, sqlite_transaction};
 use super::{ScriptJob, State};
 use crate::error::{Failure, IngestError, StoreError};
 use crate::ingest::{Ingested, Job};
@@ -31,12 +31,16 @@ impl State {
             ));
         }
         all.extend(job.statements.iter().cloned());
-        let result = match self.backend {
-            Backend::Sqlite => {
+        let script = (self.backend == Backend::MySql)
+            .then(|| mysql_script(None, &all))
+            .flatten();
+        let result = match (self.backend, script) {
+            (Backend::Sqlite, _) => {
                 // One round trip to the connection's thread, like the appends.
                 sqlite_transaction(conn, all).await
             }
-            Backend::Postgres | Backend::MySql => {
+            (_, Some(script)) => mysql_transaction(conn, script).await,
+            (Backend::Postgres | Backend::MySql, None) => {
                 let mut tx = conn.begin().await?;
                 for (sql, p) in all {
                     sqlx::query_with(&sql, arguments(p)?)
@@ -146,8 +150,9 @@ impl State {
 
     /// Appends a batch; whether there was anything to append. SQLite gets
     /// the whole batch as one script (one round trip to its worker thread),
-    /// committed without a flush (see `durable`); PostgreSQL gets the
-    /// statements in a transaction.
+    /// committed without a flush (see `durable`); MariaDB/MySQL as one
+    /// query (see `script`) unless it is too large for one; PostgreSQL gets
+    /// the statements in a transaction.
     async fn flush(
         &mut self,
         conn: &mut AnyConnection,
@@ -157,11 +162,15 @@ impl State {
             return Ok(false);
         }
         let statements = self.statements(&pending);
-        match self.backend {
-            Backend::Sqlite => {
+        let script = (self.backend == Backend::MySql)
+            .then(|| mysql_script(Some(MYSQL_APPEND_LOCK), &statements))
+            .flatten();
+        match (self.backend, script) {
+            (Backend::Sqlite, _) => {
                 sqlite_transaction(conn, statements).await?;
             }
-            Backend::Postgres | Backend::MySql => {
+            (_, Some(script)) => mysql_transaction(conn, script).await?,
+            (Backend::Postgres | Backend::MySql, None) => {
                 let mut tx = conn.begin().await?;
                 // Appends of all processes on this database take turns, so
                 // entry ids become visible in increasing order: the
@@ -183,30 +192,6 @@ impl State {
         }
         Ok(true)
     }
-}
-
-/// Runs `statements` as one transaction in one script (one round trip to
-/// the connection's thread); rolls back if any fails.
-async fn sqlite_transaction(
-    conn: &mut AnyConnection,
-    statements: Vec<(String, Vec<Param>)>,
-) -> Result<(), StoreError> {
-    let mut script = String::from("BEGIN IMMEDIATE; ");
-    let mut args = AnyArguments::default();
-    for (sql, params) in statements {
-        script.push_str(&sql);
-        script.push_str("; ");
-        for p in params {
-            p.add_to(&mut args)?;
-        }
-    }
-    script.push_str("COMMIT;");
-    if let Err(e) = sqlx::query_with(&script, args).execute(&mut *conn).await {
-        // The script stopped inside its transaction.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(e.into());
-    }
-    Ok(())
 }
 
 /// Serializes appends across processes (PostgreSQL); released at commit.

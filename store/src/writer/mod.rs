@@ -11,6 +11,7 @@
 mod append;
 mod cache;
 mod check;
+mod script;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

@@ -21,6 +21,7 @@ mod events;
 mod export;
 mod heights;
 mod ingest;
+mod integrity;
 mod query;
 mod sql;
 #[cfg(feature = "test-utils")]
@@ -46,6 +47,7 @@ pub use error::{Cause, Failure, IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
 pub use heights::LogHeight;
 pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};
+pub use integrity::sqlite_integrity;
 pub use query::{
     CollectionQuery, CompiledQuery, Cursor, Filter, FilterOp, ListScope, Operand, Page, QueryError,
     Target,

@@ -2,7 +2,6 @@
 //! the owner only. Used for the node key (`<data dir>/node.key`) and the
 //! author key of the command-line user (`hoffnung key`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -17,10 +16,12 @@ pub fn author_key_path(flag: Option<&Path>) -> PathBuf {
 }
 
 /// Writes `key` to `path` with owner-only permissions; refuses to replace
-/// an existing file unless `force`.
+/// an existing file unless `force`. The key is on disk when this returns:
+/// a node must not come back from a power loss with another identity, nor
+/// with an empty key file.
 pub fn write_key(path: &Path, key: &KeyPair, force: bool) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        super::durable::create_dir(dir)
             .with_context(|| format!("creating directory {}", dir.display()))?;
     }
     if path.exists() && !force {
@@ -29,24 +30,12 @@ pub fn write_key(path: &Path, key: &KeyPair, force: bool) -> anyhow::Result<()> 
             path.display()
         );
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing key file {}", path.display()))?;
-    // A replaced file keeps its old mode: tighten it.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(format!("{}\n", key.private_key_hex()).as_bytes())?;
-    file.sync_all()?;
+    super::durable::write_file(
+        path,
+        format!("{}\n", key.private_key_hex()).as_bytes(),
+        0o600,
+    )
+    .with_context(|| format!("writing key file {}", path.display()))?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod blob;
 mod client;
 mod commands;
 mod config;
+mod durable;
 mod keys;
 mod logging;
 mod node;

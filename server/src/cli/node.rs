@@ -27,7 +27,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &file {
         tracing::info!(path = %file.display(), "config file");
     }
-    std::fs::create_dir_all(&config.data_dir)
+    super::durable::create_dir(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let (node_key, created) = keys::node_key(&config.data_dir)?;
     if created {

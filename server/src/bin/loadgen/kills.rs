@@ -6,7 +6,8 @@
 //! materializer catches up, and every author's journal is checked against
 //! the node: each log holds every acknowledged entry, and each document is
 //! materialized at its last acknowledged view with the fields written there.
-//! Any difference fails the run.
+//! Any difference fails the run. With `--power-cut`, each kill also cuts
+//! the power of the disk the node's data is on (see `power`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +22,8 @@ use crate::startup::{spawn_node, wait_healthy};
 use check::{check, Journal};
 
 mod check;
+#[cfg(target_os = "linux")]
+mod power;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -48,6 +51,12 @@ pub(crate) struct Args {
     /// The node binary (default: `hoffnung` beside this one).
     #[arg(long)]
     binary: Option<PathBuf>,
+    /// Cut the power after each kill: the data dir is on a FUSE disk that
+    /// then drops every write not made durable by an `fsync`, and may tear
+    /// the last page of a file (Linux, SQLite only; needs /dev/fuse and
+    /// the right to mount).
+    #[arg(long)]
+    power_cut: bool,
     /// The folder of `author.mjs`, its npm packages installed.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../e2e"))]
     e2e: PathBuf,
@@ -73,7 +82,29 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     println!("seed {seed} (kill times and keys; repeat with --seed {seed})");
     let mut rng = SplitMix64(seed);
 
+    if args.power_cut && args.database_url.is_some() {
+        bail!("--power-cut runs the node on SQLite in its data dir: leave out --database-url");
+    }
     let dir = tempfile::tempdir()?;
+    let data_dir = if args.power_cut {
+        dir.path().join("disk").join("node")
+    } else {
+        dir.path().join("node")
+    };
+    // Declared before the node, so that it is unmounted after the node is gone.
+    #[cfg(target_os = "linux")]
+    let mut power = match args.power_cut {
+        true => Some(power::PowerCut::mount(
+            &dir.path().join("disk"),
+            &data_dir,
+            seed,
+        )?),
+        false => None,
+    };
+    #[cfg(not(target_os = "linux"))]
+    if args.power_cut {
+        bail!("--power-cut needs Linux (FUSE)");
+    }
     // Fewer connections than the default, which the descriptor limit may
     // not fit (a warning at every restart otherwise).
     let mut extra = vec![
@@ -86,12 +117,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut node = Supervised {
         binary,
-        data_dir: dir.path().join("node"),
+        data_dir,
         port: free_port()?,
         extra,
         child: None,
     };
     node.start().await?;
+    #[cfg(target_os = "linux")]
+    if let Some(power) = &mut power {
+        power.remember_key()?;
+    }
     let client = GraphqlClient {
         http: http_client()?,
         url: node.graphql_url(),
@@ -136,9 +171,21 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .and_then(|s| s["materializer"]["backlog"].as_u64());
         let at = utc_now();
         node.kill()?;
+        #[allow(unused_mut)]
+        let mut cut = String::new();
+        #[cfg(target_os = "linux")]
+        if let Some(power) = &mut power {
+            let r = power.cut().await?;
+            cut = format!(
+                ", power cut: {} KiB unsynced in {} files and {} directories lost",
+                r.bytes / 1024,
+                r.files,
+                r.dirs
+            );
+        }
         let restart = node.start().await?;
         println!(
-            "kill {k}/{} at {at} UTC: after {:.2} s, materializer backlog {}, healthy again in {:.2} s",
+            "kill {k}/{} at {at} UTC: after {:.2} s, materializer backlog {}{cut}, healthy again in {:.2} s",
             args.kills,
             wait as f64 / 1000.0,
             backlog.map_or("?".to_string(), |b| b.to_string()),
@@ -168,6 +215,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .context("no entries in /status")?;
 
     report(&args, &kills, &journals, published, caught_up);
+    #[cfg(target_os = "linux")]
+    if let Some(power) = &power {
+        let lost: u64 = power.cuts.iter().map(|c| c.bytes).sum();
+        let busy = power.cuts.iter().filter(|c| c.files > 0).count();
+        println!(
+            "power cuts: {}, {busy} of them with unsynced writes, {} KiB of unsynced writes lost in all; \
+             the node called fsync {} times; the database passed integrity_check after every cut",
+            power.cuts.len(),
+            lost / 1024,
+            power.syncs()
+        );
+    }
     let outcome = check(
         &client,
         &schema,

@@ -130,6 +130,13 @@ impl Store {
         }
         let sql = Arc::new(Statements::new(backend));
         let mut conn = pool.acquire().await?;
+        // Acknowledged means durable: say loudly when the server's settings
+        // do not keep that promise (the node still starts: a test server
+        // may run so on purpose).
+        let settings = crate::integrity::durability_settings(&mut conn, backend).await?;
+        for problem in crate::integrity::durability_problems(backend, &settings) {
+            tracing::warn!("{problem}");
+        }
         let (tx, rx) = mpsc::channel(1024);
         let (scripts, scripts_rx) = mpsc::channel(16);
         let stop = CancellationToken::new();

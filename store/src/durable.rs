@@ -76,7 +76,16 @@ impl Durability {
             let f = match &mut file {
                 Some(f) => f,
                 // Never created here: after a commit SQLite has made it.
-                None => file.insert(std::fs::OpenOptions::new().write(true).open(&path)?),
+                None => {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+                    // The WAL's name is durable once its folder is synced.
+                    // SQLite does that at a WAL's first sync, which a WAL
+                    // made by the writer (after a clean restart) only gets
+                    // at the next checkpoint: answers must not wait for it.
+                    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+                    std::fs::File::open(dir.unwrap_or(std::path::Path::new(".")))?.sync_all()?;
+                    file.insert(f)
+                }
             };
             f.sync_data()
         })

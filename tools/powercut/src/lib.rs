@@ -18,7 +18,7 @@
 //! let mount = disk.mount(std::path::Path::new("/tmp/powercut"))?;
 //! # let _ = (report, mount); Ok(()) }
 //! ```
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![cfg(target_os = "linux")]
 
 mod fs;
@@ -142,7 +142,6 @@ pub fn unavailable() -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use std::fs::{self, File, OpenOptions};
     use std::io::Write;

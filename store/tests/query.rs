@@ -547,4 +547,35 @@ hoffnung_store::backend_tests! {
         assert!(page.rows.is_empty() && !page.has_next_page);
         store.close().await;
     }
+
+    pinned_lists_filter_and_order_by_text(db) {
+        // A pinned list reads a union of the current and the history
+        // table; on MariaDB/MySQL text filters and orders compare key
+        // columns, which that union must carry too.
+        use hoffnung_store::ListScope;
+        let store = db.store().await;
+        store.view_writer().ensure_table(&schema()).await.unwrap();
+        let table = store.views().table(&schema());
+        let text = |s: &str| Operand::Text(s.into());
+        let views = vec![DocumentViewId::from_operation(target_id(1)), DocumentViewId::from_operation(target_id(2))];
+        for (op, values) in [
+            (FilterOp::Gte, vec![text("a")]),
+            (FilterOp::In, vec![text("x"), text("y")]),
+            (FilterOp::NotEq, vec![text("x")]),
+        ] {
+            let query = CollectionQuery {
+                filters: vec![Filter { target: Target::Field("s".into()), op, values }],
+                order_by: Some(Target::Field("s".into())),
+                descending: true,
+                first: 10,
+                after: None,
+                list: Some(ListScope::Views(views.clone())),
+            };
+            let compiled = store.compile(&table, query).unwrap();
+            let page = compiled.fetch(&store).await.unwrap();
+            assert!(page.rows.is_empty());
+            assert_eq!(compiled.count(&store).await.unwrap(), 0);
+        }
+        store.close().await;
+    }
 }

@@ -27,8 +27,14 @@ pub(super) fn from_where(
             let history = quote(&table.views_table());
             let arm = |sql: &mut Sql, current: bool| {
                 let alias = if current { "c" } else { "h" };
+                // Filters and orders on MariaDB/MySQL compare text keys
+                // by their column names (see `views::text_key`).
+                let keys = match backend {
+                    Backend::MySql => table.mysql_keys_as(alias),
+                    _ => String::new(),
+                };
                 sql.push(&format!(
-                    "SELECT i._idx AS _idx, {} FROM ",
+                    "SELECT i._idx AS _idx, {}{keys} FROM ",
                     table.column_list_as(alias)
                 ));
                 push_items(sql, &scope.items, backend);

@@ -61,6 +61,23 @@ impl ViewTable {
             .any(|c| c.field == field)
     }
 
+    /// The key columns of `alias` as a derived table over both the current
+    /// and the history table must show them: `, LEFT(alias."c", n) AS
+    /// "k_c"` for each keyed text column (the history table has none).
+    pub(crate) fn mysql_keys_as(&self, alias: &str) -> String {
+        self.columns
+            .iter()
+            .filter(|c| is_text(&c.ty) && self.mysql_indexed(&c.field))
+            .map(|c| {
+                format!(
+                    ", LEFT({alias}.{}, {MYSQL_TEXT_KEY_CHARS}) AS {}",
+                    quote(&c.column),
+                    quote(&key_column(&c.column))
+                )
+            })
+            .collect()
+    }
+
     pub(super) fn mysql_ddl(&self) -> Vec<String> {
         let mut fields = String::new();
         let mut keys = String::new();

@@ -18,7 +18,10 @@
 //! let mount = disk.mount(std::path::Path::new("/tmp/powercut"))?;
 //! # let _ = (report, mount); Ok(()) }
 //! ```
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg(target_os = "linux")]
 
 mod fs;

@@ -33,8 +33,8 @@ pub(super) async fn sqlite_transaction(
     finish(conn, result).await
 }
 
-/// `lock` (if any), then `statements`, in one transaction of one query;
-/// rolls back if any fails.
+/// Runs a script of [`mysql_script`] (one transaction in one query); rolls
+/// back if a statement of it fails.
 pub(super) async fn mysql_transaction(
     conn: &mut AnyConnection,
     script: String,

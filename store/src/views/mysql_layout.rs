@@ -40,6 +40,11 @@ fn charset(ty: &FieldType) -> &'static str {
     }
 }
 
+/// The text key of `column` (quoted, with its alias if any).
+fn key_of(column: &str) -> String {
+    format!("LEFT({column}, {MYSQL_TEXT_KEY_CHARS})")
+}
+
 fn sql_type(ty: &FieldType) -> String {
     match ty {
         FieldType::Bool | FieldType::Int | FieldType::Float => "BIGINT".into(),
@@ -70,8 +75,8 @@ impl ViewTable {
             .filter(|c| is_text(&c.ty) && self.mysql_indexed(&c.field))
             .map(|c| {
                 format!(
-                    ", LEFT({alias}.{}, {MYSQL_TEXT_KEY_CHARS}) AS {}",
-                    quote(&c.column),
+                    ", {} AS {}",
+                    key_of(&format!("{alias}.{}", quote(&c.column))),
                     quote(&key_column(&c.column))
                 )
             })
@@ -93,8 +98,9 @@ impl ViewTable {
                 let k = quote(&key_column(&c.column));
                 let n = MYSQL_TEXT_KEY_CHARS;
                 keys.push_str(&format!(
-                    ", {k} VARCHAR({n}) {} AS (LEFT({column}, {n})) VIRTUAL",
-                    charset(&c.ty)
+                    ", {k} VARCHAR({n}) {} AS ({}) VIRTUAL",
+                    charset(&c.ty),
+                    key_of(&column)
                 ));
                 k
             } else {

@@ -1,14 +1,14 @@
 //! Appending: a batch of checked entries, or a script job (the
 //! materializer's view writes), in one transaction.
 
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 
 use super::check::{check_and_stage, Pending};
-use super::script::{mysql_script, mysql_transaction, sqlite_transaction};
+use super::script::{transaction, Turn};
 use super::{ScriptJob, State};
 use crate::error::{Failure, IngestError, StoreError};
 use crate::ingest::{Ingested, Job};
-use crate::sql::{all_or_nothing, arguments, multi_row, render, row_chunks_within, Backend, Param};
+use crate::sql::{all_or_nothing, multi_row, render, row_chunks_within, Param};
 
 impl State {
     /// Runs a script job in one transaction, answered at once: its data is
@@ -31,26 +31,8 @@ impl State {
             ));
         }
         all.extend(job.statements.iter().cloned());
-        let script = (self.backend == Backend::MySql)
-            .then(|| mysql_script(None, &all))
-            .flatten();
-        let result = match (self.backend, script) {
-            (Backend::Sqlite, _) => {
-                // One round trip to the connection's thread, like the appends.
-                sqlite_transaction(conn, all).await
-            }
-            (_, Some(script)) => mysql_transaction(conn, script).await,
-            (Backend::Postgres | Backend::MySql, None) => {
-                let mut tx = conn.begin().await?;
-                for (sql, p) in all {
-                    sqlx::query_with(&sql, arguments(p)?)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-        };
+        // One round trip where the backend allows, like the appends.
+        let result = transaction(conn, self.backend, Turn::Any, all).await;
         match (result, job.cursor) {
             (Err(e), Some((from, _))) => {
                 let at: Option<i64> =
@@ -148,11 +130,9 @@ impl State {
             .clone()
     }
 
-    /// Appends a batch; whether there was anything to append. SQLite gets
-    /// the whole batch as one script (one round trip to its worker thread),
-    /// committed without a flush (see `durable`); MariaDB/MySQL as one
-    /// query (see `script`) unless it is too large for one; PostgreSQL gets
-    /// the statements in a transaction.
+    /// Appends a batch in one transaction (see `script`); whether there was
+    /// anything to append. On SQLite it is committed without a flush (see
+    /// `durable`).
     async fn flush(
         &mut self,
         conn: &mut AnyConnection,
@@ -162,43 +142,12 @@ impl State {
             return Ok(false);
         }
         let statements = self.statements(&pending);
-        let script = (self.backend == Backend::MySql)
-            .then(|| mysql_script(Some(MYSQL_APPEND_LOCK), &statements))
-            .flatten();
-        match (self.backend, script) {
-            (Backend::Sqlite, _) => {
-                sqlite_transaction(conn, statements).await?;
-            }
-            (_, Some(script)) => mysql_transaction(conn, script).await?,
-            (Backend::Postgres | Backend::MySql, None) => {
-                let mut tx = conn.begin().await?;
-                // Appends of all processes on this database take turns, so
-                // entry ids become visible in increasing order: the
-                // materializer's cursor may then skip none.
-                let lock = match self.backend {
-                    Backend::MySql => MYSQL_APPEND_LOCK,
-                    _ => APPEND_LOCK,
-                };
-                sqlx::query(lock).execute(&mut *tx).await?;
-                // Another writer's entries make these fail on the unique
-                // log positions or the unique log of an author's document.
-                for (sql, params) in statements {
-                    sqlx::query_with(&sql, arguments(params)?)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
-        }
+        // Another writer's entries make these fail on the unique log
+        // positions or the unique log of an author's document.
+        transaction(conn, self.backend, Turn::Appends, statements).await?;
         Ok(true)
     }
 }
-
-/// Serializes appends across processes (PostgreSQL); released at commit.
-const APPEND_LOCK: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(7265110101)) AS l";
-
-/// The same on MariaDB/MySQL: a row lock (see `migrations/mysql`).
-const MYSQL_APPEND_LOCK: &str = "SELECT id FROM append_lock WHERE id = 1 FOR UPDATE";
 
 /// A multi-row statement: `head` + rows of `width` parameters + `tail`.
 struct Template {

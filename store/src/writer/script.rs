@@ -1,21 +1,76 @@
-//! A transaction in one round trip. SQLite gets its statements as one
-//! script with bound parameters (one call to its worker thread).
-//! MariaDB/MySQL gets them as one text-protocol query, which may hold several
-//! statements, with the parameters written in as literals: a prepared
-//! statement takes a round trip each, and with `BEGIN`, the append lock and
-//! `COMMIT` the writer's serial path spent most of its time waiting on them.
+//! The writer's transactions, each in as few round trips as its backend
+//! allows. SQLite gets its statements as one script with bound parameters
+//! (one call to its worker thread). MariaDB/MySQL gets them as one
+//! text-protocol query, which may hold several statements, with the
+//! parameters written in as literals: a prepared statement takes a round
+//! trip each, and with `BEGIN`, the append lock and `COMMIT` the writer's
+//! serial path spent most of its time waiting on them.
 
 use std::fmt::Write as _;
 
 use sqlx::any::AnyArguments;
-use sqlx::{AnyConnection, Executor};
+use sqlx::{AnyConnection, Connection, Executor};
 
 use crate::error::StoreError;
-use crate::sql::{Param, MAX_STATEMENT_BYTES};
+use crate::sql::{arguments, Backend, Param, MAX_STATEMENT_BYTES};
+
+/// Whose turn a transaction waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// The appends of every process on the database take turns (a lock
+    /// released at commit), so entry ids become visible in increasing
+    /// order: the materializer's cursor may then skip none. SQLite's
+    /// `BEGIN IMMEDIATE` takes that turn by itself.
+    Appends,
+    /// No one's: the materializer's view writes.
+    Any,
+}
+
+/// The append lock on PostgreSQL.
+const APPEND_LOCK: &str = "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(7265110101)) AS l";
+
+/// The same on MariaDB/MySQL: a row lock (see `migrations/mysql`).
+const MYSQL_APPEND_LOCK: &str = "SELECT id FROM append_lock WHERE id = 1 FOR UPDATE";
+
+/// Runs `statements` as one transaction in as few round trips as the
+/// backend allows: one on SQLite and, unless too large for a packet, on
+/// MariaDB/MySQL; one per statement on PostgreSQL.
+pub(super) async fn transaction(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    turn: Turn,
+    statements: Vec<(String, Vec<Param>)>,
+) -> Result<(), StoreError> {
+    let lock = match (backend, turn) {
+        (_, Turn::Any) | (Backend::Sqlite, _) => None,
+        (Backend::Postgres, Turn::Appends) => Some(APPEND_LOCK),
+        (Backend::MySql, Turn::Appends) => Some(MYSQL_APPEND_LOCK),
+    };
+    match backend {
+        Backend::Sqlite => return sqlite_transaction(conn, statements).await,
+        Backend::MySql => {
+            if let Some(script) = mysql_script(lock, &statements) {
+                return mysql_transaction(conn, script).await;
+            }
+        }
+        Backend::Postgres => {}
+    }
+    let mut tx = conn.begin().await?;
+    if let Some(lock) = lock {
+        sqlx::query(lock).execute(&mut *tx).await?;
+    }
+    for (sql, params) in statements {
+        sqlx::query_with(&sql, arguments(params)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
 
 /// Runs `statements` as one transaction in one script (one round trip to
 /// the connection's thread); rolls back if any fails.
-pub(super) async fn sqlite_transaction(
+async fn sqlite_transaction(
     conn: &mut AnyConnection,
     statements: Vec<(String, Vec<Param>)>,
 ) -> Result<(), StoreError> {
@@ -35,10 +90,7 @@ pub(super) async fn sqlite_transaction(
 
 /// Runs a script of [`mysql_script`] (one transaction in one query); rolls
 /// back if a statement of it fails.
-pub(super) async fn mysql_transaction(
-    conn: &mut AnyConnection,
-    script: String,
-) -> Result<(), StoreError> {
+async fn mysql_transaction(conn: &mut AnyConnection, script: String) -> Result<(), StoreError> {
     // A bare string goes over the text protocol, which allows several
     // statements; `sqlx::query` would prepare it.
     let result = (&mut *conn).execute(script.as_str()).await;
@@ -62,10 +114,7 @@ async fn finish(
 /// packet (the caller then prepares the statements one by one), if a
 /// statement's placeholders do not match its parameters, or if a float is
 /// not finite (neither can be stored: the prepared path reports it).
-pub(super) fn mysql_script(
-    lock: Option<&str>,
-    statements: &[(String, Vec<Param>)],
-) -> Option<String> {
+fn mysql_script(lock: Option<&str>, statements: &[(String, Vec<Param>)]) -> Option<String> {
     let size: usize = statements
         .iter()
         .map(|(sql, p)| sql.len() + 2 + p.iter().map(|p| 2 * p.bytes() + 12).sum::<usize>())

@@ -65,9 +65,17 @@ fn attr(state: &State, ino: u64) -> Result<FileAttr, Fail> {
     })
 }
 
-fn entry(state: &State, ino: u64, reply: ReplyEntry) {
-    match attr(state, ino) {
+/// Answers with the node `ino` names, or with why there is none.
+fn entry(state: &State, ino: Result<u64, Fail>, reply: ReplyEntry) {
+    match ino.and_then(|ino| attr(state, ino)) {
         Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+        Err(e) => reply.error(e.into()),
+    }
+}
+
+fn attributes(state: &State, ino: u64, reply: ReplyAttr) {
+    match attr(state, ino) {
+        Ok(a) => reply.attr(&TTL, &a),
         Err(e) => reply.error(e.into()),
     }
 }
@@ -86,17 +94,11 @@ fn perm(mode: u32, umask: u32) -> u16 {
 impl Filesystem for Fs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let state = self.state();
-        match state.lookup(parent.0, name) {
-            Ok(ino) => entry(&state, ino, reply),
-            Err(e) => reply.error(e.into()),
-        }
+        entry(&state, state.lookup(parent.0, name), reply);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match attr(&self.state(), ino.0) {
-            Ok(a) => reply.attr(&TTL, &a),
-            Err(e) => reply.error(e.into()),
-        }
+        attributes(&self.state(), ino.0, reply);
     }
 
     fn setattr(
@@ -135,10 +137,7 @@ impl Filesystem for Fs {
                 None => {}
             }
         }
-        match attr(&state, ino.0) {
-            Ok(a) => reply.attr(&TTL, &a),
-            Err(e) => reply.error(e.into()),
-        }
+        attributes(&state, ino.0, reply);
     }
 
     fn mknod(
@@ -155,10 +154,8 @@ impl Filesystem for Fs {
             return reply.error(Errno::EPERM);
         }
         let mut state = self.state();
-        match state.make(parent.0, name, false, perm(mode, umask)) {
-            Ok(ino) => entry(&state, ino, reply),
-            Err(e) => reply.error(e.into()),
-        }
+        let ino = state.make(parent.0, name, false, perm(mode, umask));
+        entry(&state, ino, reply);
     }
 
     fn mkdir(
@@ -171,10 +168,8 @@ impl Filesystem for Fs {
         reply: ReplyEntry,
     ) {
         let mut state = self.state();
-        match state.make(parent.0, name, true, perm(mode, umask)) {
-            Ok(ino) => entry(&state, ino, reply),
-            Err(e) => reply.error(e.into()),
-        }
+        let ino = state.make(parent.0, name, true, perm(mode, umask));
+        entry(&state, ino, reply);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {

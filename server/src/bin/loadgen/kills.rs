@@ -171,18 +171,21 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .and_then(|s| s["materializer"]["backlog"].as_u64());
         let at = utc_now();
         node.kill()?;
-        #[allow(unused_mut)]
-        let mut cut = String::new();
         #[cfg(target_os = "linux")]
-        if let Some(power) = &mut power {
-            let r = power.cut().await?;
-            cut = format!(
-                ", power cut: {} KiB unsynced in {} files and {} directories lost",
-                r.bytes / 1024,
-                r.files,
-                r.dirs
-            );
-        }
+        let cut = match &mut power {
+            Some(power) => {
+                let r = power.cut().await?;
+                format!(
+                    ", power cut: {} KiB unsynced in {} files and {} directories lost",
+                    r.bytes / 1024,
+                    r.files,
+                    r.dirs
+                )
+            }
+            None => String::new(),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let cut = "";
         let restart = node.start().await?;
         println!(
             "kill {k}/{} at {at} UTC: after {:.2} s, materializer backlog {}{cut}, healthy again in {:.2} s",

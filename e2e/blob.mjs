@@ -15,31 +15,10 @@ import fs from 'node:fs';
 
 import { KeyPair, Session } from 'shirokuma';
 
+import './filereader.mjs';
+
 // shirokuma sends its requests without a timeout: the whole run is bounded instead.
 const TIMEOUT_MS = 120_000;
-
-// shirokuma reads the Blob with the browser's FileReader, which Node.js lacks.
-// This does the one thing it calls: `readAsArrayBuffer`, then `onload` with the
-// bytes in `event.target.result` (or `onerror`).
-class FileReaderShim {
-  result = null;
-  error = null;
-  onload = null;
-  onerror = null;
-
-  readAsArrayBuffer(blob) {
-    blob.arrayBuffer().then(
-      (buffer) => {
-        this.result = buffer;
-        this.onload?.({ target: this });
-      },
-      (err) => {
-        this.error = err;
-        this.onerror?.(err);
-      },
-    );
-  }
-}
 
 function usage() {
   console.error('usage: node blob.mjs <graphql-url> <file> [mime-type]');
@@ -52,7 +31,6 @@ async function main(argv) {
     return;
   }
   const [url, path, mimeType = 'application/octet-stream'] = argv;
-  globalThis.FileReader ??= FileReaderShim;
   // A Blob backed by the file (Node.js >= 19.8); shirokuma takes its type as the
   // blob's MIME type.
   const blob = await fs.openAsBlob(path, { type: mimeType });

@@ -6,11 +6,15 @@
 //! materializer catches up, and every author's journal is checked against
 //! the node: each log holds every acknowledged entry, and each document is
 //! materialized at its last acknowledged view with the fields written there.
-//! Any difference fails the run. With `--power-cut`, each kill also cuts
-//! the power of the disk the node's data is on (see `power`).
+//! Any difference fails the run. Meanwhile `--blob-authors` publish blobs
+//! with shirokuma (`e2e/blob-author.mjs`): a blob served complete before a
+//! kill must be served complete after it (see `blobs`). With
+//! `--power-cut`, each kill also cuts the power of the disk the node's data
+//! is on (see `power`), and about one stop in four is a clean one
+//! (SIGTERM): the node then starts on a database whose WAL is gone.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -19,8 +23,12 @@ use serde_json::Value;
 
 use crate::common::{http_client, GraphqlClient};
 use crate::startup::{spawn_node, wait_healthy};
+use authors::Authors;
+use blobs::{BlobJournal, BlobWatch};
 use check::{check, Journal};
 
+mod authors;
+mod blobs;
 mod check;
 #[cfg(target_os = "linux")]
 mod power;
@@ -36,6 +44,10 @@ pub(crate) struct Args {
     /// Documents per author, each updated in a loop of its own.
     #[arg(long, default_value_t = 4)]
     documents: usize,
+    /// Concurrent shirokuma blob authors, each publishing blobs of up to
+    /// three pieces one after the other.
+    #[arg(long, default_value_t = 1)]
+    blob_authors: usize,
     /// Shortest time the node runs before a kill, ms.
     #[arg(long, default_value_t = 300)]
     min_wait_ms: u64,
@@ -62,9 +74,6 @@ pub(crate) struct Args {
     e2e: PathBuf,
 }
 
-/// How long the authors may take to stop after being asked (an entry in
-/// flight gives up after 60 s).
-const AUTHORS_STOP: Duration = Duration::from_secs(120);
 /// How long the materializer may take to catch up after the authors stop.
 const CATCH_UP: Duration = Duration::from_secs(600);
 
@@ -148,14 +157,39 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .context("no entries in /status")?;
 
     let stop_file = dir.path().join("stop");
-    let mut authors = Authors::start(
-        &args,
-        &mut rng,
-        &node.graphql_url(),
-        &schema,
-        dir.path(),
-        &stop_file,
-    )?;
+    let mut authors = Authors::new(&args.e2e);
+    for a in 0..args.authors {
+        let journal = dir.path().join(format!("author-{a}.json"));
+        let documents = args.documents.to_string();
+        let (url, schema) = (node.graphql_url(), schema.to_string());
+        let argv: [&std::ffi::OsStr; 7] = [
+            url.as_ref(),
+            schema.as_ref(),
+            journal.as_ref(),
+            "--stop-file".as_ref(),
+            stop_file.as_ref(),
+            "--documents".as_ref(),
+            documents.as_ref(),
+        ];
+        authors.spawn("author.mjs", &argv, rng.key(), journal.clone())?;
+    }
+    let mut blob_authors = Authors::new(&args.e2e);
+    let mut blob_journals = Vec::with_capacity(args.blob_authors);
+    for a in 0..args.blob_authors {
+        let journal = dir.path().join(format!("blob-author-{a}.json"));
+        let folder = dir.path().join(format!("blobs-{a}"));
+        let url = node.graphql_url();
+        let argv: [&std::ffi::OsStr; 5] = [
+            url.as_ref(),
+            journal.as_ref(),
+            folder.as_ref(),
+            "--stop-file".as_ref(),
+            stop_file.as_ref(),
+        ];
+        blob_authors.spawn("blob-author.mjs", &argv, rng.key(), journal.clone())?;
+        blob_journals.push(journal);
+    }
+    let mut blobs = BlobWatch::new(&node.graphql_url(), blob_journals);
     let started = Instant::now();
 
     let mut kills = Vec::with_capacity(args.kills);
@@ -163,6 +197,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let wait = rng.between(args.min_wait_ms, args.max_wait_ms);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         authors.running()?;
+        blob_authors.running()?;
+        blobs.note_served(&client).await?;
         // What the materializer had left to do just before the kill.
         let backlog = tokio::time::timeout(Duration::from_secs(2), status(&client))
             .await
@@ -170,7 +206,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .and_then(Result::ok)
             .and_then(|s| s["materializer"]["backlog"].as_u64());
         let at = utc_now();
-        node.kill()?;
+        // In a power-cut run, some stops are clean: the next start then
+        // makes a new WAL, whose directory entry must be durable before
+        // the first acknowledgement.
+        #[cfg(target_os = "linux")]
+        let clean = power.is_some() && rng.next() % 4 == 0;
+        #[cfg(not(target_os = "linux"))]
+        let clean = false;
+        if clean {
+            node.terminate();
+        } else {
+            node.kill()?;
+        }
         #[cfg(target_os = "linux")]
         let cut = match &mut power {
             Some(power) => {
@@ -187,9 +234,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         #[cfg(not(target_os = "linux"))]
         let cut = "";
         let restart = node.start().await?;
+        blobs.still_served(&client, k).await?;
         println!(
-            "kill {k}/{} at {at} UTC: after {:.2} s, materializer backlog {}{cut}, healthy again in {:.2} s",
+            "kill {k}/{} at {at} UTC{}: after {:.2} s, materializer backlog {}{cut}, healthy again in {:.2} s",
             args.kills,
+            if clean { " (a clean stop, SIGTERM)" } else { "" },
             wait as f64 / 1000.0,
             backlog.map_or("?".to_string(), |b| b.to_string()),
             restart.as_secs_f64()
@@ -198,7 +247,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     std::fs::write(&stop_file, b"")?;
-    let journals = authors.finish().await?;
+    let journals: Vec<Journal> = authors.finish().await?;
+    let blob_journals: Vec<BlobJournal> = blob_authors.finish().await?;
     let published = started.elapsed();
     let stopped = Instant::now();
     let deadline = stopped + CATCH_UP;
@@ -217,7 +267,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .as_u64()
         .context("no entries in /status")?;
 
+    blobs.all_served(&client, &blob_journals).await?;
+    // Every blob author's entry is a CREATE in a log of its own, so its
+    // next log id counts its entries the node holds, acknowledged or not.
+    let mut blob_entries = 0;
+    for j in &blob_journals {
+        blob_entries += client.next_args(&j.public_key, None).await?.log_id;
+    }
+
     report(&args, &kills, &journals, published, caught_up);
+    report_blobs(&blob_journals, &blobs, blob_entries);
     #[cfg(target_os = "linux")]
     if let Some(power) = &power {
         let lost: u64 = power.cuts.iter().map(|c| c.bytes).sum();
@@ -234,7 +293,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &client,
         &schema,
         &journals,
-        entries_after as i64 - entries_before as i64,
+        entries_after as i64 - entries_before as i64 - blob_entries as i64,
     )
     .await;
     node.terminate();
@@ -313,6 +372,37 @@ fn report(
         "materializer caught up {:.2} s after the authors stopped",
         caught_up.as_secs_f64()
     );
+}
+
+/// Prints what the blob authors did and how their blobs were served.
+fn report_blobs(journals: &[BlobJournal], blobs: &BlobWatch, entries: u64) {
+    if journals.is_empty() {
+        return;
+    }
+    let sum = |f: fn(&BlobJournal) -> u64| journals.iter().map(f).sum::<u64>();
+    let acknowledged: usize = journals.iter().map(|j| j.blobs.len()).sum();
+    let mut kinds = std::collections::BTreeMap::<&str, u64>::new();
+    for j in journals {
+        for (k, n) in &j.error_kinds {
+            *kinds.entry(k).or_default() += n;
+        }
+    }
+    println!(
+        "blobs: {acknowledged} acknowledged of {} begun ({entries} entries stored, pieces of \
+         unfinished blobs included), errors {} {kinds:?}; {} served before a kill, checked \
+         {} times after restarts and at the end, {} of those served only after a wait; \
+         every one served complete",
+        sum(|j| j.attempts),
+        sum(|j| j.errors),
+        blobs.served(),
+        blobs.checks,
+        blobs.waited,
+    );
+    for (a, j) in journals.iter().enumerate() {
+        for e in &j.unusual_errors {
+            println!("  blob author {a}: {e}");
+        }
+    }
 }
 
 async fn status(client: &GraphqlClient) -> anyhow::Result<Value> {
@@ -434,95 +524,6 @@ impl Drop for Supervised {
         if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();
-        }
-    }
-}
-
-/// The author processes and their journals; killed when dropped.
-struct Authors {
-    children: Vec<(Child, PathBuf)>,
-}
-
-impl Authors {
-    fn start(
-        args: &Args,
-        rng: &mut SplitMix64,
-        url: &str,
-        schema: &hoffnung_core::SchemaId,
-        dir: &Path,
-        stop_file: &Path,
-    ) -> anyhow::Result<Self> {
-        let mut authors = Self {
-            children: Vec::with_capacity(args.authors),
-        };
-        for a in 0..args.authors {
-            let journal = dir.join(format!("author-{a}.json"));
-            let child = Command::new("node")
-                .arg("author.mjs")
-                .args([url, &schema.to_string()])
-                .arg(&journal)
-                .arg("--stop-file")
-                .arg(stop_file)
-                .args(["--documents", &args.documents.to_string()])
-                .env("PRIVATE_KEY", hex::encode(rng.key()))
-                .current_dir(&args.e2e)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .context("starting node author.mjs")?;
-            authors.children.push((child, journal));
-        }
-        Ok(authors)
-    }
-
-    /// Fails if an author has exited before it was asked to stop.
-    fn running(&mut self) -> anyhow::Result<()> {
-        for (a, (child, _)) in self.children.iter_mut().enumerate() {
-            if let Some(status) = child.try_wait()? {
-                bail!("author {a} exited while publishing: {status}");
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits until every author has stopped (asked by the stop file) and
-    /// reads their journals.
-    async fn finish(&mut self) -> anyhow::Result<Vec<Journal>> {
-        let deadline = Instant::now() + AUTHORS_STOP;
-        let mut journals = Vec::with_capacity(self.children.len());
-        for (a, (child, journal)) in self.children.iter_mut().enumerate() {
-            let status = loop {
-                if let Some(status) = child.try_wait()? {
-                    break status;
-                }
-                if Instant::now() > deadline {
-                    bail!("author {a} did not stop within {AUTHORS_STOP:?}");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
-            let text = std::fs::read_to_string(&*journal)
-                .with_context(|| format!("author {a}'s journal"))?;
-            let j: Journal = serde_json::from_str(&text)
-                .with_context(|| format!("author {a}'s journal: {text}"))?;
-            if !status.success() || !j.done {
-                bail!(
-                    "author {a} failed ({status}): {}",
-                    j.error.unwrap_or_default()
-                );
-            }
-            journals.push(j);
-        }
-        Ok(journals)
-    }
-}
-
-impl Drop for Authors {
-    fn drop(&mut self) {
-        for (child, _) in &mut self.children {
-            if let Ok(None) = child.try_wait() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
         }
     }
 }

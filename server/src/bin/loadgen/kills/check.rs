@@ -15,8 +15,8 @@ use crate::common::GraphqlClient;
 #[serde(rename_all = "camelCase")]
 pub(super) struct Journal {
     pub(super) public_key: String,
-    pub(super) done: bool,
-    pub(super) error: Option<String>,
+    done: bool,
+    error: Option<String>,
     pub(super) acknowledged: u64,
     pub(super) acknowledged_by_publish: u64,
     pub(super) acknowledged_by_next_args: u64,
@@ -25,6 +25,15 @@ pub(super) struct Journal {
     pub(super) error_kinds: BTreeMap<String, u64>,
     pub(super) unusual_errors: Vec<String>,
     documents: Vec<Document>,
+}
+
+impl super::authors::Outcome for Journal {
+    fn done(&self) -> bool {
+        self.done
+    }
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
 }
 
 /// A document as its author last had it acknowledged.

@@ -389,13 +389,14 @@ fn report_blobs(journals: &[BlobJournal], blobs: &BlobWatch, entries: u64) {
     }
     println!(
         "blobs: {acknowledged} acknowledged of {} begun ({entries} entries stored, pieces of \
-         unfinished blobs included), errors {} {kinds:?}; {} served before a kill, checked \
-         {} times after restarts and at the end, {} of those served only after a wait; \
-         every one served complete",
+         unfinished blobs included), errors {} {kinds:?}; {} served before a kill; after the \
+         restarts and at the end {} reads byte for byte and {} HEAD requests, {} of them \
+         answered only after a wait; every one served complete",
         sum(|j| j.attempts),
         sum(|j| j.errors),
         blobs.served(),
-        blobs.checks,
+        blobs.read,
+        blobs.measured,
         blobs.waited,
     );
     for (a, j) in journals.iter().enumerate() {

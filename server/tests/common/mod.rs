@@ -476,10 +476,15 @@ pub mod ws {
 
     /// The next text message as sent, waiting at most 10 s.
     pub async fn next_text(socket: &mut Socket) -> String {
+        next_text_within(socket, Duration::from_secs(10)).await
+    }
+
+    /// The next text message as sent, waiting at most `wait`.
+    pub async fn next_text_within(socket: &mut Socket, wait: Duration) -> String {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            let msg = tokio::time::timeout(wait, socket.next())
                 .await
-                .expect("a message within 10 s")
+                .unwrap_or_else(|_| panic!("a message within {wait:?}"))
                 .expect("socket open")
                 .expect("readable");
             if let Message::Text(t) = msg {

@@ -39,12 +39,17 @@ pub(crate) fn view_id(what: &str, value: &JsValue) -> Result<DocumentViewId, JsE
     DocumentViewId::new(ids).map_err(|e| error(what, e))
 }
 
-pub(crate) fn view_id_to_js(view: &DocumentViewId) -> JsValue {
-    view.ids()
+/// Hashes as an array of hex strings.
+pub(crate) fn hashes_to_js(hashes: &[Hash]) -> JsValue {
+    hashes
         .iter()
-        .map(|id| JsValue::from(id.to_hex()))
+        .map(|h| JsValue::from(h.to_hex()))
         .collect::<Array>()
         .into()
+}
+
+pub(crate) fn view_id_to_js(view: &DocumentViewId) -> JsValue {
+    hashes_to_js(view.ids())
 }
 
 /// An unsigned integer given as a number, a BigInt or a decimal string.

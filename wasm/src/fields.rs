@@ -6,7 +6,7 @@ use js_sys::{Array, BigInt, Object, Uint8Array};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{error, hash, i64_of, view_id, view_id_to_js};
+use crate::convert::{error, hash, hashes_to_js, i64_of, view_id, view_id_to_js};
 
 /// The fields of an operation: name → typed value.
 #[wasm_bindgen]
@@ -178,11 +178,7 @@ pub(crate) fn value_to_js(value: &OperationValue) -> JsValue {
         OperationValue::Str(s) => JsValue::from_str(s),
         OperationValue::Bytes(b) => Uint8Array::from(b.as_slice()).into(),
         OperationValue::Relation(id) => JsValue::from(id.to_hex()),
-        OperationValue::RelationList(ids) => ids
-            .iter()
-            .map(|id| JsValue::from(id.to_hex()))
-            .collect::<Array>()
-            .into(),
+        OperationValue::RelationList(ids) => hashes_to_js(ids),
         OperationValue::PinnedRelation(view) => view_id_to_js(view),
         OperationValue::PinnedRelationList(views) => {
             views.iter().map(view_id_to_js).collect::<Array>().into()

@@ -4,7 +4,9 @@ use hoffnung_core::{Operation, OperationAction, PlainOperation, PlainValue, Sche
 use js_sys::{Array, BigInt, Map, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{bytes_of_hex, error, get, is_absent, set, view_id, view_id_to_js};
+use crate::convert::{
+    bytes_of_hex, error, get, hashes_to_js, is_absent, set, view_id, view_id_to_js,
+};
 use crate::fields::fields_of;
 
 /// Encodes an operation, `{ schemaId, action?, previous?, fields? }`, as
@@ -93,21 +95,17 @@ pub fn decode_operation(encoded: &str) -> Result<JsValue, JsError> {
 }
 
 fn plain_to_js(value: &PlainValue) -> JsValue {
-    let hashes = |list: &[hoffnung_core::Hash]| -> JsValue {
-        list.iter()
-            .map(|h| JsValue::from(h.to_hex()))
-            .collect::<Array>()
-            .into()
-    };
     match value {
         PlainValue::Bool(b) => JsValue::from_bool(*b),
         PlainValue::Int(i) => BigInt::from(*i).into(),
         PlainValue::Float(f) => JsValue::from_f64(*f),
         PlainValue::Str(s) => JsValue::from_str(s),
         PlainValue::Bytes(b) => Uint8Array::from(b.as_slice()).into(),
-        PlainValue::HashList(list) => hashes(list),
-        PlainValue::HashListList(lists) => {
-            lists.iter().map(|l| hashes(l)).collect::<Array>().into()
-        }
+        PlainValue::HashList(list) => hashes_to_js(list),
+        PlainValue::HashListList(lists) => lists
+            .iter()
+            .map(|l| hashes_to_js(l))
+            .collect::<Array>()
+            .into(),
     }
 }

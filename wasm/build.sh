@@ -4,7 +4,8 @@
 # (`--target web`: browsers, and Node.js through `initSync`), the TypeScript
 # definitions, package.json and README.
 #
-#   bash wasm/build.sh
+#   bash wasm/build.sh          # the package in wasm/pkg
+#   bash wasm/build.sh --apps   # and the copy the chat app uses (apps/chat/pkg, committed)
 #
 # Needs the wasm32-unknown-unknown target and wasm-bindgen-cli of exactly the
 # version in wasm/Cargo.toml (.ci/run installs both).
@@ -21,5 +22,11 @@ cargo build -p hoffnung-wasm --target wasm32-unknown-unknown --profile wasm --lo
 rm -rf wasm/pkg
 wasm-bindgen --target web --out-dir wasm/pkg "$target/wasm32-unknown-unknown/wasm/hoffnung_wasm.wasm"
 cp wasm/package.json wasm/README.md wasm/pkg/
+if [ "${1:-}" = "--apps" ]; then
+  # The node compiles the chat app's files in; the test
+  # `chat::the_committed_package_is_built_from_this_tree` checks this copy.
+  mkdir -p apps/chat/pkg
+  cp wasm/pkg/hoffnung_wasm.js wasm/pkg/hoffnung_wasm_bg.wasm apps/chat/pkg/
+fi
 printf 'wasm/pkg: %s bytes of wasm, %s gzipped\n' \
   "$(wc -c < wasm/pkg/hoffnung_wasm_bg.wasm)" "$(gzip -9 -c wasm/pkg/hoffnung_wasm_bg.wasm | wc -c)"

@@ -1,5 +1,5 @@
 //! HTTP routes: GraphQL on `/graphql` (see `graphql_http.rs`), blob files
-//! on `/blobs/…` (see `blobs.rs`), and `/health`, `/metrics`, `/status` for
+//! on `/blobs/…` (see `blobs.rs`), the apps on `/apps/…` (see `apps.rs`), and `/health`, `/metrics`, `/status` for
 //! operators.
 
 use std::sync::Arc;
@@ -78,7 +78,8 @@ impl ParsedQueries {
     }
 }
 
-pub(crate) fn router(state: AppState) -> Router {
+/// The node's routes; `apps`: with the built-in apps under `/apps/`.
+pub(crate) fn router(state: AppState, apps: bool) -> Router {
     // By default as upstream: any origin may call the API (p2panda web
     // apps call nodes from their own origin); an operator may name them.
     let origins = match &state.limits.origins {
@@ -96,7 +97,12 @@ pub(crate) fn router(state: AppState) -> Router {
             axum::http::Method::OPTIONS,
         ])
         .allow_headers([axum::http::header::CONTENT_TYPE]);
-    Router::new()
+    let router = if apps {
+        crate::apps::routes()
+    } else {
+        Router::new()
+    };
+    router
         .route(
             "/graphql",
             get(graphql_http::graphiql_or_subscriptions).post(graphql_http::graphql),

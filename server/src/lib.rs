@@ -7,6 +7,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod apps;
 mod blobs;
 mod graphql_http;
 mod http;
@@ -61,6 +62,8 @@ pub struct NodeConfig {
     pub blobs_dir: Option<PathBuf>,
     /// Bounds of the HTTP server: connections, timeouts, bodies, origins.
     pub http: HttpLimits,
+    /// Serve the built-in apps (the chat app at `/apps/chat/`).
+    pub apps: bool,
 }
 
 impl NodeConfig {
@@ -79,6 +82,7 @@ impl NodeConfig {
                 hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             blobs_dir: None,
             http: HttpLimits::default(),
+            apps: true,
         }
     }
 }
@@ -292,16 +296,19 @@ impl Node {
             track_lag(&store, m, metrics, &tasks, stop.clone());
         }
         let websocket_runtime = Arc::new(websockets::WebSocketRuntime::start());
-        let app = http::router(http::AppState {
-            schema: schema.clone(),
-            tasks: tasks.clone(),
-            stop: stop.clone(),
-            parts,
-            parsed: Default::default(),
-            blobs: blobs.clone(),
-            limits: Arc::new(config.http.clone()),
-            websockets: websocket_runtime.clone(),
-        });
+        let app = http::router(
+            http::AppState {
+                schema: schema.clone(),
+                tasks: tasks.clone(),
+                stop: stop.clone(),
+                parts,
+                parsed: Default::default(),
+                blobs: blobs.clone(),
+                limits: Arc::new(config.http.clone()),
+                websockets: websocket_runtime.clone(),
+            },
+            config.apps,
+        );
         // New schemas become queryable as soon as the registry has them,
         // and with a materializer, once their tables exist.
         let mut schemas = match &materializer {

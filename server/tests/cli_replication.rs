@@ -11,17 +11,7 @@ fn two_node_processes_replicate_through_a_peer_flag() {
     let (ha, hb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (ha, hb) = (ha.path(), hb.path());
     let a = start_node(ha, &[]);
-    let status: Value =
-        serde_json::from_str(&ok(ha, &["status", "--json", "--node", &a.base])).unwrap();
-    let listen: Vec<String> = status["replication"]["listen"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    // `host:port` means QUIC, as upstream dials.
-    let quic = listen.iter().find(|a| a.contains("/quic-v1")).unwrap();
-    let port = quic.split('/').nth(4).unwrap();
+    let port = quic_port(ha, &a.base);
     let b = start_node(hb, &["--peer", &format!("127.0.0.1:{port}")]);
 
     ok(ha, &["key", "new"]);

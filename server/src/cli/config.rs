@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "profile",
     "data_dir",
     "database_url",
@@ -34,15 +34,19 @@ pub const KEYS: [&str; 23] = [
     "p2p_port",
     "peers",
     "mdns",
+    "apps",
 ];
 
 /// `HOFFNUNG_*` variables that are not config keys but are read elsewhere.
-const OTHER_VARIABLES: [&str; 5] = [
+const OTHER_VARIABLES: [&str; 8] = [
     "HOFFNUNG_CONFIG",
     "HOFFNUNG_NODE",
     "HOFFNUNG_KEY_FILE",
     "HOFFNUNG_TEST_LOG",
     "HOFFNUNG_POSTGRES_TEST_URL",
+    "HOFFNUNG_MYSQL_TEST_URL",
+    "HOFFNUNG_WASM_PKG",
+    "HOFFNUNG_CHROMIUM",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -121,6 +125,8 @@ pub struct Config {
     pub peers: Vec<String>,
     /// Discover peers on the local network.
     pub mdns: bool,
+    /// Serve the built-in apps (the chat app at `/apps/chat/`).
+    pub apps: bool,
 }
 
 impl Default for Config {
@@ -150,6 +156,7 @@ impl Default for Config {
             p2p_port: 2022,
             peers: Vec::new(),
             mdns: true,
+            apps: true,
         }
     }
 }
@@ -263,6 +270,11 @@ pub struct Flags {
     #[arg(long = "no-replication", action = clap::ArgAction::SetTrue)]
     #[serde(skip)]
     pub no_replication: bool,
+    /// Do not serve the built-in apps (the chat app at /apps/chat/)
+    /// [env: HOFFNUNG_APPS=false]
+    #[arg(long = "no-apps", action = clap::ArgAction::SetTrue)]
+    #[serde(skip)]
+    pub no_apps: bool,
 }
 
 /// Why the configuration cannot be used.
@@ -315,6 +327,7 @@ impl Config {
                 (flags.no_materializer, "materializer"),
                 (flags.no_mdns, "mdns"),
                 (flags.no_replication, "replication"),
+                (flags.no_apps, "apps"),
             ] {
                 if off {
                     figment = figment.merge(Serialized::default(key, false));

@@ -51,6 +51,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     node_config.store = config.store_config();
     node_config.blobs_dir = Some(config.blobs_dir());
     node_config.http = config.http_limits();
+    node_config.apps = config.apps;
     // Each connection takes a descriptor: allow as many as the system lets
     // this process have (the connection cap is sized to what is left).
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -93,6 +94,12 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(peer_id = r.peer_id(), listen = ?addrs, "replicating");
     }
     println!("hoffnung: GraphQL on {}", node.graphql_url());
+    if config.apps {
+        // A log line, not stdout: scripts read only the first line there.
+        let base = node.graphql_url();
+        let app = format!("{}/apps/chat/", base.trim_end_matches("/graphql"));
+        tracing::info!(%app, "the chat app");
+    }
     signals.wait().await;
     tracing::info!("shutting down");
     node.shutdown();

@@ -48,6 +48,20 @@ pub fn wait_caught_up(home: &Path, base: &str) {
     panic!("the materializer did not catch up");
 }
 
+/// The node's QUIC port, for another node's `--peer 127.0.0.1:<port>`
+/// (`host:port` means QUIC, as upstream dials).
+pub fn quic_port(home: &Path, base: &str) -> String {
+    let status: Value =
+        serde_json::from_str(&ok(home, &["status", "--json", "--node", base])).unwrap();
+    let listen = status["replication"]["listen"].as_array().unwrap();
+    let quic = listen
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|a| a.contains("/quic-v1"))
+        .unwrap_or_else(|| panic!("no QUIC address in {status}"));
+    quic.split('/').nth(4).unwrap().to_string()
+}
+
 pub fn start_node(home: &Path, extra: &[&str]) -> NodeProcess {
     let mut cmd = hoffnung(home);
     cmd.arg("node").args(extra);

@@ -30,7 +30,7 @@ for (const required of ['a', 'b', 'shots']) {
 const executablePath = args.chromium ?? process.env.HOFFNUNG_CHROMIUM ?? '/usr/bin/chromium';
 /** Replication between the nodes: a gossip message, else the next sync session. */
 const REPLICATED = 60_000;
-const LOCAL = 15_000;
+const LOCAL = 30_000;
 const step = (text) => console.log(`- ${text}`);
 
 async function open(browser, url, name) {

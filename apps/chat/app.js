@@ -167,8 +167,9 @@ async function send(text) {
   if (!state.schemaId) {
     showStatus('Setting the chat up on this node (publishing its schema)…');
     state.schemaId = (await findSchema()) ?? (await createSchema(state.keyPair));
-    await connect();
   }
+  // Not live yet (the schema is new, or going live failed before): now.
+  if (!state.stopLive) await connect();
   const fields = new OperationFields();
   fields.insert('author', 'str', state.name);
   fields.insert('channel', 'str', state.channel);

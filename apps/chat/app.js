@@ -79,7 +79,15 @@ async function loadPage(before) {
     { channel, before },
   );
   if (channel !== state.channel) return;
-  if (!before) state.messages.clear();
+  if (!before) {
+    // The newest page replaces what was shown, except messages that came
+    // live while it was read (newer than its oldest).
+    const oldest = data.page.documents[0];
+    const floor = oldest ? Number(oldest.fields.created) : -Infinity;
+    for (const [id, message] of state.messages) {
+      if (message.created < floor) state.messages.delete(id);
+    }
+  }
   for (const document of data.page.documents) {
     const message = toMessage(document);
     state.messages.set(message.id, message);
@@ -146,8 +154,9 @@ async function connect() {
     return false;
   }
   await waitServed(state.schemaId);
-  await Promise.all([loadPage(), loadChannels()]);
+  // Live first, so that nothing published while the page loads is missed.
   goLive();
+  await Promise.all([loadPage(), loadChannels()]);
   return true;
 }
 

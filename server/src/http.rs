@@ -1,6 +1,6 @@
 //! HTTP routes: GraphQL on `/graphql` (see `graphql_http.rs`), blob files
-//! on `/blobs/…` (see `blobs.rs`), the apps on `/apps/…` (see `apps.rs`), and `/health`, `/metrics`, `/status` for
-//! operators.
+//! on `/blobs/…` (see `blobs.rs`), the apps on `/apps/…` (see `apps.rs`),
+//! and `/health`, `/metrics`, `/status` for operators.
 
 use std::sync::Arc;
 

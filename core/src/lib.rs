@@ -22,6 +22,7 @@
 //! - `schema_definition` (`Schema::from_views`) → `document`, `ids`,
 //!   `schema`, `value`
 //! - `publish` → `entry`, `hash`, `ids`, `keys`, `lipmaa`, `operation`
+//! - `fork` (proofs of forked logs) → `entry`, `hash`, `keys`, `lipmaa`
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -30,6 +31,7 @@
 pub mod cbor;
 pub mod document;
 pub mod entry;
+pub mod fork;
 pub mod hash;
 pub mod ids;
 pub mod keys;
@@ -48,6 +50,7 @@ pub use document::{
 pub use entry::{
     sign_entry, verify_batch, EncodedEntry, Entry, EntryError, LogId, LogPosition, NextArgs, SeqNum,
 };
+pub use fork::{ForkKind, ForkProof, ForkProofError};
 pub use hash::{Hash, HashError};
 pub use ids::{
     DocumentId, DocumentViewId, OperationId, SchemaId, SchemaIdError, SystemSchema, ViewIdError,

@@ -9,6 +9,7 @@
 
 mod documents;
 mod error;
+mod forks;
 mod limits;
 mod live;
 mod loader;
@@ -152,6 +153,9 @@ fn build(api: Api, schemas: Vec<Arc<hoffnung_core::Schema>>) -> Result<Schema, S
         .register(next_arguments)
         .register(mutation);
     builder = documents::register_shared(builder);
+    let (b, q) = forks::register(builder, query);
+    builder = b;
+    query = q;
     let mut subscription = async_graphql::dynamic::Subscription::new("Subscription");
     for schema in schemas {
         let (b, single, all) = documents::register_schema(builder, &schema);

@@ -17,6 +17,7 @@ use hoffnung_store::{SchemaSource, Store, StoredOperation, ViewBatch, ViewWriter
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+mod forks;
 mod refused;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,8 @@ pub(crate) struct Worker {
     refused: Arc<AtomicU64>,
     /// Schemas whose view tables the database refused to create.
     refused_tables: std::collections::HashSet<SchemaId>,
+    /// Forks (author, log, seq num) whose documents were reduced again.
+    refreshed: std::collections::HashSet<([u8; 32], u64, u64)>,
 }
 
 /// A batch queued to the writer, with what to tell once it commits.
@@ -85,6 +88,7 @@ impl Worker {
         Self {
             refused,
             refused_tables: Default::default(),
+            refreshed: Default::default(),
             isolate_until: 0,
             read_to: cursor,
             store,
@@ -107,6 +111,9 @@ impl Worker {
         let mut schemas = self.registry.subscribe();
         // `start` made the tables of the schemas known then.
         schemas.borrow_and_update();
+        let mut forks = self.store.forks_changed();
+        // Forks recorded before this start may have no refreshed views yet.
+        let mut forks_due = true;
         let mut new_schemas = false;
         let mut last_commit = Instant::now() - self.config.min_interval;
         loop {
@@ -124,12 +131,22 @@ impl Worker {
                     tracing::error!(error = %e, "creating view tables failed");
                 }
             }
+            if forks_due || forks.has_changed().unwrap_or(false) {
+                forks.borrow_and_update();
+                forks_due = false;
+                if let Err(e) = self.refresh_forked().await {
+                    tracing::error!(error = %e, "reducing forked documents failed");
+                    self.recover().await;
+                    forks_due = true;
+                }
+            }
             match self.step().await {
                 Ok(0) => {
                     // Idle: sleep until new entries, a new schema or stop
                     // (no timer: an idle node does not wake up).
                     tokio::select! {
                         _ = appended.changed() => {}
+                        _ = forks.changed() => forks_due = true,
                         _ = schemas.changed() => new_schemas = true,
                         _ = stop.cancelled() => {}
                     }
@@ -365,6 +382,7 @@ impl Worker {
             current: current.iter().collect(),
             history: history.iter().collect(),
             replaced: replaced.iter().map(Option::as_ref).collect(),
+            removed: Vec::new(),
         };
         let reduced = started.elapsed();
         // Queue this batch's write, then wait for the previous one: the
@@ -457,7 +475,30 @@ async fn load(
     let stored = store
         .document_operations_until(document_id, schema.id(), until)
         .await?;
-    Ok(stored.iter().filter_map(|s| decode(s, schema)).collect())
+    Ok(without_dangling(
+        stored.iter().filter_map(|s| decode(s, schema)).collect(),
+    ))
+}
+
+/// Drops the operations that build on one not among those before them: the
+/// store leaves out the frozen part of a forked log, and what other authors
+/// built on it has nothing to stand on. (In ingest order every operation
+/// comes after those it builds on, so one pass is enough.)
+fn without_dangling(ops: Vec<DocumentOperation>) -> Vec<DocumentOperation> {
+    let mut kept = std::collections::HashSet::with_capacity(ops.len());
+    ops.into_iter()
+        .filter(|op| {
+            let stands = op
+                .operation
+                .previous
+                .as_ref()
+                .is_none_or(|p| p.ids().iter().all(|id| kept.contains(id)));
+            if stands {
+                kept.insert(op.id);
+            }
+            stands
+        })
+        .collect()
 }
 
 /// Decodes a stored operation; they were validated at ingest, so a failure

@@ -8,6 +8,8 @@
 //!   ingest order (so every entry after those it depends on).
 //! - Live mode: every entry this node stores is also published with
 //!   gossipsub on its schema's topic.
+//! - Proofs of forked logs between hoffnung nodes on
+//!   `/hoffnung/forks/1.0.0` (see `forks`).
 //!
 //! Received entries go through the store's bulk ingest path, like
 //! `publish`: nothing unverified is stored. An entry whose dependencies
@@ -19,6 +21,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod forks;
 mod ingest;
 mod messages;
 mod peer;
@@ -39,6 +42,7 @@ use tokio_util::task::TaskTracker;
 
 /// The stream protocol of p2panda 0.8 nodes.
 pub const PROTOCOL: libp2p::StreamProtocol = libp2p::StreamProtocol::new("/p2p/p2panda/1.0.0");
+pub use forks::FORKS_PROTOCOL;
 
 /// How a node replicates.
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@ use crate::ingest::Ingester;
 use crate::messages::{Command, Ended, Incoming};
 use crate::peer::{is_blob_schema, supported_schemas, PeerTask, Shared};
 use crate::quiet::Quiet;
-use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
+use crate::{ReplicationConfig, ReplicationError, Stats, FORKS_PROTOCOL, PROTOCOL};
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -209,6 +209,13 @@ impl Service {
                 return;
             }
         };
+        let mut fork_proofs = match control.accept(FORKS_PROTOCOL) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot accept fork proof streams");
+                return;
+            }
+        };
         if let Some(published) = self.published.take() {
             self.shared
                 .spawn(gossip_published(published, self.shared.commands.clone()));
@@ -226,6 +233,11 @@ impl Service {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some((peer, stream)) = incoming.next() => self.on_inbound(peer, stream),
+                Some((peer, stream)) = fork_proofs.next() => {
+                    if !self.is_banned(&peer) {
+                        self.shared.spawn(crate::forks::receive(peer, stream, self.shared.store.clone()));
+                    }
+                }
                 Some(command) = self.commands.recv() => self.on_command(command),
                 changed = schemas.changed() => {
                     if changed.is_ok() {
@@ -381,7 +393,12 @@ impl Service {
             match control.open_stream(peer, PROTOCOL).await {
                 Ok(stream) => {
                     tracing::debug!(%peer, "outbound stream open");
-                    PeerTask::run(peer, shared, stream, inbound_rx).await;
+                    // Proofs of forks go along for as long as the peer's task runs.
+                    let proofs = crate::forks::offer(control, peer, shared.store.clone());
+                    tokio::select! {
+                        () = PeerTask::run(peer, shared, stream, inbound_rx) => {}
+                        () = proofs => {}
+                    }
                 }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "could not open a p2panda stream");

@@ -77,6 +77,65 @@ backend_tests! {
     }
 }
 
+/// Export lines of `file`: (entries, proofs of forks).
+fn export_lines(file: &std::path::Path) -> (Vec<Value>, Vec<Value>) {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .partition(|v| v.get("fork").is_none())
+}
+
+backend_tests! {
+    import_finds_a_fork_and_export_carries_its_proof(db) {
+        use hoffnung_store::test_utils::field_definition_branch;
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let key = hoffnung_core::KeyPair::from_private_key(&[5; 32]);
+        // One branch of a log (seq 1-3), then seq 2 of another branch.
+        let one = field_definition_branch(&key, 0, 2, "one");
+        let two = field_definition_branch(&key, 0, 1, "two");
+        let items: Vec<_> = one.iter().chain(&two[1..]).collect();
+        let mut text = serde_json::json!({ "format": "hoffnung-entries", "version": 1, "count": items.len() }).to_string();
+        for (entry, op) in items {
+            text.push('\n');
+            text.push_str(&serde_json::json!({ "entry": hex::encode(entry), "operation": hex::encode(op) }).to_string());
+        }
+        let file = h.join("forked.jsonl");
+        std::fs::write(&file, text).unwrap();
+        let out = hoffnung(h).args(["import", file.to_str().unwrap(), "--database-url", &db.url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The entry of the other branch is no failure of the import.
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("imported 3 entries, 0 already present, 0 rejected; 1 in forked logs"), "{stderr}");
+
+        // The export holds the log below the fork and the proof.
+        let export = h.join("export.jsonl");
+        ok(h, &["export", export.to_str().unwrap(), "--database-url", &db.url]);
+        let (entries, forks) = export_lines(&export);
+        assert_eq!(entries.len(), 1, "only seq 1 is below the fork");
+        assert_eq!(entries[0]["entry"], hex::encode(&one[0].0));
+        assert_eq!(forks.len(), 1);
+        let mut pair = [hex::encode(&one[1].0), hex::encode(&two[1].0)];
+        pair.sort_by_key(|e| hoffnung_core::Hash::of(&hex::decode(e).unwrap()).as_bytes().to_vec());
+        assert_eq!(forks[0]["fork"]["a"], pair[0]);
+        assert_eq!(forks[0]["fork"]["b"], pair[1]);
+
+        // Imported elsewhere, the proof comes along: that node refuses the
+        // rest of either branch and exports the same.
+        let fresh = TestDb::sqlite();
+        let out = hoffnung(h).args(["import", export.to_str().unwrap(), "--database-url", &fresh.url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("imported 1 entries, 0 already present, 0 rejected; 0 in forked logs, 1 proofs of forks"), "{stderr}");
+        let again = h.join("again.jsonl");
+        ok(h, &["export", again.to_str().unwrap(), "--database-url", &fresh.url]);
+        assert_eq!(export_lines(&again), export_lines(&export));
+        let out = hoffnung(h).args(["import", file.to_str().unwrap(), "--database-url", &fresh.url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("imported 0 entries, 1 already present, 0 rejected; 3 in forked logs"), "{stderr}");
+    }
+}
+
 #[test]
 fn import_rejects_tampered_and_truncated_files() {
     let home = tempfile::tempdir().unwrap();

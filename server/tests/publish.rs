@@ -159,6 +159,10 @@ backend_tests! {
             assert_eq!(error_code(loser), Some("SEQ_NUM_TAKEN"), "{loser}");
         }
         assert_eq!(node.counts().await, (20, 20, 20));
+        // Lost races, not forks: no log is frozen, each goes on.
+        let forks = node.graphql("{ forks { logId } forkedAuthors }", Value::Null).await;
+        assert_eq!(forks["data"]["forks"], serde_json::json!([]), "{forks}");
+        assert_eq!(forks["data"]["forkedAuthors"], serde_json::json!([]), "{forks}");
         node.stop().await;
     }
 

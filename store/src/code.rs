@@ -33,6 +33,8 @@ pub enum ErrorCode {
     LogNotFound,
     DuplicateEntry,
     UnsupportedNumber,
+    /// The entry is at or above the first disputed seq num of a forked log.
+    LogForked,
     // Requests (GraphQL arguments, limits, subscriptions).
     /// The request is not a valid GraphQL document for this node's schema
     /// (syntax, unknown fields or types, argument types).
@@ -64,7 +66,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::InvalidOperation,
         ErrorCode::SchemaNotFound,
         ErrorCode::SchemaNotAccepted,
@@ -86,6 +88,7 @@ impl ErrorCode {
         ErrorCode::LogNotFound,
         ErrorCode::DuplicateEntry,
         ErrorCode::UnsupportedNumber,
+        ErrorCode::LogForked,
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidArgument,
         ErrorCode::InvalidHex,
@@ -126,6 +129,7 @@ impl ErrorCode {
             ErrorCode::LogNotFound => "LOG_NOT_FOUND",
             ErrorCode::DuplicateEntry => "DUPLICATE_ENTRY",
             ErrorCode::UnsupportedNumber => "UNSUPPORTED_NUMBER",
+            ErrorCode::LogForked => "LOG_FORKED",
             ErrorCode::InvalidQuery => "INVALID_QUERY",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::InvalidHex => "INVALID_HEX",
@@ -159,13 +163,16 @@ impl ErrorCode {
 
     /// The input is wrong in itself, so whoever sent it is at fault: not a
     /// missing dependency, not an entry already here or a position another
-    /// entry took first (a lost race), not a failure inside the node.
+    /// entry took first (a lost race), not an entry of a forked log (the
+    /// author forked it; a peer holding the other branch is not to blame),
+    /// not a failure inside the node.
     pub const fn blames_the_sender(self) -> bool {
         !self.is_missing_dependency()
             && !matches!(
                 self,
                 ErrorCode::DuplicateEntry
                     | ErrorCode::SeqNumTaken
+                    | ErrorCode::LogForked
                     | ErrorCode::Unavailable
                     | ErrorCode::StorageFull
                     | ErrorCode::Internal
@@ -204,6 +211,8 @@ mod tests {
         assert!(ErrorCode::SeqNumGap.is_missing_dependency());
         assert!(!ErrorCode::SeqNumTaken.blames_the_sender());
         assert!(!ErrorCode::DuplicateEntry.blames_the_sender());
+        assert!(!ErrorCode::LogForked.blames_the_sender());
+        assert!(!ErrorCode::LogForked.is_missing_dependency());
         assert!(!ErrorCode::Internal.blames_the_sender());
         assert!(!ErrorCode::Internal.is_missing_dependency());
     }

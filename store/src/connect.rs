@@ -142,6 +142,7 @@ impl Store {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let (appended_tx, appended) = watch::channel(0);
+        let (forked_tx, forked) = watch::channel(0);
         let database = match backend {
             Backend::Sqlite => database_file(&mut conn).await?,
             Backend::Postgres | Backend::MySql => String::new(),
@@ -187,6 +188,7 @@ impl Store {
             checkpoints,
             durability,
             ingest_stats.clone(),
+            forked_tx,
         );
         let limits = writer::Limits {
             max_batch: config.max_batch,
@@ -205,6 +207,7 @@ impl Store {
                 stop,
                 tasks,
                 appended,
+                forked,
                 view_changes: tokio::sync::broadcast::channel(crate::views::CHANGES_BUFFER).0,
                 analyzed,
                 views: Default::default(),

@@ -3,7 +3,7 @@
 use hoffnung_core::entry::EntryError;
 use hoffnung_core::operation::OperationError;
 use hoffnung_core::publish::PublishError;
-use hoffnung_core::{Hash, SchemaId, ValidationError};
+use hoffnung_core::{Hash, LogId, PublicKey, SchemaId, SeqNum, ValidationError};
 
 use std::fmt;
 use std::sync::Arc;
@@ -213,6 +213,12 @@ pub enum IngestError {
     NumberTooLarge { what: &'static str, value: u64 },
     #[error("seq num already taken: another entry was stored at this log position concurrently")]
     SeqNumTaken,
+    #[error("log {log_id} of {public_key} is forked: no entry at or above seq num {frozen_from} is accepted")]
+    LogForked {
+        public_key: PublicKey,
+        log_id: LogId,
+        frozen_from: SeqNum,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -256,6 +262,7 @@ impl IngestError {
             IngestError::Duplicate(_) => ErrorCode::DuplicateEntry,
             IngestError::NumberTooLarge { .. } => ErrorCode::UnsupportedNumber,
             IngestError::SeqNumTaken => ErrorCode::SeqNumTaken,
+            IngestError::LogForked { .. } => ErrorCode::LogForked,
             IngestError::Store(e) => e.code(),
         }
     }
@@ -270,6 +277,10 @@ pub enum NextArgsError {
     DifferentDocuments,
     #[error("Document is deleted")]
     DocumentDeleted,
+    #[error(
+        "log {log_id} of this public key for the document is forked: it takes no more entries"
+    )]
+    LogForked { log_id: LogId },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -280,6 +291,7 @@ impl NextArgsError {
             NextArgsError::PreviousNotFound(_) => ErrorCode::PreviousNotFound,
             NextArgsError::DifferentDocuments => ErrorCode::PreviousFromDifferentDocuments,
             NextArgsError::DocumentDeleted => ErrorCode::DocumentDeleted,
+            NextArgsError::LogForked { .. } => ErrorCode::LogForked,
             NextArgsError::Store(e) => e.code(),
         }
     }

@@ -116,6 +116,12 @@ impl Store {
             return new_log().await;
         };
         let log_id: i64 = log.try_get(0).map_err(StoreError::from)?;
+        if self.frozen_from(public_key, log_id as u64).await?.is_some() {
+            // No entry of a forked log is accepted any more.
+            return Err(NextArgsError::LogForked {
+                log_id: log_id as u64,
+            });
+        }
         let seq: i64 = log.try_get(1).map_err(StoreError::from)?;
         let latest = LogPosition {
             public_key: *public_key,

@@ -67,7 +67,8 @@ pub(crate) fn placeholders(n: usize) -> String {
 
 impl Store {
     /// Up to `limit` entries after entry id `after` that pass `filter`, in
-    /// ingest order (so every entry comes after those it depends on).
+    /// ingest order (so every entry comes after those it depends on); none
+    /// of the frozen part of a forked log.
     pub async fn entries_after(
         &self,
         after: i64,
@@ -77,7 +78,9 @@ impl Store {
         let (clause, args) = filter.clause();
         let sql = render(
             &format!(
-                "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries WHERE id > ?{clause} ORDER BY id LIMIT ?"
+                "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
+                 WHERE id > ?{clause} AND {} ORDER BY id LIMIT ?",
+                crate::sql::not_frozen!()
             ),
             self.backend(),
         );
@@ -100,8 +103,12 @@ impl Store {
         logs: &[([u8; 32], u64, u64)],
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let sql = render(
-            "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries \
-             WHERE public_key = ? AND log_id = ? AND seq_num > ? ORDER BY seq_num",
+            concat!(
+                "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
+                 WHERE public_key = ? AND log_id = ? AND seq_num > ? AND ",
+                crate::sql::not_frozen!(),
+                " ORDER BY seq_num"
+            ),
             self.backend(),
         );
         let mut out = Vec::new();
@@ -120,11 +127,14 @@ impl Store {
         Ok(out)
     }
 
-    /// How many entries pass `filter`.
+    /// How many entries pass `filter` (none of the frozen part of a forked log).
     pub async fn count_entries(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
         let (clause, args) = filter.clause();
         let sql = render(
-            &format!("SELECT COUNT(*) FROM entries WHERE 1 = 1{clause}"),
+            &format!(
+                "SELECT COUNT(*) FROM entries e WHERE {}{clause}",
+                crate::sql::not_frozen!()
+            ),
             self.backend(),
         );
         let mut query = sqlx::query_scalar::<_, i64>(&sql);

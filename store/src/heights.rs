@@ -119,7 +119,11 @@ impl Store {
         let plain: Vec<&SchemaId> = target.iter().filter(|s| !is_blob_schema(s)).collect();
         // Each log through its first entry, its head by one seek in the
         // log's positions.
-        let head = "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id)";
+        // A forked log is offered up to below its fork (NULL when frozen
+        // from seq 1: the log is not offered).
+        let head = "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id \
+                    AND m.seq_num < COALESCE((SELECT k.seq_num FROM forks k \
+                    WHERE k.public_key = l.public_key AND k.log_id = l.log_id), 9223372036854775807))";
         let heights = match self.backend() {
             Backend::Sqlite => format!("group_concat(l.log_id || ',' || {head}, ';')"),
             Backend::Postgres => format!("string_agg(l.log_id::text || ',' || {head}::text, ';')"),
@@ -187,7 +191,10 @@ impl Store {
                 .try_get::<Vec<u8>, _>(0)?
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("public key of 32 bytes".into()))?;
-            let list = crate::sql::text_at(&r, 1)?.ok_or_else(corrupt)?;
+            // NULL: every log of the author is forked from seq 1.
+            let Some(list) = crate::sql::text_at(&r, 1)? else {
+                continue;
+            };
             let start = out.len();
             for pair in list.split(';') {
                 let (log, seq) = pair.split_once(',').ok_or_else(corrupt)?;

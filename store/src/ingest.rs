@@ -176,6 +176,8 @@ pub(crate) struct Job {
     /// When a publish (not a bulk chunk) was queued: its time in the writer
     /// is recorded in [`PublishTimings`].
     pub(crate) publish_queued: Option<Instant>,
+    /// Proofs of forks to record (from peers, imports), before the items.
+    pub(crate) forks: Vec<hoffnung_core::ForkProof>,
 }
 
 impl Store {
@@ -294,6 +296,7 @@ impl Store {
                 items,
                 reply,
                 publish_queued,
+                forks: Vec::new(),
             })
             .await
             .map_err(|_| StoreError::Closed)?;

@@ -19,6 +19,7 @@ mod durable;
 mod error;
 mod events;
 mod export;
+mod forks;
 mod heights;
 mod ingest;
 mod integrity;
@@ -45,6 +46,7 @@ pub use code::ErrorCode;
 pub use config::StoreConfig;
 pub use error::{Cause, Failure, IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
+pub use forks::{ForkRecord, ForkedDocument};
 pub use heights::LogHeight;
 pub use ingest::{BulkIngest, IngestCounts, Ingested, PublishTimings};
 pub use integrity::sqlite_integrity;
@@ -107,6 +109,9 @@ struct Inner {
     tasks: TaskTracker,
     /// Counts committed write batches: wakes the materializer.
     appended: watch::Receiver<u64>,
+    /// Counts commits that recorded a fork: the materializer refreshes the
+    /// forked documents.
+    forked: watch::Receiver<u64>,
     /// Committed view changes (see `Store::view_changes`).
     view_changes: tokio::sync::broadcast::Sender<Arc<ViewChanges>>,
     /// See `Store::connect`: when statistics were last refreshed.
@@ -138,6 +143,11 @@ impl Store {
     /// Changes after every committed write of this store's writer.
     pub fn appended(&self) -> watch::Receiver<u64> {
         self.inner.appended.clone()
+    }
+
+    /// Changes whenever a fork was recorded.
+    pub fn forks_changed(&self) -> watch::Receiver<u64> {
+        self.inner.forked.clone()
     }
 
     /// The view tables of the schemas: where reads and queries of a

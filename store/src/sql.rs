@@ -257,6 +257,16 @@ macro_rules! document_logs {
 }
 pub(crate) use document_logs;
 
+/// The condition that entry `e` is not in the frozen part of a forked log
+/// (see migration 0008): documents keep the state from below a fork.
+macro_rules! not_frozen {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key \
+         AND k.log_id = e.log_id AND e.seq_num >= k.seq_num)"
+    };
+}
+pub(crate) use not_frozen;
+
 /// Binds the parameters of [`document_logs`].
 pub(crate) fn bind_document_logs<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>,
@@ -304,7 +314,14 @@ statements! {
                     ORDER BY e.seq_num DESC LIMIT 1";
     max_log_id = "SELECT MAX(log_id) FROM entries WHERE public_key = ?";
     entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
+    entry_at = "SELECT entry FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
+    // Forked logs (migration 0008): frozen from `seq_num` on.
+    forks_frozen = "SELECT public_key, log_id, seq_num FROM forks";
+    fork_of_log = "SELECT seq_num FROM forks WHERE public_key = ? AND log_id = ?";
+    fork_delete = "DELETE FROM forks WHERE public_key = ? AND log_id = ?";
+    fork_insert = "INSERT INTO forks (public_key, log_id, seq_num, entry_a, entry_b, detected_at) \
+                   VALUES (?, ?, ?, ?, ?, ?)";
     operation_meta = "SELECT document_id, schema_id, action FROM entries WHERE entry_hash = ?";
     document_deleted = concat!("SELECT 1 FROM ", document_logs!(), " l \
                         JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
@@ -319,7 +336,7 @@ statements! {
     count_logs = "SELECT COUNT(*) FROM entries WHERE seq_num = 1";
     document_operations = concat!("SELECT e.entry_hash, e.public_key, e.payload FROM ", document_logs!(), " l \
                            JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                           ORDER BY e.id");
+                           WHERE ", not_frozen!(), " ORDER BY e.id");
     documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ? AND seq_num = 1";
 }
 

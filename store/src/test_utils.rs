@@ -218,6 +218,31 @@ pub fn field_definitions(key: &hoffnung_core::KeyPair, first_log: u64, n: u64) -
     presigned_documents(key, &schema, first_log, n as usize, 0, definition).0
 }
 
+/// One log (`log`) of a field definition document of `key` with `updates`
+/// updates: the create is the same whatever `branch` is, the updates carry
+/// `branch` in their names. Two branches of one key and log fork it from
+/// seq 2.
+pub fn field_definition_branch(
+    key: &hoffnung_core::KeyPair,
+    log: u64,
+    updates: usize,
+    branch: &str,
+) -> Vec<Signed> {
+    use hoffnung_core::{Fields, OperationValue, SchemaId};
+    let fields = |_, round: usize| {
+        let mut f = Fields::new();
+        let name = match round {
+            0 => "start".to_string(),
+            r => format!("{branch}{r}"),
+        };
+        f.insert("name".into(), OperationValue::Str(name));
+        f.insert("type".into(), OperationValue::Str("int".into()));
+        f
+    };
+    let schema = SchemaId::SCHEMA_FIELD_DEFINITION_V1;
+    presigned_documents(key, &schema, log, 1, updates, fields).0
+}
+
 /// Pre-signed entries of `docs` new documents of `schema_id` (one log each,
 /// from log `first_log`), then `updates` rounds updating each document with
 /// `fields(document index, round)` (round 0 is the CREATE). Returns the

@@ -57,6 +57,14 @@ pub enum Command {
         #[command(flatten)]
         node: NodeUrl,
     },
+    /// List the proofs of forked logs a hoffnung node holds.
+    Forks {
+        /// Print the proofs as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        node: NodeUrl,
+    },
     /// Write all entries (or those of some schemas or authors) to a file.
     Export {
         /// The file to write (`-`: standard output).

@@ -70,6 +70,39 @@ pub async fn status(json: bool, node: &NodeUrl) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `hoffnung forks`: the proofs of forked logs a hoffnung node holds.
+pub async fn forks(json: bool, node: &NodeUrl) -> anyhow::Result<ExitCode> {
+    let client = client::Client::new(&node.url)?;
+    let data = client
+        .graphql(
+            "{ forks { publicKey logId frozenFrom kind entryA entryB detectedAt } }",
+            Value::Null,
+        )
+        .await?;
+    let forks = data["forks"].as_array().cloned().unwrap_or_default();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&forks)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if forks.is_empty() {
+        println!("no forked logs");
+    }
+    for f in &forks {
+        let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+        println!(
+            "author {} log {}: frozen from seq num {} ({}), learnt at {} ms\n  entry a {}\n  entry b {}",
+            s("publicKey"),
+            s("logId"),
+            s("frozenFrom"),
+            s("kind").to_lowercase().replace('_', " "),
+            s("detectedAt"),
+            s("entryA"),
+            s("entryB"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `hoffnung export`: writes the entries (of some schemas or authors) to `file`.
 pub async fn export(
     file: &Path,
@@ -109,8 +142,8 @@ pub async fn import(file: &Path, node: &NodeArgs) -> anyhow::Result<ExitCode> {
     let report = transfer::import(&config.database_url(), file, allow).await?;
     let rejected: u64 = report.rejected.values().sum();
     eprintln!(
-        "imported {} entries, {} already present, {} rejected",
-        report.imported, report.already_present, rejected
+        "imported {} entries, {} already present, {} rejected; {} in forked logs, {} proofs of forks",
+        report.imported, report.already_present, rejected, report.forked, report.forks
     );
     if rejected > 0 {
         for (code, n) in &report.rejected {

@@ -95,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             node,
         } => commands::query(&query, variables, &node).await,
         Command::Status { json, node } => commands::status(json, &node).await,
+        Command::Forks { json, node } => commands::forks(json, &node).await,
         Command::Export {
             file,
             schemas,

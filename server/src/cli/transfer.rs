@@ -4,8 +4,10 @@
 //! The file is JSON Lines: a header `{"format": "hoffnung-entries",
 //! "version": 1, "count": N}`, then one `{"entry": hex, "operation": hex}`
 //! per entry in the exporting node's ingest order, so that every entry comes
-//! after the entries it depends on. An import verifies every entry through
-//! the same bulk ingest path as replication.
+//! after the entries it depends on, then one `{"fork": {"a": hex, "b": hex}}`
+//! per proof of a forked log (the frozen part of such a log is not
+//! exported). An import verifies every entry through the same bulk ingest
+//! path as replication, then checks and records the proofs.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use hoffnung_core::{PlainOperation, SchemaId};
+use hoffnung_core::{ForkProof, PlainOperation, SchemaId};
 use hoffnung_schema_registry::{Pipeline, SchemaRegistry};
 use hoffnung_store::{EntryFilter, IngestError, Store, StoreConfig};
 use indicatif::ProgressBar;
@@ -98,6 +100,16 @@ pub async fn export(database_url: &str, out: &Path, filter: EntryFilter) -> anyh
         written += batch.len() as u64;
         progress.add(batch.len() as u64);
     }
+    for record in store.forks().await? {
+        let author = record.proof.public_key();
+        if filter.authors.is_empty() || filter.authors.contains(&author) {
+            writeln!(
+                writer,
+                "{}",
+                json!({ "fork": { "a": record.proof.a().to_hex(), "b": record.proof.b().to_hex() } })
+            )?;
+        }
+    }
     writer.flush()?;
     progress.finish();
     store.close().await;
@@ -112,6 +124,10 @@ pub struct ImportReport {
     /// Rejections by error code.
     pub rejected: BTreeMap<&'static str, u64>,
     pub first_rejection: Option<String>,
+    /// Entries at or above the fork of a forked log (not stored, not a failure).
+    pub forked: u64,
+    /// Proofs of forks read (and recorded, for the logs the database holds).
+    pub forks: u64,
 }
 
 /// Reads an export file and ingests its entries into the database.
@@ -120,7 +136,7 @@ pub async fn import(
     file: &Path,
     allow: Option<Vec<SchemaId>>,
 ) -> anyhow::Result<ImportReport> {
-    let entries = read_file(file)?;
+    let (entries, forks) = read_file(file)?;
     let store = open(database_url).await?;
     // System entries (schema and field definitions) first: the registry
     // then knows every schema the other entries use.
@@ -141,6 +157,8 @@ pub async fn import(
         progress.add(chunk.len() as u64);
     }
     progress.finish();
+    report.forks = forks.len() as u64;
+    store.record_forks(forks).await?;
     store.close().await;
     tracing::info!(
         imported = report.imported,
@@ -155,6 +173,7 @@ fn tally(report: &mut ImportReport, results: Vec<Result<hoffnung_store::Ingested
         match r {
             Ok(_) => report.imported += 1,
             Err(IngestError::Duplicate(_)) => report.already_present += 1,
+            Err(IngestError::LogForked { .. }) => report.forked += 1,
             Err(e) => {
                 *report.rejected.entry(e.code().as_str()).or_default() += 1;
                 report.first_rejection.get_or_insert_with(|| e.to_string());
@@ -165,7 +184,7 @@ fn tally(report: &mut ImportReport, results: Vec<Result<hoffnung_store::Ingested
 
 type Pair = (Vec<u8>, Vec<u8>);
 
-fn read_file(path: &Path) -> anyhow::Result<Vec<Pair>> {
+fn read_file(path: &Path) -> anyhow::Result<(Vec<Pair>, Vec<ForkProof>)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut lines = std::io::BufReader::new(file).lines();
     let header: Value = match lines.next() {
@@ -187,6 +206,7 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Pair>> {
         );
     }
     let mut out = Vec::new();
+    let mut forks = Vec::new();
     for (i, line) in lines.enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -195,11 +215,17 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Pair>> {
         let n = i + 2;
         let v: Value =
             serde_json::from_str(&line).map_err(|e| anyhow!("line {n}: not JSON: {e}"))?;
-        let field = |k: &str| -> anyhow::Result<Vec<u8>> {
+        let field = |v: &Value, k: &str| -> anyhow::Result<Vec<u8>> {
             let s = v[k].as_str().ok_or_else(|| anyhow!("line {n}: no `{k}`"))?;
             hex::decode(s).map_err(|e| anyhow!("line {n}: `{k}` is not hex: {e}"))
         };
-        out.push((field("entry")?, field("operation")?));
+        if let Some(fork) = v.get("fork") {
+            let proof = ForkProof::new(&field(fork, "a")?, &field(fork, "b")?)
+                .map_err(|e| anyhow!("line {n}: not a proof of a fork: {e}"))?;
+            forks.push(proof);
+            continue;
+        }
+        out.push((field(&v, "entry")?, field(&v, "operation")?));
     }
     if let Some(count) = header["count"].as_u64() {
         if count != out.len() as u64 {
@@ -210,7 +236,7 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Pair>> {
             );
         }
     }
-    Ok(out)
+    Ok((out, forks))
 }
 
 async fn open(database_url: &str) -> anyhow::Result<Store> {

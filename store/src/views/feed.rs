@@ -50,7 +50,10 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredOperation>, StoreError> {
         let sql = render(
-            &format!("SELECT {OPERATION_COLUMNS} FROM entries WHERE id > ? ORDER BY id LIMIT ?"),
+            &format!(
+                "SELECT {OPERATION_COLUMNS} FROM entries e WHERE id > ? AND {} ORDER BY id LIMIT ?",
+                crate::sql::not_frozen!()
+            ),
             self.backend(),
         );
         let rows = sqlx::query(&sql)
@@ -79,8 +82,9 @@ impl Store {
             &format!(
                 "SELECT {columns} FROM {} l \
                  JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                 WHERE e.id <= ? ORDER BY e.id",
-                crate::sql::document_logs!()
+                 WHERE e.id <= ? AND {} ORDER BY e.id",
+                crate::sql::document_logs!(),
+                crate::sql::not_frozen!()
             ),
             self.backend(),
         );

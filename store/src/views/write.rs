@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hoffnung_core::{DocumentView, Schema, SchemaId};
+use hoffnung_core::{DocumentId, DocumentView, Schema, SchemaId};
 
 use super::changes::{ChangedView, PendingChanges, ViewChanges};
 use super::codec::list_items;
@@ -89,6 +89,9 @@ pub struct ViewBatch<'a> {
     /// alone (rewriting a column rewrites its index entries, one more
     /// random page per index and document). Missing: rewrite every column.
     pub replaced: Vec<Option<&'a DocumentView>>,
+    /// Documents whose rows go altogether (current, history, list items):
+    /// nothing of them is left to show (a log forked from its create).
+    pub removed: Vec<(SchemaId, DocumentId)>,
 }
 
 #[derive(Clone, Copy)]
@@ -210,6 +213,24 @@ impl ViewWriter {
         }
         let mut out = Vec::new();
         let backend = self.store.backend();
+        for (schema_id, document) in &batch.removed {
+            let table = self
+                .tables
+                .get(schema_id)
+                .cloned()
+                .ok_or_else(|| StoreError::NoViewTable(schema_id.clone()))?;
+            let mut tables = vec![table.table.clone(), table.views_table()];
+            if table.has_lists() {
+                tables.push(table.lists_table());
+            }
+            for t in tables {
+                let sql = render(
+                    &format!("DELETE FROM {} WHERE _document_id = ?", quote(&t)),
+                    backend,
+                );
+                out.push((sql, vec![Param::Text(Some(document.to_hex()))]));
+            }
+        }
         for (schema_id, (current, history)) in by_table {
             let table = self
                 .tables

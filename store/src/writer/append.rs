@@ -3,7 +3,9 @@
 
 use sqlx::AnyConnection;
 
+use super::cache::log_head;
 use super::check::{check_and_stage, Pending};
+use super::forks;
 use super::script::{transaction, Turn};
 use super::{ScriptJob, State};
 use crate::error::{Failure, IngestError, StoreError};
@@ -63,12 +65,33 @@ impl State {
         let mut pending = Pending::default();
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs.iter_mut() {
+            for proof in std::mem::take(&mut job.forks) {
+                let (pk, log) = (proof.public_key(), proof.log_id());
+                // Proofs of logs this node does not hold are not kept: anyone
+                // can make keys and fork their own logs without end.
+                if log_head(conn, &self.sql, &mut self.cache, pk, log)
+                    .await?
+                    .is_none()
+                {
+                    continue;
+                }
+                forks::frozen_from(conn, &self.sql, &mut self.cache, &pk, log).await?;
+                forks::stage(&mut self.cache, &mut pending, proof);
+            }
+            let publish = job.publish_queued.is_some();
             let mut job_results = Vec::with_capacity(job.items.len());
             for item in std::mem::take(&mut job.items) {
                 let result = match item {
                     Ok(checked) => {
-                        check_and_stage(conn, &self.sql, &mut self.cache, &mut pending, checked)
-                            .await?
+                        check_and_stage(
+                            conn,
+                            &self.sql,
+                            &mut self.cache,
+                            &mut pending,
+                            checked,
+                            publish,
+                        )
+                        .await?
                     }
                     Err(e) => Err(e),
                 };
@@ -138,13 +161,17 @@ impl State {
         conn: &mut AnyConnection,
         pending: Pending,
     ) -> Result<bool, StoreError> {
-        if pending.entries.is_empty() {
+        if pending.entries.is_empty() && pending.forks.is_empty() {
             return Ok(false);
         }
-        let statements = self.statements(&pending);
+        let mut statements = self.statements(&pending);
+        statements.extend(forks::statements(&pending.forks, &self.sql));
         // Another writer's entries make these fail on the unique log
         // positions or the unique log of an author's document.
         transaction(conn, self.backend, Turn::Appends, statements).await?;
+        if !pending.forks.is_empty() {
+            self.forked.send_modify(|n| *n += 1);
+        }
         Ok(true)
     }
 }

@@ -90,6 +90,9 @@ pub(super) struct Cache {
     complete_authors: std::collections::HashSet<Author>,
     /// Authors already looked up (complete or not).
     loaded_authors: std::collections::HashSet<Author>,
+    /// Forked logs and the seq num each is frozen from, all of them
+    /// (there are few); `None` until first read.
+    pub(super) frozen: Option<HashMap<(Author, LogId), SeqNum>>,
 }
 
 impl Cache {

@@ -1,12 +1,14 @@
 //! The checks of one entry against the stored state (through the cache),
 //! and staging it in the batch.
 
-use hoffnung_core::publish::{self, PreviousOperation};
-use hoffnung_core::{lipmaa, DocumentId, LogPosition, SchemaId};
+use hoffnung_core::entry::{LinkKind, LogIntegrityError};
+use hoffnung_core::publish::{self, PreviousOperation, PublishError};
+use hoffnung_core::{lipmaa, DocumentId, ForkProof, LogPosition, SchemaId};
 use sqlx::AnyConnection;
 use tracing::Instrument;
 
 use super::cache::{author, document_log, hash_at, log_head, operation_meta, Cache, Head};
+use super::forks;
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested};
 use crate::sql::Statements;
@@ -17,6 +19,8 @@ pub(super) struct Pending {
     pub(super) entries: Vec<Checked>,
     /// Document and schema of each entry's operation.
     pub(super) operations: Vec<(DocumentId, String)>,
+    /// Proofs of forks found in this batch (or handed to it).
+    pub(super) forks: Vec<ForkProof>,
 }
 
 /// Checks one entry against the stored state (and the batch so far) and
@@ -28,12 +32,13 @@ pub(super) async fn check_and_stage(
     cache: &mut Cache,
     pending: &mut Pending,
     item: Checked,
+    publish: bool,
 ) -> Result<Result<Ingested, IngestError>, StoreError> {
     let entry = item.entry.entry();
     // Instrumented, not entered: a guard held across `.await` would mark
     // other tasks' events on this thread with this entry's span.
     let span = tracing::debug_span!("ingest", hash = %item.entry.hash(), author = %entry.public_key, log_id = entry.log_id, seq_num = entry.seq_num);
-    check_and_stage_entry(conn, sql, cache, pending, item)
+    check_and_stage_entry(conn, sql, cache, pending, item, publish)
         .instrument(span)
         .await
 }
@@ -44,11 +49,13 @@ async fn check_and_stage_entry(
     cache: &mut Cache,
     pending: &mut Pending,
     item: Checked,
+    publish: bool,
 ) -> Result<Result<Ingested, IngestError>, StoreError> {
     let entry = item.entry.entry();
     let hash = item.entry.hash();
     let pk = entry.public_key;
 
+    let frozen = forks::frozen_from(conn, sql, cache, &pk, entry.log_id).await?;
     let head = log_head(conn, sql, cache, pk, entry.log_id).await?;
     // At or behind the head: the same entry again, or a fork of the log.
     if let Some(h) = head {
@@ -61,7 +68,33 @@ async fn check_and_stage_entry(
             if stored == Some(hash) {
                 return Ok(Err(IngestError::Duplicate(hash)));
             }
+            let stored =
+                forks::entry_at(conn, sql, pending, &pk, entry.log_id, entry.seq_num).await?;
+            if let Some(stored) = stored {
+                let e = stored.entry();
+                // Signed on the same next args as the stored entry and
+                // refused here: a client's lost race, which leaves no second
+                // branch anywhere this node knows of (nothing is stored).
+                let lost_race = publish
+                    && e.backlink == entry.backlink
+                    && e.skiplink == entry.skiplink
+                    && frozen.is_none();
+                if !lost_race {
+                    let forked = forks::fork(cache, pending, stored, &item.entry)?;
+                    if !publish {
+                        return Ok(Err(forked));
+                    }
+                    // A publish keeps upstream's answer (`SEQ_NUM_TAKEN`, below).
+                }
+            }
         }
+    }
+    if let Some(from) = frozen.filter(|from| entry.seq_num >= *from) {
+        return Ok(Err(IngestError::LogForked {
+            public_key: pk,
+            log_id: entry.log_id,
+            frozen_from: from,
+        }));
     }
     let head_pos = head.map(|h| LogPosition {
         public_key: pk,
@@ -89,6 +122,28 @@ async fn check_and_stage_entry(
         head_pos.as_ref(),
         skiplink_entry.as_ref(),
     ) {
+        // A link to another entry than the stored one at its target: the
+        // author signed two entries there.
+        let forked_at = match &e {
+            PublishError::LogIntegrity(LogIntegrityError::HashMismatch(LinkKind::Backlink)) => {
+                head_pos.as_ref().map(|h| h.seq_num)
+            }
+            PublishError::LogIntegrity(LogIntegrityError::HashMismatch(LinkKind::Skiplink)) => {
+                skiplink_entry.as_ref().map(|s| s.seq_num)
+            }
+            _ => None,
+        };
+        if let Some(seq) = forked_at {
+            if let Some(stored) =
+                forks::entry_at(conn, sql, pending, &pk, entry.log_id, seq).await?
+            {
+                let forked = forks::fork(cache, pending, stored, &item.entry)?;
+                if !publish {
+                    return Ok(Err(forked));
+                }
+                // A publish keeps upstream's answer (`LOG_INTEGRITY`).
+            }
+        }
         return Ok(Err(e.into()));
     }
 

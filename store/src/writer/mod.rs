@@ -11,6 +11,7 @@
 mod append;
 mod cache;
 mod check;
+mod forks;
 mod script;
 
 use std::collections::HashMap;
@@ -56,6 +57,8 @@ struct State {
     cache: Cache,
     /// Multi-row insert statements by (table, rows).
     insert_sql: HashMap<(&'static str, usize), String>,
+    /// Counts commits that recorded a fork (see `Store::forks_changed`).
+    forked: watch::Sender<u64>,
 }
 
 impl Writer {
@@ -67,6 +70,7 @@ impl Writer {
         checkpoints: Option<Arc<Checkpoints>>,
         durability: Durability,
         stats: Arc<IngestStats>,
+        forked: watch::Sender<u64>,
     ) -> Self {
         Self {
             conn,
@@ -79,6 +83,7 @@ impl Writer {
                 backend,
                 cache: Cache::default(),
                 insert_sql: HashMap::new(),
+                forked,
             },
         }
     }

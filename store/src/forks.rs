@@ -1,0 +1,121 @@
+//! Reads and writes of the proofs of forked logs (migration 0008; the
+//! writer finds forks as entries arrive, see `writer/forks.rs`).
+
+use hoffnung_core::{DocumentId, ForkProof, LogId, PublicKey, SchemaId, SeqNum};
+use sqlx::Row;
+use tokio::sync::oneshot;
+
+use crate::error::{Failure, StoreError};
+use crate::ingest::Job;
+use crate::sql::render;
+use crate::{hash_col, schema_col, Store};
+
+/// A stored proof and when this node learnt of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkRecord {
+    pub proof: ForkProof,
+    /// Milliseconds since the Unix epoch.
+    pub detected_at: u64,
+}
+
+/// A document with a log that is frozen: its views may only hold what is
+/// below the fork.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkedDocument {
+    pub document_id: DocumentId,
+    pub schema_id: SchemaId,
+    pub public_key: PublicKey,
+    pub log_id: LogId,
+    pub frozen_from: SeqNum,
+}
+
+fn public_key(row: &sqlx::any::AnyRow, i: usize) -> Result<PublicKey, StoreError> {
+    let bytes: Vec<u8> = row.try_get(i)?;
+    let bytes: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("public key length".into()))?;
+    PublicKey::from_bytes(&bytes)
+        .map_err(|e| StoreError::Corrupt(Failure::caused_by("public key", e)))
+}
+
+impl Store {
+    /// Every proof of a fork this node holds, the latest learnt last.
+    pub async fn forks(&self) -> Result<Vec<ForkRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT entry_a, entry_b, detected_at FROM forks ORDER BY detected_at, public_key, log_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let a: Vec<u8> = row.try_get(0)?;
+                let b: Vec<u8> = row.try_get(1)?;
+                let at: i64 = row.try_get(2)?;
+                let proof = ForkProof::new(&a, &b)
+                    .map_err(|e| StoreError::Corrupt(Failure::caused_by("stored fork proof", e)))?;
+                Ok(ForkRecord {
+                    proof,
+                    detected_at: at.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// Records proofs that arrived on their own (from a peer, an import),
+    /// verified by the caller ([`ForkProof::new`]): each log is frozen from
+    /// its proof's seq num, unless it is frozen lower already. Durable when
+    /// this returns.
+    pub async fn record_forks(&self, proofs: Vec<ForkProof>) -> Result<(), StoreError> {
+        if proofs.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.writer()
+            .send(Job {
+                items: Vec::new(),
+                reply,
+                publish_queued: None,
+                forks: proofs,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)??;
+        Ok(())
+    }
+
+    /// The documents of the forked logs.
+    pub async fn forked_documents(&self) -> Result<Vec<ForkedDocument>, StoreError> {
+        let sql = render(
+            "SELECT f.public_key, f.log_id, f.seq_num, e.document_id, e.schema_id FROM forks f \
+             JOIN entries e ON e.public_key = f.public_key AND e.log_id = f.log_id AND e.seq_num = 1",
+            self.backend(),
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ForkedDocument {
+                    public_key: public_key(row, 0)?,
+                    log_id: row.try_get::<i64, _>(1)? as u64,
+                    frozen_from: row.try_get::<i64, _>(2)? as u64,
+                    document_id: hash_col(row, 3)?,
+                    schema_id: schema_col(row, 4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The seq num a log is frozen from, if it is forked.
+    pub async fn frozen_from(
+        &self,
+        public_key: &PublicKey,
+        log_id: LogId,
+    ) -> Result<Option<SeqNum>, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar(&self.inner.sql.fork_of_log)
+            .bind(public_key.as_bytes().as_slice())
+            .bind(log_id as i64)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(seq.map(|s| s as u64))
+    }
+}

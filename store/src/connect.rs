@@ -188,13 +188,21 @@ impl Store {
             checkpoints,
             durability,
             ingest_stats.clone(),
-            forked_tx,
         );
         let limits = writer::Limits {
             max_batch: config.max_batch,
             cache_entries: config.writer_cache_entries,
         };
-        tasks.spawn(writer.run(rx, scripts_rx, stop.clone(), appended_tx, limits));
+        tasks.spawn(writer.run(
+            rx,
+            scripts_rx,
+            stop.clone(),
+            writer::Signals {
+                appended: appended_tx,
+                forked: forked_tx,
+            },
+            limits,
+        ));
         tasks.close();
         tracing::info!(?backend, "event store ready");
         Ok(Self {

@@ -59,7 +59,7 @@ impl State {
         &mut self,
         conn: &mut AnyConnection,
         jobs: &mut [Job],
-    ) -> Result<(Vec<Vec<Result<Ingested, IngestError>>>, bool), StoreError> {
+    ) -> Result<(Vec<Vec<Result<Ingested, IngestError>>>, Wrote), StoreError> {
         // Checks read outside the write transaction: this is the only
         // writer, and what the batch itself added is in the caches.
         let mut pending = Pending::default();
@@ -160,20 +160,28 @@ impl State {
         &mut self,
         conn: &mut AnyConnection,
         pending: Pending,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Wrote, StoreError> {
         if pending.entries.is_empty() && pending.forks.is_empty() {
-            return Ok(false);
+            return Ok(Wrote::default());
         }
         let mut statements = self.statements(&pending);
         statements.extend(forks::statements(&pending.forks, &self.sql));
         // Another writer's entries make these fail on the unique log
         // positions or the unique log of an author's document.
         transaction(conn, self.backend, Turn::Appends, statements).await?;
-        if !pending.forks.is_empty() {
-            self.forked.send_modify(|n| *n += 1);
-        }
-        Ok(true)
+        Ok(Wrote {
+            anything: true,
+            forks: !pending.forks.is_empty(),
+        })
     }
+}
+
+/// What a committed batch held.
+#[derive(Default)]
+pub(super) struct Wrote {
+    pub(super) anything: bool,
+    /// Proofs of forks.
+    pub(super) forks: bool,
 }
 
 /// A multi-row statement: `head` + rows of `width` parameters + `tail`.

@@ -57,8 +57,14 @@ struct State {
     cache: Cache,
     /// Multi-row insert statements by (table, rows).
     insert_sql: HashMap<(&'static str, usize), String>,
+}
+
+/// What the writer tells after a commit.
+pub(crate) struct Signals {
+    /// Counts commits that appended anything (wakes the materializer).
+    pub(crate) appended: watch::Sender<u64>,
     /// Counts commits that recorded a fork (see `Store::forks_changed`).
-    forked: watch::Sender<u64>,
+    pub(crate) forked: watch::Sender<u64>,
 }
 
 impl Writer {
@@ -70,7 +76,6 @@ impl Writer {
         checkpoints: Option<Arc<Checkpoints>>,
         durability: Durability,
         stats: Arc<IngestStats>,
-        forked: watch::Sender<u64>,
     ) -> Self {
         Self {
             conn,
@@ -83,7 +88,6 @@ impl Writer {
                 backend,
                 cache: Cache::default(),
                 insert_sql: HashMap::new(),
-                forked,
             },
         }
     }
@@ -95,7 +99,7 @@ impl Writer {
         mut rx: mpsc::Receiver<Job>,
         mut scripts: mpsc::Receiver<ScriptJob>,
         stop: CancellationToken,
-        appended: watch::Sender<u64>,
+        signals: Signals,
         limits: Limits,
     ) {
         let Limits {
@@ -214,10 +218,13 @@ impl Writer {
             busy.ingest_batches += 1;
             match written {
                 Ok((results, wrote)) => {
-                    if wrote {
+                    if wrote.anything {
                         commits += 1;
-                        appended.send_modify(|n| *n += 1);
+                        signals.appended.send_modify(|n| *n += 1);
                         committed();
+                    }
+                    if wrote.forks {
+                        signals.forked.send_modify(|n| *n += 1);
                     }
                     // Rejections too wait for the flush: they may rest on
                     // an entry of an earlier, not yet durable commit.

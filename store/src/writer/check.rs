@@ -123,13 +123,20 @@ async fn check_and_stage_entry(
         skiplink_entry.as_ref(),
     ) {
         // A link to another entry than the stored one at its target: the
-        // author signed two entries there.
+        // author signed two entries there. (A link to an entry this node
+        // holds at another position is a malformed entry, not a fork.)
         let forked_at = match &e {
             PublishError::LogIntegrity(LogIntegrityError::HashMismatch(LinkKind::Backlink)) => {
-                head_pos.as_ref().map(|h| h.seq_num)
+                head_pos.as_ref().map(|h| (h.seq_num, entry.backlink))
             }
             PublishError::LogIntegrity(LogIntegrityError::HashMismatch(LinkKind::Skiplink)) => {
-                skiplink_entry.as_ref().map(|s| s.seq_num)
+                skiplink_entry.as_ref().map(|s| (s.seq_num, entry.skiplink))
+            }
+            _ => None,
+        };
+        let forked_at = match forked_at {
+            Some((seq, Some(named))) if !forks::is_stored(conn, sql, pending, &named).await? => {
+                Some(seq)
             }
             _ => None,
         };

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use hoffnung_core::{EncodedEntry, ForkProof, LogId, PublicKey, SeqNum};
+use hoffnung_core::{EncodedEntry, ForkProof, Hash, LogId, PublicKey, SeqNum};
 use sqlx::{AnyConnection, Row};
 
 use super::cache::{author, Cache};
@@ -69,6 +69,23 @@ pub(super) async fn entry_at(
             })
         })
         .transpose()
+}
+
+/// Whether an entry with this hash is stored (or staged in this batch).
+pub(super) async fn is_stored(
+    conn: &mut AnyConnection,
+    sql: &Statements,
+    pending: &Pending,
+    hash: &Hash,
+) -> Result<bool, StoreError> {
+    if pending.entries.iter().any(|c| c.entry.hash() == *hash) {
+        return Ok(true);
+    }
+    Ok(sqlx::query(&sql.entry_exists)
+        .bind(hash.as_bytes().as_slice())
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
 }
 
 /// Records that `stored` and `arrived` fork their log (both verified: one

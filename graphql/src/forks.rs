@@ -31,12 +31,7 @@ pub(crate) fn register(
         .field(text("detectedAt", "String", |r| r.detected_at.to_string()));
     let forks = Field::new("forks", TypeRef::named_nn_list_nn(FORK_PROOF), |ctx| {
         FieldFuture::new(async move {
-            let api = ctx.data::<Api>()?;
-            let records = api
-                .store
-                .forks()
-                .await
-                .map_err(|e| domain_error(e.code(), &e))?;
+            let records = records(&ctx).await?;
             Ok(Some(FieldValue::list(
                 records.into_iter().map(FieldValue::owned_any),
             )))
@@ -48,12 +43,7 @@ pub(crate) fn register(
         TypeRef::named_nn_list_nn("PublicKey"),
         |ctx| {
             FieldFuture::new(async move {
-                let api = ctx.data::<Api>()?;
-                let records = api
-                    .store
-                    .forks()
-                    .await
-                    .map_err(|e| domain_error(e.code(), &e))?;
+                let records = records(&ctx).await?;
                 let mut keys: Vec<String> = records
                     .iter()
                     .map(|r| r.proof.public_key().to_string())
@@ -69,6 +59,16 @@ pub(crate) fn register(
     )
     .description("Authors with at least one forked log.");
     (builder.register(proof), query.field(forks).field(authors))
+}
+
+async fn records(
+    ctx: &async_graphql::dynamic::ResolverContext<'_>,
+) -> Result<Vec<ForkRecord>, async_graphql::Error> {
+    let api = ctx.data::<Api>()?;
+    api.store
+        .forks()
+        .await
+        .map_err(|e| domain_error(e.code(), &e))
 }
 
 fn text(name: &'static str, ty: &'static str, get: fn(&ForkRecord) -> String) -> Field {

@@ -25,6 +25,14 @@ const MAX_PROOFS: usize = 4_096;
 /// A stream that has not finished by then is dropped.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The proof streams peers open to this node (`None`: logged, cannot listen).
+pub(crate) fn accept(control: &mut Control) -> Option<libp2p_stream::IncomingStreams> {
+    control
+        .accept(FORKS_PROTOCOL)
+        .map_err(|e| tracing::error!(error = %e, "cannot accept fork proof streams"))
+        .ok()
+}
+
 /// Sends this node's proofs to `peer` now and after every recorded fork;
 /// runs as long as the peer's task (which drops it).
 pub(crate) async fn offer(mut control: Control, peer: PeerId, store: Store) {

@@ -23,7 +23,7 @@ use crate::ingest::Ingester;
 use crate::messages::{Command, Ended, Incoming};
 use crate::peer::{is_blob_schema, supported_schemas, PeerTask, Shared};
 use crate::quiet::Quiet;
-use crate::{ReplicationConfig, ReplicationError, Stats, FORKS_PROTOCOL, PROTOCOL};
+use crate::{ReplicationConfig, ReplicationError, Stats, PROTOCOL};
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -209,12 +209,8 @@ impl Service {
                 return;
             }
         };
-        let mut fork_proofs = match control.accept(FORKS_PROTOCOL) {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot accept fork proof streams");
-                return;
-            }
+        let Some(mut fork_proofs) = crate::forks::accept(&mut control) else {
+            return;
         };
         if let Some(published) = self.published.take() {
             self.shared

@@ -1,7 +1,7 @@
 //! Reads and writes of the proofs of forked logs (migration 0008; the
 //! writer finds forks as entries arrive, see `writer/forks.rs`).
 
-use hoffnung_core::{DocumentId, ForkProof, LogId, PublicKey, SchemaId, SeqNum};
+use hoffnung_core::{DocumentId, EncodedEntry, ForkProof, LogId, PublicKey, SchemaId, SeqNum};
 use sqlx::Row;
 use tokio::sync::oneshot;
 
@@ -52,7 +52,13 @@ impl Store {
                 let a: Vec<u8> = row.try_get(0)?;
                 let b: Vec<u8> = row.try_get(1)?;
                 let at: i64 = row.try_get(2)?;
-                let proof = ForkProof::new(&a, &b)
+                // Verified when recorded: decoded here, not verified again.
+                let decode = |bytes: &[u8]| {
+                    EncodedEntry::decode(bytes).map_err(|e| {
+                        StoreError::Corrupt(Failure::caused_by("stored fork proof", e))
+                    })
+                };
+                let proof = ForkProof::from_verified(decode(&a)?, decode(&b)?)
                     .map_err(|e| StoreError::Corrupt(Failure::caused_by("stored fork proof", e)))?;
                 Ok(ForkRecord {
                     proof,

@@ -3,14 +3,10 @@
 //! and freeze the log (nothing at or above the fork accepted or served).
 
 use hoffnung_core::{DocumentViewId, EncodedEntry, ForkKind, ForkProof, KeyPair, SchemaId};
-use hoffnung_store::test_utils::{field_definition_branch, Signed};
+use hoffnung_store::test_utils::{field_definition_branch as branch, Signed};
 use hoffnung_store::{
     backend_tests, EntryFilter, ErrorCode, IngestError, NextArgsError, Store, SystemSchemas,
 };
-
-fn branch(key: &KeyPair, log: u64, updates: usize, name: &str) -> Vec<Signed> {
-    field_definition_branch(key, log, updates, name)
-}
 
 fn codes(results: &[Result<hoffnung_store::Ingested, IngestError>]) -> Vec<&'static str> {
     results

@@ -56,7 +56,13 @@ pub struct MaterializerConfig {
     pub fill: u32,
     /// Documents loaded from the database at once.
     pub parallel_loads: usize,
+    /// How long after a document is seen deleted its payloads and rows are
+    /// purged (`worker/purge.rs`); `None`: never.
+    pub purge_after: Option<Duration>,
 }
+
+/// The default grace period of deleted documents: a week.
+pub const DEFAULT_PURGE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for MaterializerConfig {
     fn default() -> Self {
@@ -74,6 +80,7 @@ impl Default for MaterializerConfig {
             min_interval: Duration::from_millis(15),
             fill: 64,
             parallel_loads: 8,
+            purge_after: Some(DEFAULT_PURGE_AFTER),
         }
     }
 }

@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 mod forks;
+mod purge;
+use purge::PURGE_RETRY;
 mod refused;
 #[cfg(test)]
 mod tests;
@@ -54,6 +56,9 @@ pub(crate) struct Worker {
     refused_tables: std::collections::HashSet<SchemaId>,
     /// Forks (author, log, seq num) whose documents were reduced again.
     refreshed: std::collections::HashSet<([u8; 32], u64, u64)>,
+    /// When the next deleted document is due to be purged, if any is
+    /// known (see `purge`).
+    purge_at: Option<Instant>,
 }
 
 /// A batch queued to the writer, with what to tell once it commits.
@@ -89,6 +94,8 @@ impl Worker {
             refused,
             refused_tables: Default::default(),
             refreshed: Default::default(),
+            // Checked at start: deletions may have come due while stopped.
+            purge_at: config.purge_after.map(|_| Instant::now()),
             isolate_until: 0,
             read_to: cursor,
             store,
@@ -140,14 +147,27 @@ impl Worker {
                     forks_due = true;
                 }
             }
+            if self.purge_at.is_some_and(|at| at <= Instant::now()) {
+                self.purge_at = match self.purge_due().await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        tracing::error!(error = %e, "purging deleted documents failed");
+                        self.recover().await;
+                        Some(Instant::now() + PURGE_RETRY)
+                    }
+                };
+            }
             match self.step().await {
                 Ok(0) => {
-                    // Idle: sleep until new entries, a new schema or stop
-                    // (no timer: an idle node does not wake up).
+                    // Idle: sleep until new entries, a new schema, the next
+                    // purge or stop (no timer unless a deleted document
+                    // waits for its purge: an idle node does not wake up).
+                    let purge_at = self.purge_at;
                     tokio::select! {
                         _ = appended.changed() => {}
                         _ = forks.changed() => forks_due = true,
                         _ = schemas.changed() => new_schemas = true,
+                        _ = sleep_until(purge_at), if purge_at.is_some() => {}
                         _ = stop.cancelled() => {}
                     }
                 }
@@ -240,7 +260,9 @@ impl Worker {
         let until = self.cursor;
         let mut views = Vec::new();
         for document_id in documents {
-            let ops = load(&self.store, &document_id, &schema, until).await?;
+            let Some(ops) = load(&self.store, &document_id, &schema, until).await? else {
+                continue; // purged
+            };
             if ops.is_empty() {
                 continue; // all of it comes after the cursor
             }
@@ -315,26 +337,46 @@ impl Worker {
             .collect();
         let misses = missing.len();
         let store = &self.store;
-        let loaded: Vec<(DocumentId, Option<DocumentView>)> = futures::stream::iter(missing)
-            .map(|(doc, schema)| async move {
-                let ops = load(store, &doc, &schema, from).await?;
-                let view = if ops.is_empty() {
-                    None
-                } else {
-                    reduce_logged(&doc, &ops)
-                };
-                Ok::<_, MaterializerError>((doc, view))
-            })
-            .buffer_unordered(self.config.parallel_loads.max(1))
-            .try_collect()
-            .await?;
-        states.extend(loaded);
+        let loaded: Vec<(DocumentId, Option<Option<DocumentView>>)> =
+            futures::stream::iter(missing)
+                .map(|(doc, schema)| async move {
+                    let view = load(store, &doc, &schema, from).await?.map(|ops| {
+                        if ops.is_empty() {
+                            None
+                        } else {
+                            reduce_logged(&doc, &ops)
+                        }
+                    });
+                    Ok::<_, MaterializerError>((doc, view))
+                })
+                .buffer_unordered(self.config.parallel_loads.max(1))
+                .try_collect()
+                .await?;
+        // Documents purged before this batch: what arrives for them now
+        // (operations concurrent to their DELETE) is purged too.
+        let mut purged: std::collections::HashSet<DocumentId> = Default::default();
+        for (doc, view) in loaded {
+            match view {
+                Some(view) => {
+                    states.insert(doc, view);
+                }
+                None => {
+                    purged.insert(doc);
+                }
+            }
+        }
 
         // Apply, document by document.
         let mut current = Vec::with_capacity(work.len());
         let mut replaced = Vec::with_capacity(work.len());
         let mut history = Vec::new();
-        for w in &work {
+        let mut deleted = Vec::new();
+        let mut purge = Vec::new();
+        'documents: for w in &work {
+            if purged.contains(&w.document_id) || w.operations.iter().any(|o| o.is_purged()) {
+                purge.push((w.schema.id().clone(), w.document_id));
+                continue;
+            }
             let mut state = states.remove(&w.document_id).flatten();
             // What the document's row holds now: the view written last (the
             // cache's) or the one reduced as of the cursor.
@@ -355,7 +397,13 @@ impl Worker {
                 if !advanced {
                     // A merge, a branch, or an operation concurrent to a
                     // delete: reduce the whole document as of this operation.
-                    let ops = load(&self.store, &w.document_id, &w.schema, stored.entry_id).await?;
+                    let Some(ops) =
+                        load(&self.store, &w.document_id, &w.schema, stored.entry_id).await?
+                    else {
+                        history.truncate(passed_from);
+                        purge.push((w.schema.id().clone(), w.document_id));
+                        continue 'documents;
+                    };
                     match reduce_logged(&w.document_id, &ops) {
                         Some(view) => state = Some(view),
                         // Keep the last good view; the next operation retries.
@@ -372,17 +420,26 @@ impl Worker {
                 let mut passed = history.split_off(passed_from);
                 passed.retain(|v| v.view_id != view.view_id);
                 history.append(&mut passed);
+                if view.is_deleted && !keeps_payloads(&view.schema_id) {
+                    // Its grace period starts (a repeat keeps the first time).
+                    deleted.push((view.schema_id.clone(), view.document_id));
+                }
                 current.push(snapshot(&view));
                 replaced.push(before);
                 self.cache.put(w.document_id, view);
             }
+        }
+        if !deleted.is_empty() {
+            self.purge_soon();
         }
 
         let batch = ViewBatch {
             current: current.iter().collect(),
             history: history.iter().collect(),
             replaced: replaced.iter().map(Option::as_ref).collect(),
-            removed: Vec::new(),
+            deleted,
+            purged: purge,
+            ..Default::default()
         };
         let reduced = started.elapsed();
         // Queue this batch's write, then wait for the previous one: the
@@ -456,6 +513,20 @@ impl Worker {
     }
 }
 
+/// Schema definitions are never purged: the registry builds schemas from
+/// every view they had, and documents of a schema outlive its definition.
+fn keeps_payloads(schema: &SchemaId) -> bool {
+    *schema == SchemaId::SCHEMA_DEFINITION_V1 || *schema == SchemaId::SCHEMA_FIELD_DEFINITION_V1
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The least time from the previous commit to the next one after a batch
 /// of `n` operations: none after a lone operation, `(n - 1) / fill` of
 /// `min_interval` up to `fill` operations, all of it beyond.
@@ -465,19 +536,23 @@ fn pause(config: &MaterializerConfig, n: usize) -> Duration {
     config.min_interval * share / fill as u32
 }
 
-/// A document's operations up to entry `until`, typed by `schema`.
+/// A document's operations up to entry `until`, typed by `schema`; `None`
+/// if the document was purged (nothing of it is materialized again).
 async fn load(
     store: &Store,
     document_id: &DocumentId,
     schema: &Schema,
     until: i64,
-) -> Result<Vec<DocumentOperation>, MaterializerError> {
+) -> Result<Option<Vec<DocumentOperation>>, MaterializerError> {
     let stored = store
         .document_operations_until(document_id, schema.id(), until)
         .await?;
-    Ok(without_dangling(
+    if stored.iter().any(StoredOperation::is_purged) {
+        return Ok(None);
+    }
+    Ok(Some(without_dangling(
         stored.iter().filter_map(|s| decode(s, schema)).collect(),
-    ))
+    )))
 }
 
 /// Drops the operations that build on one not among those before them: the
@@ -504,6 +579,9 @@ fn without_dangling(ops: Vec<DocumentOperation>) -> Vec<DocumentOperation> {
 /// Decodes a stored operation; they were validated at ingest, so a failure
 /// means a damaged database and is logged.
 fn decode(stored: &StoredOperation, schema: &Schema) -> Option<DocumentOperation> {
+    if stored.is_purged() {
+        return None;
+    }
     let operation = PlainOperation::decode(&stored.payload)
         .map_err(|e| e.to_string())
         .and_then(|p| p.validate(schema).map_err(|e| e.to_string()));

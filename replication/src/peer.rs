@@ -483,6 +483,18 @@ impl PeerTask {
                 entry: e.entry,
                 operation: Some(e.operation),
             };
+            // An entry whose payload was purged (its document was deleted)
+            // is never sent: upstream nodes cannot take an entry without
+            // its operation. Nor is anything after it in its log, which
+            // the peer could not take without it.
+            let mut cut: HashSet<([u8; 32], u64)> = HashSet::new();
+            let mut sendable = |e: &StoredEntry| {
+                let log = (e.public_key, e.log_id);
+                if e.is_purged() {
+                    cut.insert(log);
+                }
+                !cut.contains(&log)
+            };
             if behind.len() <= PER_LOG_READS && missing <= PER_LOG_ENTRIES {
                 // A few logs, a few entries: read just what the peer lacks
                 // (at once, to send them in ingest order).
@@ -494,6 +506,9 @@ impl PeerTask {
                     }
                 };
                 for e in entries {
+                    if !sendable(&e) {
+                        continue;
+                    }
                     if out.send(send(e).encode()).await.is_err() {
                         return;
                     }
@@ -524,7 +539,7 @@ impl PeerTask {
                             continue;
                         }
                         let have = heights.get(&(e.public_key, e.log_id)).copied().unwrap_or(0);
-                        if e.seq_num <= have {
+                        if e.seq_num <= have || !sendable(&e) {
                             continue;
                         }
                         if out.send(send(e).encode()).await.is_err() {

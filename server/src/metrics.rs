@@ -551,6 +551,7 @@ impl NodeParts {
             }
             None => json!(null),
         };
+        let (purged, waiting) = self.store.deletion_counts().await?;
         Ok(json!({
             "node": "hoffnung",
             "replication": replication,
@@ -563,6 +564,7 @@ impl NodeParts {
             },
             "entries": self.store.entry_count().await?,
             "documents": self.store.document_count().await?,
+            "deletedDocuments": { "waiting": waiting, "purged": purged },
             "schemas": schemas,
             "materializer": materializer,
         }))

@@ -126,7 +126,7 @@ backend_tests! {
         let fresh = TestDb::sqlite();
         let out = hoffnung(h).args(["import", export.to_str().unwrap(), "--database-url", &fresh.url]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("imported 1 entries, 0 already present, 0 rejected; 0 in forked logs, 1 proofs of forks"), "{stderr}");
+        assert!(stderr.contains("imported 1 entries, 0 already present, 0 rejected; 0 in forked logs, 1 proofs of forks; 0 of deleted documents left out (purged)"), "{stderr}");
         let again = h.join("again.jsonl");
         ok(h, &["export", again.to_str().unwrap(), "--database-url", &fresh.url]);
         assert_eq!(export_lines(&again), export_lines(&export));

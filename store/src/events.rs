@@ -192,6 +192,9 @@ impl Store {
         .fetch_all(&self.inner.pool)
         .await?;
         rows.iter()
+            // Purged operations (their document was deleted) are no more:
+            // a view of them no longer reduces.
+            .filter(|r| r.try_get::<Vec<u8>, _>(2).map_or(true, |p| !p.is_empty()))
             .map(|r| {
                 let id = hash_col(r, 0)?;
                 let pk: Vec<u8> = r.try_get(1)?;

@@ -25,7 +25,16 @@ pub struct StoredEntry {
     pub log_id: u64,
     pub seq_num: u64,
     pub entry: Vec<u8>,
+    /// The operation as received; empty once purged (its document was
+    /// deleted, see `Deletion`).
     pub operation: Vec<u8>,
+}
+
+impl StoredEntry {
+    /// Whether its operation was purged.
+    pub fn is_purged(&self) -> bool {
+        self.operation.is_empty()
+    }
 }
 
 impl EntryFilter {

@@ -24,6 +24,7 @@ mod heights;
 mod ingest;
 mod integrity;
 mod query;
+mod space;
 mod sql;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
@@ -56,8 +57,8 @@ pub use query::{
 };
 pub use sql::Backend;
 pub use views::{
-    ChangedView, StoredOperation, ViewBatch, ViewCatalogue, ViewChanges, ViewKey, ViewRow,
-    ViewTable, ViewWriter,
+    ChangedView, Deletion, StoredOperation, ViewBatch, ViewCatalogue, ViewChanges, ViewKey,
+    ViewRow, ViewTable, ViewWriter,
 };
 pub use writer::QueuedWrite;
 
@@ -158,6 +159,10 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    pub(crate) fn sql(&self) -> &sql::Statements {
+        &self.inner.sql
     }
 
     /// Rounds of making commits durable before their answers went out: a

@@ -201,6 +201,70 @@ impl TestDb {
 }
 
 /// Signed entries with their operations, in a valid ingest order.
+/// Checks every log the store holds entry by entry, as a peer would: each
+/// signature, seq nums from 1 without gaps, each backlink and skiplink
+/// naming the stored entry there, each operation's size and hash as its
+/// entry states (purged ones have none to check). Returns (entries, purged).
+pub async fn verify_logs(store: &Store) -> (u64, u64) {
+    use hoffnung_core::{lipmaa, skiplink_required, EncodedEntry, Hash};
+    use std::collections::BTreeMap;
+    let mut logs: BTreeMap<([u8; 32], u64), Vec<(EncodedEntry, Vec<u8>)>> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let batch = store
+            .entries_after(after, 10_000, &crate::EntryFilter::default())
+            .await
+            .expect("entries");
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for e in batch {
+            let entry = EncodedEntry::decode_and_verify(&e.entry).expect("a valid, signed entry");
+            logs.entry((e.public_key, e.log_id))
+                .or_default()
+                .push((entry, e.operation));
+        }
+    }
+    let (mut entries, mut purged) = (0, 0);
+    for ((_, log_id), mut log) in logs {
+        log.sort_by_key(|(e, _)| e.entry().seq_num);
+        let hashes: Vec<Hash> = log.iter().map(|(e, _)| e.hash()).collect();
+        for (i, (entry, operation)) in log.iter().enumerate() {
+            let e = entry.entry();
+            let seq = i as u64 + 1;
+            assert_eq!(e.seq_num, seq, "log {log_id}: seq nums without gaps");
+            let at = |n: u64| hashes[n as usize - 1];
+            assert_eq!(
+                e.backlink,
+                (seq > 1).then(|| at(seq - 1)),
+                "log {log_id} seq {seq}: backlink"
+            );
+            if skiplink_required(seq) {
+                assert_eq!(
+                    e.skiplink,
+                    Some(at(lipmaa(seq))),
+                    "log {log_id} seq {seq}: skiplink"
+                );
+            }
+            entries += 1;
+            if operation.is_empty() {
+                purged += 1;
+                continue;
+            }
+            assert_eq!(
+                e.payload_size,
+                operation.len() as u64,
+                "log {log_id} seq {seq}: payload size"
+            );
+            assert_eq!(
+                e.payload_hash,
+                Hash::of(operation),
+                "log {log_id} seq {seq}: payload hash"
+            );
+        }
+    }
+    (entries, purged)
+}
+
 pub type Signed = (Vec<u8>, Vec<u8>);
 
 /// `n` field definition documents (`field<log>`, `int`) of one author, one
@@ -255,6 +319,35 @@ pub fn presigned_documents(
     updates: usize,
     fields: impl Fn(usize, usize) -> hoffnung_core::Fields,
 ) -> (Vec<Signed>, Vec<(hoffnung_core::Hash, hoffnung_core::Hash)>) {
+    let (out, logs) = presigned_logs(key, schema_id, first_log, docs, updates, fields, false);
+    let last = logs
+        .iter()
+        .map(|log| (log[0].hash(), log[log.len() - 1].hash()))
+        .collect();
+    (out, last)
+}
+
+/// [`presigned_documents`], each document deleted after its updates.
+pub fn presigned_deleted_documents(
+    key: &hoffnung_core::KeyPair,
+    schema_id: &hoffnung_core::SchemaId,
+    first_log: u64,
+    docs: usize,
+    updates: usize,
+    fields: impl Fn(usize, usize) -> hoffnung_core::Fields,
+) -> Vec<Signed> {
+    presigned_logs(key, schema_id, first_log, docs, updates, fields, true).0
+}
+
+fn presigned_logs(
+    key: &hoffnung_core::KeyPair,
+    schema_id: &hoffnung_core::SchemaId,
+    first_log: u64,
+    docs: usize,
+    updates: usize,
+    fields: impl Fn(usize, usize) -> hoffnung_core::Fields,
+    delete: bool,
+) -> (Vec<Signed>, Vec<Vec<hoffnung_core::EncodedEntry>>) {
     use hoffnung_core::entry::NextArgs;
     use hoffnung_core::publish::{next_args_after, next_skiplink_seq_num};
     use hoffnung_core::{sign_entry, DocumentViewId, EncodedEntry, Operation};
@@ -272,28 +365,25 @@ pub fn presigned_documents(
         out.push((entry.as_bytes().to_vec(), op));
         logs.push(vec![entry]);
     }
-    for r in 1..=updates {
+    for r in 1..=updates + usize::from(delete) {
         for (d, log) in logs.iter_mut().enumerate() {
             let latest = log.last().unwrap();
             let position = latest.position();
             let skiplink =
                 next_skiplink_seq_num(position.seq_num).map(|s| log[(s - 1) as usize].hash());
-            let op = Operation::update(
-                schema_id.clone(),
-                DocumentViewId::from_operation(latest.hash()),
-                fields(d, r),
-            )
+            let previous = DocumentViewId::from_operation(latest.hash());
+            let op = if r > updates {
+                Operation::delete(schema_id.clone(), previous)
+            } else {
+                Operation::update(schema_id.clone(), previous, fields(d, r))
+            }
             .encode();
             let entry = sign_entry(key, &next_args_after(&position, skiplink), &op).unwrap();
             out.push((entry.as_bytes().to_vec(), op));
             log.push(entry);
         }
     }
-    let last = logs
-        .iter()
-        .map(|log| (log[0].hash(), log[log.len() - 1].hash()))
-        .collect();
-    (out, last)
+    (out, logs)
 }
 
 /// Runs a test body against SQLite, and against PostgreSQL and

@@ -38,7 +38,11 @@ impl Worker {
             }
             // The cached view may hold frozen operations.
             self.cache.take(&d.document_id);
-            let ops = load(&self.store, &d.document_id, &schema, self.cursor).await?;
+            let Some(ops) = load(&self.store, &d.document_id, &schema, self.cursor).await? else {
+                // Purged: nothing of it is shown.
+                done.push(key);
+                continue;
+            };
             if ops.is_empty() {
                 // Forked from its create: nothing of the document is left.
                 removed.push((d.schema_id.clone(), d.document_id));

@@ -85,6 +85,13 @@ pub enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Give the space that purged documents freed inside the database back
+    /// to the file system (SQLite VACUUM, PostgreSQL VACUUM FULL, OPTIMIZE
+    /// TABLE); tables are locked meanwhile, so run it while the node is quiet.
+    Compact {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
 }
 
 /// The node's configuration: a config file and flags over environment and

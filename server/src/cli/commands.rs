@@ -142,8 +142,8 @@ pub async fn import(file: &Path, node: &NodeArgs) -> anyhow::Result<ExitCode> {
     let report = transfer::import(&config.database_url(), file, allow).await?;
     let rejected: u64 = report.rejected.values().sum();
     eprintln!(
-        "imported {} entries, {} already present, {} rejected; {} in forked logs, {} proofs of forks",
-        report.imported, report.already_present, rejected, report.forked, report.forks
+        "imported {} entries, {} already present, {} rejected; {} in forked logs, {} proofs of forks; {} of deleted documents left out (purged)",
+        report.imported, report.already_present, rejected, report.forked, report.forks, report.purged
     );
     if rejected > 0 {
         for (code, n) in &report.rejected {
@@ -156,6 +156,26 @@ pub async fn import(file: &Path, node: &NodeArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+/// `hoffnung compact`: rewrites the database's files without the space
+/// purges freed.
+pub async fn compact(node: &NodeArgs) -> anyhow::Result<ExitCode> {
+    init_client_logs();
+    let (config, _) = load_config(node)?;
+    let url = config.database_url();
+    let store = hoffnung_store::Store::connect(&url, hoffnung_store::StoreConfig::default())
+        .await
+        .with_context(|| format!("opening the database {url}"))?;
+    let before = store.database_bytes().await?;
+    store.compact().await?;
+    let after = store.database_bytes().await?;
+    store.close().await;
+    eprintln!(
+        "compacted: {before} bytes before, {after} after ({} returned)",
+        before.saturating_sub(after)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `hoffnung key new|show|import`: the command-line user's author key.
 pub fn key(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
     match cmd {

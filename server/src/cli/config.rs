@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every key of `config.toml`; each is also `HOFFNUNG_<KEY>` and `--<key>`.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 25] = [
     "profile",
     "data_dir",
     "database_url",
@@ -26,6 +26,7 @@ pub const KEYS: [&str; 24] = [
     "log_format",
     "materializer",
     "materializer_cache",
+    "purge_deleted_after",
     "max_page_size",
     "max_subscriptions",
     "max_subscriptions_per_connection",
@@ -108,6 +109,9 @@ pub struct Config {
     pub materializer: bool,
     /// MiB of current views the materializer keeps in memory.
     pub materializer_cache: u64,
+    /// How long after a document is deleted its payloads are purged
+    /// (`duration::parse`: `7d`, `0`, `never`).
+    pub purge_deleted_after: String,
     /// The most documents one page of a collection query may hold.
     pub max_page_size: u32,
     /// The most GraphQL subscriptions the node holds.
@@ -147,6 +151,7 @@ impl Default for Config {
             log_format: LogFormat::Human,
             materializer: true,
             materializer_cache: hoffnung_materializer::DEFAULT_CACHE_MIB,
+            purge_deleted_after: "7d".into(),
             max_page_size: hoffnung_graphql::DEFAULT_MAX_PAGE,
             max_subscriptions: hoffnung_graphql::DEFAULT_MAX_SUBSCRIPTIONS,
             max_subscriptions_per_connection:
@@ -234,6 +239,12 @@ pub struct Flags {
     #[arg(long, value_name = "MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub materializer_cache: Option<u64>,
+    /// How long after a document is deleted the payloads of its operations
+    /// are purged: seconds, `30m`, `12h`, `7d`, or `never`
+    /// [env: HOFFNUNG_PURGE_DELETED_AFTER] [default: 7d]
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_deleted_after: Option<String>,
     /// The most documents one page of a collection query may hold
     /// [env: HOFFNUNG_MAX_PAGE_SIZE] [default: 10000]
     #[arg(long)]
@@ -349,6 +360,8 @@ impl Config {
                 })?;
             }
         }
+        duration::parse(&config.purge_deleted_after)
+            .map_err(|e| ConfigError::Invalid(format!("purge_deleted_after: {e}")))?;
         if config.max_page_size == 0 {
             return Err(ConfigError::Invalid(
                 "max_page_size: a page must be allowed at least one document".into(),
@@ -425,6 +438,9 @@ impl Config {
         self.materializer
             .then(|| hoffnung_materializer::MaterializerConfig {
                 cache_bytes: self.materializer_cache.saturating_mul(1024 * 1024),
+                // Checked when the configuration was loaded.
+                purge_after: duration::parse(&self.purge_deleted_after)
+                    .unwrap_or(Some(hoffnung_materializer::DEFAULT_PURGE_AFTER)),
                 ..Default::default()
             })
     }
@@ -571,3 +587,5 @@ pub fn config_dir() -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+mod duration;

@@ -103,5 +103,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             node,
         } => commands::export(&file, schemas, &authors, &node).await,
         Command::Import { file, node } => commands::import(&file, &node).await,
+        Command::Compact { node } => commands::compact(&node).await,
     }
 }

@@ -6,8 +6,11 @@
 //! per entry in the exporting node's ingest order, so that every entry comes
 //! after the entries it depends on, then one `{"fork": {"a": hex, "b": hex}}`
 //! per proof of a forked log (the frozen part of such a log is not
-//! exported). An import verifies every entry through the same bulk ingest
-//! path as replication, then checks and records the proofs.
+//! exported). An entry whose operation was purged (its document was deleted)
+//! is `{"entry": hex, "purged": true}`, the entry alone. An import verifies
+//! every entry through the same bulk ingest path as replication, then checks
+//! and records the proofs. It takes no purged entry, nor anything after one
+//! in its log (as replication sends none): those are counted apart.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -90,6 +93,14 @@ pub async fn export(database_url: &str, out: &Path, filter: EntryFilter) -> anyh
         let Some(last) = batch.last() else { break };
         after = last.id;
         for e in &batch {
+            if e.is_purged() {
+                writeln!(
+                    writer,
+                    "{{\"entry\":\"{}\",\"purged\":true}}",
+                    hex::encode(&e.entry)
+                )?;
+                continue;
+            }
             writeln!(
                 writer,
                 "{{\"entry\":\"{}\",\"operation\":\"{}\"}}",
@@ -128,6 +139,9 @@ pub struct ImportReport {
     pub forked: u64,
     /// Proofs of forks read (and recorded, for the logs the database holds).
     pub forks: u64,
+    /// Entries whose operations were purged, and those after them in their
+    /// logs (not taken, not a failure).
+    pub purged: u64,
 }
 
 /// Reads an export file and ingests its entries into the database.
@@ -136,7 +150,7 @@ pub async fn import(
     file: &Path,
     allow: Option<Vec<SchemaId>>,
 ) -> anyhow::Result<ImportReport> {
-    let (entries, forks) = read_file(file)?;
+    let (entries, forks, purged) = read_file(file)?;
     let store = open(database_url).await?;
     // System entries (schema and field definitions) first: the registry
     // then knows every schema the other entries use.
@@ -144,7 +158,10 @@ pub async fn import(
         PlainOperation::decode(op).is_ok_and(|o| matches!(o.schema_id, SchemaId::System(..)))
     });
     let mut progress = Progress::new((system.len() + application.len()) as u64, "imported");
-    let mut report = ImportReport::default();
+    let mut report = ImportReport {
+        purged,
+        ..Default::default()
+    };
     let started = Instant::now();
     let allow = allow.map(|ids| ids.into_iter().collect());
     let registry = Arc::new(SchemaRegistry::load(&store, allow).await?);
@@ -184,7 +201,9 @@ fn tally(report: &mut ImportReport, results: Vec<Result<hoffnung_store::Ingested
 
 type Pair = (Vec<u8>, Vec<u8>);
 
-fn read_file(path: &Path) -> anyhow::Result<(Vec<Pair>, Vec<ForkProof>)> {
+/// The entries to import, the proofs of forks, and how many entries were
+/// left out as purged (see the module's comment).
+fn read_file(path: &Path) -> anyhow::Result<(Vec<Pair>, Vec<ForkProof>, u64)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut lines = std::io::BufReader::new(file).lines();
     let header: Value = match lines.next() {
@@ -207,6 +226,8 @@ fn read_file(path: &Path) -> anyhow::Result<(Vec<Pair>, Vec<ForkProof>)> {
     }
     let mut out = Vec::new();
     let mut forks = Vec::new();
+    let mut cut = std::collections::HashSet::new();
+    let mut purged = 0u64;
     for (i, line) in lines.enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -225,18 +246,29 @@ fn read_file(path: &Path) -> anyhow::Result<(Vec<Pair>, Vec<ForkProof>)> {
             forks.push(proof);
             continue;
         }
-        out.push((field(&v, "entry")?, field(&v, "operation")?));
+        let entry = field(&v, "entry")?;
+        let log = hoffnung_core::EncodedEntry::decode(&entry)
+            .map(|e| (e.entry().public_key, e.entry().log_id))
+            .map_err(|e| anyhow!("line {n}: not an entry: {e}"))?;
+        if v["purged"] == true {
+            cut.insert(log);
+        }
+        if cut.contains(&log) {
+            purged += 1;
+            continue;
+        }
+        out.push((entry, field(&v, "operation")?));
     }
     if let Some(count) = header["count"].as_u64() {
-        if count != out.len() as u64 {
+        if count != out.len() as u64 + purged {
             bail!(
                 "{} is truncated: the header says {count} entries, the file holds {}",
                 path.display(),
-                out.len()
+                out.len() as u64 + purged
             );
         }
     }
-    Ok((out, forks))
+    Ok((out, forks, purged))
 }
 
 async fn open(database_url: &str) -> anyhow::Result<Store> {

@@ -20,8 +20,15 @@ pub struct StoredOperation {
     pub public_key: PublicKey,
     pub document_id: DocumentId,
     pub schema_id: SchemaId,
-    /// The operation as received.
+    /// The operation as received; empty once purged (see `Deletion`).
     pub payload: Vec<u8>,
+}
+
+impl StoredOperation {
+    /// Whether its payload was purged (its document was deleted).
+    pub fn is_purged(&self) -> bool {
+        self.payload.is_empty()
+    }
 }
 
 fn stored_operation(row: &AnyRow) -> Result<StoredOperation, StoreError> {

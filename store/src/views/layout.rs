@@ -196,6 +196,7 @@ impl ViewTable {
                 meta("_view_id")
             ),
         ];
+        out.push(self.views_by_document());
         // Filtering and ordering by a field, with the document id as the
         // tie-break of cursors.
         // Partial indexes of live documents only: collections never show
@@ -320,7 +321,8 @@ impl ViewTable {
     /// by prefix keys (see [`text_key`]).
     pub(crate) fn upgrade_indexes(&self, backend: Backend) -> Vec<String> {
         if backend == Backend::MySql {
-            // Its tables were made with the current layout.
+            // Its tables were made with the current layout, but for the
+            // index of history by document (`Store` checks it exists).
             return Vec::new();
         }
         let mut out: Vec<String> = self
@@ -338,7 +340,23 @@ impl ViewTable {
         if backend == Backend::Postgres {
             out.extend(self.field_indexes(backend));
         }
+        out.push(self.views_by_document());
         out
+    }
+
+    /// The name of the index of history rows by document.
+    pub(crate) fn views_by_document_index(&self) -> String {
+        format!("{}__vdoc", self.table)
+    }
+
+    /// History rows by document: a purged document's rows are found
+    /// without reading every view (SQLite and PostgreSQL).
+    fn views_by_document(&self) -> String {
+        format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} (_document_id)",
+            quote(&self.views_by_document_index()),
+            quote(&self.views_table())
+        )
     }
 }
 

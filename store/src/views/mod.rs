@@ -17,6 +17,7 @@ mod codec;
 mod feed;
 mod layout;
 mod mysql_layout;
+mod purge;
 mod read;
 mod write;
 
@@ -28,5 +29,6 @@ pub(crate) use codec::{decode_row, float_param, read_float};
 pub use feed::StoredOperation;
 pub use layout::ViewTable;
 pub(crate) use layout::{hex_of, is_list, live_condition, quote, text_key, text_key_chars};
+pub use purge::Deletion;
 pub use read::ViewKey;
 pub use write::{ViewBatch, ViewWriter};

@@ -132,9 +132,10 @@ impl ViewTable {
                 indexes.concat()
             ),
             format!(
-                "CREATE TABLE IF NOT EXISTS {} ({}{fields}){engine}",
+                "CREATE TABLE IF NOT EXISTS {} ({}{fields}, INDEX {} (_document_id)){engine}",
                 quote(&self.views_table()),
-                meta("_view_id")
+                meta("_view_id"),
+                quote(&self.views_by_document_index())
             ),
         ];
         if self.columns.iter().any(|c| is_list(&c.ty)) {

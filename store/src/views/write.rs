@@ -9,6 +9,7 @@ use hoffnung_core::{DocumentId, DocumentView, Schema, SchemaId};
 use super::changes::{ChangedView, PendingChanges, ViewChanges};
 use super::codec::list_items;
 use super::layout::{quote, ViewTable, META};
+use super::purge;
 use crate::error::StoreError;
 use crate::sql::{
     all_or_nothing, multi_row, multi_row_of, on_conflict, render, row_chunks, row_chunks_within,
@@ -92,6 +93,12 @@ pub struct ViewBatch<'a> {
     /// Documents whose rows go altogether (current, history, list items):
     /// nothing of them is left to show (a log forked from its create).
     pub removed: Vec<(SchemaId, DocumentId)>,
+    /// Documents seen deleted: their grace period starts (see `purge`).
+    pub deleted: Vec<(SchemaId, DocumentId)>,
+    /// Documents recorded as deleted that are not (any more).
+    pub undeleted: Vec<DocumentId>,
+    /// Deleted documents whose payloads and rows are purged now.
+    pub purged: Vec<(SchemaId, DocumentId)>,
 }
 
 #[derive(Clone, Copy)]
@@ -134,7 +141,14 @@ impl ViewWriter {
             self.store.run_script(statements, None).await?;
             tracing::info!(schema = %schema.id(), table = %table.table, "view tables created");
         } else {
-            let upgrades = table.upgrade_indexes(backend);
+            let mut upgrades = table.upgrade_indexes(backend);
+            if backend == Backend::MySql && !self.store.has_views_by_document(&table).await? {
+                upgrades.push(format!(
+                    "CREATE INDEX {} ON {} (_document_id)",
+                    quote(&table.views_by_document_index()),
+                    quote(&table.views_table())
+                ));
+            }
             if !upgrades.is_empty() {
                 let upgrades = upgrades.into_iter().map(|sql| (sql, Vec::new())).collect();
                 self.store.run_script(upgrades, None).await?;
@@ -219,17 +233,15 @@ impl ViewWriter {
                 .get(schema_id)
                 .cloned()
                 .ok_or_else(|| StoreError::NoViewTable(schema_id.clone()))?;
-            let mut tables = vec![table.table.clone(), table.views_table()];
-            if table.has_lists() {
-                tables.push(table.lists_table());
-            }
-            for t in tables {
-                let sql = render(
-                    &format!("DELETE FROM {} WHERE _document_id = ?", quote(&t)),
-                    backend,
-                );
-                out.push((sql, vec![Param::Text(Some(document.to_hex()))]));
-            }
+            out.extend(purge::removed(document, &table, backend));
+        }
+        let now = crate::now_millis() as i64;
+        out.extend(purge::deleted(&batch.deleted, now, backend));
+        out.extend(purge::forgotten(&batch.undeleted, backend));
+        for (schema_id, document) in &batch.purged {
+            // A schema without tables here has no rows to remove.
+            let table = self.tables.get(schema_id).map(Arc::as_ref);
+            out.extend(purge::purged(schema_id, document, table, now, backend));
         }
         for (schema_id, (current, history)) in by_table {
             let table = self

@@ -1,0 +1,229 @@
+//! Deleted documents and the purge of their payloads (migration 0009).
+//!
+//! The materializer records each document it sees deleted (`deletions`),
+//! and once the grace period has passed purges it: the payloads of its
+//! CREATE and UPDATE operations are stored empty (its DELETEs stay whole),
+//! and its view rows go (current, history, list items). Entries are never
+//! removed, so every log still verifies and `nextArgs` is unchanged. All of
+//! it is one transaction, with the materializer's batch.
+
+use hoffnung_core::{DocumentId, SchemaId};
+use sqlx::Row;
+
+use super::layout::quote;
+use super::ViewTable;
+use crate::error::StoreError;
+use crate::sql::{on_conflict, render, Backend, Param};
+use crate::Store;
+
+/// A deleted document whose payloads are not purged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    pub document_id: DocumentId,
+    pub schema_id: SchemaId,
+    /// When this node saw it deleted, in milliseconds since the Unix epoch.
+    pub deleted_at: i64,
+}
+
+impl Store {
+    /// Deleted documents not purged yet that were deleted at or before
+    /// `until` (milliseconds since the Unix epoch), the oldest first.
+    pub async fn deletions_due(&self, until: i64, limit: u32) -> Result<Vec<Deletion>, StoreError> {
+        let rows = sqlx::query(&self.sql().deletions_due)
+            .bind(until)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let doc: String = r.try_get(0)?;
+                let schema: String = r.try_get(1)?;
+                Ok(Deletion {
+                    document_id: doc.parse().map_err(|_| {
+                        StoreError::Corrupt(format!("deleted document id {doc}").into())
+                    })?,
+                    schema_id: schema.parse().map_err(|_| {
+                        StoreError::Corrupt(format!("deleted document's schema {schema}").into())
+                    })?,
+                    deleted_at: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// When the oldest deletion not purged yet happened, if any.
+    pub async fn oldest_deletion(&self) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>(&self.sql().deletion_oldest)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// Whether the document has a DELETE below any fork of its logs.
+    pub async fn is_deleted(
+        &self,
+        document_id: &DocumentId,
+        schema_id: &SchemaId,
+    ) -> Result<bool, StoreError> {
+        let bytes = document_id.as_bytes();
+        let query = crate::sql::bind_document_logs(
+            sqlx::query(&self.sql().document_deleted_below_forks),
+            schema_id.to_string(),
+            bytes.as_slice(),
+        );
+        Ok(query.fetch_optional(self.pool()).await?.is_some())
+    }
+
+    /// MariaDB/MySQL: whether a schema's history has its index by
+    /// document (tables made before it have not; it has no `IF NOT EXISTS`).
+    pub(super) async fn has_views_by_document(
+        &self,
+        table: &ViewTable,
+    ) -> Result<bool, StoreError> {
+        let found = sqlx::query(
+            "SELECT 1 FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ? LIMIT 1",
+        )
+        .bind(table.views_table())
+        .bind(table.views_by_document_index())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// How many documents were purged, and how many wait for their grace
+    /// period.
+    pub async fn deletion_counts(&self) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(&self.sql().deletion_counts)
+            .fetch_one(self.pool())
+            .await?;
+        let purged: i64 = row.try_get(0)?;
+        let waiting: i64 = row.try_get(1)?;
+        Ok((purged.max(0) as u64, waiting.max(0) as u64))
+    }
+}
+
+/// Records documents seen deleted (a document already recorded keeps its
+/// time).
+pub(super) fn deleted(
+    documents: &[(SchemaId, DocumentId)],
+    now_ms: i64,
+    backend: Backend,
+) -> Vec<(String, Vec<Param>)> {
+    let sql = render(
+        &format!(
+            "INSERT INTO deletions (document_id, schema_id, deleted_at) VALUES (?, ?, ?){}",
+            on_conflict("deletions", "document_id", &[], backend)
+        ),
+        backend,
+    );
+    documents
+        .iter()
+        .map(|(schema, doc)| {
+            (
+                sql.clone(),
+                vec![
+                    Param::Text(Some(doc.to_hex())),
+                    Param::Text(Some(schema.to_string())),
+                    Param::Int(Some(now_ms)),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Forgets documents recorded as deleted that are not (their DELETE was in
+/// the frozen part of a forked log), unless already purged.
+pub(super) fn forgotten(documents: &[DocumentId], backend: Backend) -> Vec<(String, Vec<Param>)> {
+    let sql = render(
+        "DELETE FROM deletions WHERE document_id = ? AND purged_at IS NULL",
+        backend,
+    );
+    documents
+        .iter()
+        .map(|doc| (sql.clone(), vec![Param::Text(Some(doc.to_hex()))]))
+        .collect()
+}
+
+/// Purges one document: its CREATE and UPDATE payloads (those not empty
+/// yet), its view rows where `table` is known, and marks it purged.
+pub(super) fn purged(
+    schema: &SchemaId,
+    document: &DocumentId,
+    table: Option<&ViewTable>,
+    now_ms: i64,
+    backend: Backend,
+) -> Vec<(String, Vec<Param>)> {
+    // Entries are found through the document's logs (there is no index of
+    // entries by document). `previous` is never read back: it goes too.
+    let doc = || Param::Blob(Some(document.as_bytes().to_vec()));
+    let schema = || Param::Text(Some(schema.to_string()));
+    let empty = || Param::Blob(Some(Vec::new()));
+    let payloads = match backend {
+        // Its planner reads a row-value `IN` by scanning the table.
+        Backend::MySql => (
+            render(
+                concat!(
+                    "UPDATE entries e JOIN ",
+                    crate::sql::document_logs!(),
+                    " l ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                     SET e.payload = ?, e.previous = NULL WHERE e.action <> 2 AND length(e.payload) > 0"
+                ),
+                backend,
+            ),
+            vec![doc(), schema(), doc(), schema(), empty()],
+        ),
+        _ => (
+            render(
+                concat!(
+                    "UPDATE entries SET payload = ?, previous = NULL WHERE (public_key, log_id) IN \
+                     (SELECT l.public_key, l.log_id FROM ",
+                    crate::sql::document_logs!(),
+                    " l) AND action <> 2 AND length(payload) > 0"
+                ),
+                backend,
+            ),
+            vec![empty(), doc(), schema(), doc(), schema()],
+        ),
+    };
+    let mut out = vec![payloads];
+    if let Some(table) = table {
+        out.extend(removed(document, table, backend));
+    }
+    out.push((
+        render(
+            "UPDATE deletions SET purged_at = ? WHERE document_id = ?",
+            backend,
+        ),
+        vec![
+            Param::Int(Some(now_ms)),
+            Param::Text(Some(document.to_hex())),
+        ],
+    ));
+    out
+}
+
+/// Deletes every row of a document: current, history, list items.
+pub(super) fn removed(
+    document: &DocumentId,
+    table: &ViewTable,
+    backend: Backend,
+) -> Vec<(String, Vec<Param>)> {
+    let mut tables = vec![table.table.clone(), table.views_table()];
+    if table.has_lists() {
+        tables.push(table.lists_table());
+    }
+    tables
+        .into_iter()
+        .map(|t| {
+            (
+                render(
+                    &format!("DELETE FROM {} WHERE _document_id = ?", quote(&t)),
+                    backend,
+                ),
+                vec![Param::Text(Some(document.to_hex()))],
+            )
+        })
+        .collect()
+}

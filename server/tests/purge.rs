@@ -75,6 +75,52 @@ async fn purged_count(url: &str) -> i64 {
 }
 
 backend_tests! {
+    export_marks_purged_entries_and_import_leaves_them_out(db) {
+        let node = start(db, vec![], Some(Duration::ZERO)).await;
+        let key = KeyPair::generate();
+        let schema = node.publish_schema(&key, "post", &[("title", "str")]).await;
+        let kept = node.publish_operation(&key, &Operation::create(schema.clone(), title("kept"))).await;
+        node.publish_operation(&key, &Operation::update(schema.clone(), DocumentViewId::from_operation(kept), title("kept 2"))).await;
+        let gone = node.publish_operation(&key, &Operation::create(schema.clone(), title("gone"))).await;
+        let second = node.publish_operation(&key, &Operation::update(schema.clone(), DocumentViewId::from_operation(gone), title("gone 2"))).await;
+        node.publish_operation(&key, &Operation::delete(schema.clone(), DocumentViewId::from_operation(second))).await;
+        let store = node.node.store().clone();
+        wait_for("the purge", async || store.deletion_counts().await.unwrap() == (1, 0)).await;
+        let (total, _) = verify_logs(&store).await;
+        node.stop().await;
+
+        // The export holds every entry; the purged ones alone, marked.
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let file = h.join("export.jsonl");
+        common::cli::ok(h, &["export", file.to_str().unwrap(), "--database-url", &db.url]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len() as u64, total);
+        let purged: Vec<_> = lines.iter().filter(|l| l["purged"] == true).collect();
+        assert_eq!(purged.len(), 2);
+        assert!(purged.iter().all(|l| l.get("operation").is_none()));
+
+        // A fresh node takes everything but the purged document's log.
+        let fresh = TestDb::sqlite();
+        let out = hoffnung(h).args(["import", file.to_str().unwrap(), "--database-url", &fresh.url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("imported {} entries, 0 already present, 0 rejected", total - 3)), "{stderr}");
+        assert!(stderr.contains("3 of deleted documents left out (purged)"), "{stderr}");
+        let fresh_store = fresh.store().await;
+        assert_eq!(verify_logs(&fresh_store).await, (total - 3, 0));
+        assert_eq!(fresh_store.documents_of_schema(&schema).await.unwrap(), vec![kept]);
+        fresh_store.close().await;
+
+        // Back into the node that purged: nothing new, nothing refused.
+        let out = hoffnung(h).args(["import", file.to_str().unwrap(), "--database-url", &db.url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("imported 0 entries, {} already present, 0 rejected", total - 3)), "{stderr}");
+        fresh.cleanup().await;
+    }
+
     a_node_killed_while_it_purges_loses_nothing_that_must_stay(db) {
         const DOCS: usize = 5_000;
         // Deleted documents, recorded and waiting out a long grace period.

@@ -208,7 +208,8 @@ impl TestDb {
 pub async fn verify_logs(store: &Store) -> (u64, u64) {
     use hoffnung_core::{lipmaa, skiplink_required, EncodedEntry, Hash};
     use std::collections::BTreeMap;
-    let mut logs: BTreeMap<([u8; 32], u64), Vec<(EncodedEntry, Vec<u8>)>> = BTreeMap::new();
+    type Log = Vec<(EncodedEntry, Vec<u8>)>;
+    let mut logs: BTreeMap<([u8; 32], u64), Log> = BTreeMap::new();
     let mut after = 0;
     loop {
         let batch = store

@@ -8,17 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use hoffnung_core::{
-    reduce, DocumentId, DocumentOperation, DocumentView, OperationAction, PlainOperation, Schema,
-    SchemaId,
-};
+use hoffnung_core::{DocumentId, DocumentView, OperationAction, Schema, SchemaId};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::{SchemaSource, Store, StoredOperation, ViewBatch, ViewWriter};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 mod forks;
+mod load;
 mod purge;
+use load::{decode, load, reduce_logged};
 use purge::PURGE_RETRY;
 mod refused;
 #[cfg(test)]
@@ -534,78 +533,6 @@ fn pause(config: &MaterializerConfig, n: usize) -> Duration {
     let fill = config.fill.max(1) as usize;
     let share = n.saturating_sub(1).min(fill) as u32;
     config.min_interval * share / fill as u32
-}
-
-/// A document's operations up to entry `until`, typed by `schema`; `None`
-/// if the document was purged (nothing of it is materialized again).
-async fn load(
-    store: &Store,
-    document_id: &DocumentId,
-    schema: &Schema,
-    until: i64,
-) -> Result<Option<Vec<DocumentOperation>>, MaterializerError> {
-    let stored = store
-        .document_operations_until(document_id, schema.id(), until)
-        .await?;
-    if stored.iter().any(StoredOperation::is_purged) {
-        return Ok(None);
-    }
-    Ok(Some(without_dangling(
-        stored.iter().filter_map(|s| decode(s, schema)).collect(),
-    )))
-}
-
-/// Drops the operations that build on one not among those before them: the
-/// store leaves out the frozen part of a forked log, and what other authors
-/// built on it has nothing to stand on. (In ingest order every operation
-/// comes after those it builds on, so one pass is enough.)
-fn without_dangling(ops: Vec<DocumentOperation>) -> Vec<DocumentOperation> {
-    let mut kept = std::collections::HashSet::with_capacity(ops.len());
-    ops.into_iter()
-        .filter(|op| {
-            let stands = op
-                .operation
-                .previous
-                .as_ref()
-                .is_none_or(|p| p.ids().iter().all(|id| kept.contains(id)));
-            if stands {
-                kept.insert(op.id);
-            }
-            stands
-        })
-        .collect()
-}
-
-/// Decodes a stored operation; they were validated at ingest, so a failure
-/// means a damaged database and is logged.
-fn decode(stored: &StoredOperation, schema: &Schema) -> Option<DocumentOperation> {
-    if stored.is_purged() {
-        return None;
-    }
-    let operation = PlainOperation::decode(&stored.payload)
-        .map_err(|e| e.to_string())
-        .and_then(|p| p.validate(schema).map_err(|e| e.to_string()));
-    match operation {
-        Ok(operation) => Some(DocumentOperation {
-            id: stored.id,
-            public_key: stored.public_key,
-            operation,
-        }),
-        Err(e) => {
-            tracing::error!(operation = %stored.id, error = %e, "stored operation does not decode");
-            None
-        }
-    }
-}
-
-fn reduce_logged(document_id: &DocumentId, ops: &[DocumentOperation]) -> Option<DocumentView> {
-    match reduce(ops) {
-        Ok(view) => Some(view),
-        Err(e) => {
-            tracing::warn!(document = %document_id, error = %e, "document does not reduce yet");
-            None
-        }
-    }
 }
 
 /// A view without its operation order (which the tables do not keep):

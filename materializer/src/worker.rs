@@ -54,7 +54,7 @@ pub(crate) struct Worker {
     /// Schemas whose view tables the database refused to create.
     refused_tables: std::collections::HashSet<SchemaId>,
     /// Forks (author, log, seq num) whose documents were reduced again.
-    refreshed: std::collections::HashSet<([u8; 32], u64, u64)>,
+    refreshed: std::collections::HashSet<([u8; 32], u64, Option<u64>)>,
     /// When the next deleted document is due to be purged, if any is
     /// known (see `purge`).
     purge_at: Option<Instant>,

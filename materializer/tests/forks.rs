@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use hoffnung_core::{sign_entry, DocumentId, DocumentViewId, KeyPair, Operation, Schema};
 use hoffnung_schema_registry::SchemaRegistry;
-use hoffnung_store::{backend_tests, Store};
+use hoffnung_store::{backend_tests, ForkedAuthors, Store, StoreConfig};
 
 async fn title(store: &Store, schema: &Schema, doc: &DocumentId) -> String {
     let row = row(store, schema, doc).await.expect("materialized");
@@ -24,13 +24,27 @@ async fn title(store: &Store, schema: &Schema, doc: &DocumentId) -> String {
 async fn wait_title(store: &Store, schema: &Schema, doc: &DocumentId, want: &str) {
     let mut seen = String::new();
     for _ in 0..500 {
-        seen = title(store, schema, doc).await;
+        // (No row yet counts as not yet.)
+        if row(store, schema, doc).await.is_some() {
+            seen = title(store, schema, doc).await;
+        }
         if seen == want {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("title stayed {seen:?}, expected {want:?}");
+}
+
+/// Waits (bounded) until the document has no row.
+async fn wait_gone(store: &Store, schema: &Schema, doc: &DocumentId) {
+    for _ in 0..500 {
+        if common::row(store, schema, doc).await.is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the row of {doc} stayed");
 }
 
 backend_tests! {
@@ -145,16 +159,69 @@ backend_tests! {
         let results = store.ingest_bulk(&[(entry_b.as_bytes().to_vec(), b)], registry.as_ref()).await.unwrap();
         assert_eq!(results[0].as_ref().unwrap_err().code().as_str(), "LOG_FORKED");
         // Nothing is below seq 1: the document's rows go, history included.
-        let mut gone = false;
-        for _ in 0..500 {
-            if common::row(&store, &schema, &doc).await.is_none() {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(gone, "the row of a document forked from its create stayed");
+        wait_gone(&store, &schema, &doc).await;
         assert!(store.stored_view(&table, &DocumentViewId::from_operation(done.operation_id)).await.unwrap().is_none());
+        materializer.shutdown().await;
+        store.close().await;
+    }
+
+    a_node_that_blocks_forked_authors_shows_nothing_of_theirs(db) {
+        let block = StoreConfig { forked_authors: ForkedAuthors::Block, ..StoreConfig::default() };
+        let store = db.store_with(block).await;
+        let registry = Arc::new(SchemaRegistry::new(None));
+        let materializer = start(&store, &registry).await;
+        let (alice, bob, carol) = (
+            KeyPair::from_private_key(&[1; 32]),
+            KeyPair::from_private_key(&[2; 32]),
+            KeyPair::from_private_key(&[3; 32]),
+        );
+        let schema = define_schema(&store, &registry, &carol, "note", &[("title", "str")]).await;
+        let create = |t: &str| Operation::create(schema.id().clone(), fields(&[("title", s(t))]));
+        let update = |previous: hoffnung_core::Hash, t: &str| {
+            Operation::update(schema.id().clone(), DocumentViewId::from_operation(previous), fields(&[("title", s(t))]))
+        };
+        // Alice's two notes (logs 0 and 1); Bob edits the second one and
+        // writes his own.
+        let forked = publish(&store, &registry, &alice, &create("forked")).await;
+        let second = publish(&store, &registry, &alice, &create("second")).await;
+        publish(&store, &registry, &bob, &update(second.operation_id, "bob on second")).await;
+        let own = publish(&store, &registry, &bob, &create("bob's own")).await;
+        materializer.caught_up().await.unwrap();
+        wait_title(&store, &schema, &second.document_id, "bob on second").await;
+
+        // Alice forks log 0: two entries at seq 2.
+        let view = DocumentViewId::from_operation(forked.operation_id);
+        let args = store.next_args(&alice.public_key(), Some(&view)).await.unwrap();
+        let (a, b) = (update(forked.operation_id, "a").encode(), update(forked.operation_id, "b").encode());
+        let entry_a = sign_entry(&alice, &args, &a).unwrap();
+        let entry_b = sign_entry(&alice, &args, &b).unwrap();
+        ingest(&store, &registry, &(entry_a.as_bytes().to_vec(), a)).await;
+        let results = store.ingest_bulk(&[(entry_b.as_bytes().to_vec(), b)], registry.as_ref()).await.unwrap();
+        assert_eq!(results[0].as_ref().unwrap_err().code().as_str(), "LOG_FORKED");
+
+        // Both of her notes go, Bob's edit with the one it built on; Bob's
+        // own note stays, and she can publish nothing more.
+        wait_gone(&store, &schema, &forked.document_id).await;
+        wait_gone(&store, &schema, &second.document_id).await;
+        assert_eq!(title(&store, &schema, &own.document_id).await, "bob's own");
+        let next = sign_entry(
+            &alice,
+            &hoffnung_core::publish::next_args_new_log(Some(1)),
+            &create("more").encode(),
+        )
+        .unwrap();
+        let e = store.ingest(next.as_bytes(), &create("more").encode(), registry.as_ref()).await.unwrap_err();
+        assert_eq!(e.code().as_str(), "AUTHOR_FORKED", "{e}");
+        materializer.shutdown().await;
+        store.close().await;
+        drop(store);
+
+        // Freezing instead (the setting is read at start): her second note
+        // and Bob's edit of it are back, her first at its create.
+        let store = db.store().await;
+        let materializer = start(&store, &registry).await;
+        wait_title(&store, &schema, &second.document_id, "bob on second").await;
+        wait_title(&store, &schema, &forked.document_id, "forked").await;
         materializer.shutdown().await;
         store.close().await;
     }

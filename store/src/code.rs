@@ -35,6 +35,9 @@ pub enum ErrorCode {
     UnsupportedNumber,
     /// The entry is at or above the first disputed seq num of a forked log.
     LogForked,
+    /// The author forked a log and the node blocks forked authors
+    /// (`forked_authors = "block"`).
+    AuthorForked,
     // Requests (GraphQL arguments, limits, subscriptions).
     /// The request is not a valid GraphQL document for this node's schema
     /// (syntax, unknown fields or types, argument types).
@@ -66,7 +69,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::InvalidOperation,
         ErrorCode::SchemaNotFound,
         ErrorCode::SchemaNotAccepted,
@@ -89,6 +92,7 @@ impl ErrorCode {
         ErrorCode::DuplicateEntry,
         ErrorCode::UnsupportedNumber,
         ErrorCode::LogForked,
+        ErrorCode::AuthorForked,
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidArgument,
         ErrorCode::InvalidHex,
@@ -130,6 +134,7 @@ impl ErrorCode {
             ErrorCode::DuplicateEntry => "DUPLICATE_ENTRY",
             ErrorCode::UnsupportedNumber => "UNSUPPORTED_NUMBER",
             ErrorCode::LogForked => "LOG_FORKED",
+            ErrorCode::AuthorForked => "AUTHOR_FORKED",
             ErrorCode::InvalidQuery => "INVALID_QUERY",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::InvalidHex => "INVALID_HEX",
@@ -163,7 +168,7 @@ impl ErrorCode {
 
     /// The input is wrong in itself, so whoever sent it is at fault: not a
     /// missing dependency, not an entry already here or a position another
-    /// entry took first (a lost race), not an entry of a forked log (the
+    /// entry took first (a lost race), not an entry of a forked log or author (the
     /// author forked it; a peer holding the other branch is not to blame),
     /// not a failure inside the node.
     pub const fn blames_the_sender(self) -> bool {
@@ -173,6 +178,7 @@ impl ErrorCode {
                 ErrorCode::DuplicateEntry
                     | ErrorCode::SeqNumTaken
                     | ErrorCode::LogForked
+                    | ErrorCode::AuthorForked
                     | ErrorCode::Unavailable
                     | ErrorCode::StorageFull
                     | ErrorCode::Internal
@@ -213,6 +219,8 @@ mod tests {
         assert!(!ErrorCode::DuplicateEntry.blames_the_sender());
         assert!(!ErrorCode::LogForked.blames_the_sender());
         assert!(!ErrorCode::LogForked.is_missing_dependency());
+        assert!(!ErrorCode::AuthorForked.blames_the_sender());
+        assert!(!ErrorCode::AuthorForked.is_missing_dependency());
         assert!(!ErrorCode::Internal.blames_the_sender());
         assert!(!ErrorCode::Internal.is_missing_dependency());
     }

@@ -1,5 +1,17 @@
 //! The tunables of a store.
 
+/// What a fork of one of an author's logs costs the author.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForkedAuthors {
+    /// The forked log is frozen from the fork on; the author's other logs
+    /// go on as before.
+    #[default]
+    Freeze,
+    /// Nothing of the author is accepted, served or materialized any more,
+    /// in any log.
+    Block,
+}
+
 /// Tunables of a store.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -42,6 +54,8 @@ pub struct StoreConfig {
     /// SQLite: bytes of the database file each pooled connection maps into
     /// memory (pages read through the map count in the process's RSS).
     pub sqlite_mmap_bytes: u64,
+    /// What a forked log means for its author's other logs.
+    pub forked_authors: ForkedAuthors,
 }
 
 impl Default for StoreConfig {
@@ -57,6 +71,7 @@ impl Default for StoreConfig {
             writer_cache_entries: 250_000,
             sqlite_cache_kib: 32 * 1024,
             sqlite_mmap_bytes: 256 * 1024 * 1024,
+            forked_authors: ForkedAuthors::Freeze,
         }
     }
 }

@@ -128,7 +128,7 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
             Backend::MySql => sqlx::migrate!("../migrations/mysql").run(&pool).await?,
         }
-        let sql = Arc::new(Statements::new(backend));
+        let sql = Arc::new(Statements::new(backend, config.forked_authors));
         let mut conn = pool.acquire().await?;
         // Acknowledged means durable: say loudly when the server's settings
         // do not keep that promise (the node still starts: a test server

@@ -219,6 +219,10 @@ pub enum IngestError {
         log_id: LogId,
         frozen_from: SeqNum,
     },
+    #[error(
+        "{0} forked a log and this node blocks forked authors: none of its entries is accepted"
+    )]
+    AuthorForked(PublicKey),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -263,6 +267,7 @@ impl IngestError {
             IngestError::NumberTooLarge { .. } => ErrorCode::UnsupportedNumber,
             IngestError::SeqNumTaken => ErrorCode::SeqNumTaken,
             IngestError::LogForked { .. } => ErrorCode::LogForked,
+            IngestError::AuthorForked(_) => ErrorCode::AuthorForked,
             IngestError::Store(e) => e.code(),
         }
     }
@@ -281,6 +286,8 @@ pub enum NextArgsError {
         "log {log_id} of this public key for the document is forked: it takes no more entries"
     )]
     LogForked { log_id: LogId },
+    #[error("this public key forked a log and this node blocks forked authors: it takes none of its entries")]
+    AuthorForked,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -292,6 +299,7 @@ impl NextArgsError {
             NextArgsError::DifferentDocuments => ErrorCode::PreviousFromDifferentDocuments,
             NextArgsError::DocumentDeleted => ErrorCode::DocumentDeleted,
             NextArgsError::LogForked { .. } => ErrorCode::LogForked,
+            NextArgsError::AuthorForked => ErrorCode::AuthorForked,
             NextArgsError::Store(e) => e.code(),
         }
     }

@@ -66,6 +66,9 @@ impl Store {
         let sql = &self.inner.sql;
         let pool = &self.inner.pool;
         let pk = public_key.as_bytes().as_slice();
+        if self.author_blocked(public_key).await? {
+            return Err(NextArgsError::AuthorForked);
+        }
         let new_log = || async {
             let max: Option<i64> = sqlx::query_scalar(&sql.max_log_id)
                 .bind(pk)

@@ -4,7 +4,6 @@ use hoffnung_core::{PublicKey, SchemaId};
 use sqlx::Row;
 
 use crate::error::StoreError;
-use crate::sql::render;
 use crate::Store;
 
 /// Which entries an export takes; empty lists take everything.
@@ -85,14 +84,11 @@ impl Store {
         filter: &EntryFilter,
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let (clause, args) = filter.clause();
-        let sql = render(
-            &format!(
-                "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
+        let sql = self.render(&format!(
+            "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
                  WHERE id > ?{clause} AND {} ORDER BY id LIMIT ?",
-                crate::sql::not_frozen!()
-            ),
-            self.backend(),
-        );
+            crate::sql::not_frozen!()
+        ));
         let mut query = sqlx::query(&sql).bind(after);
         for arg in args {
             query = match arg {
@@ -111,15 +107,12 @@ impl Store {
         &self,
         logs: &[([u8; 32], u64, u64)],
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        let sql = render(
-            concat!(
-                "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
+        let sql = self.render(concat!(
+            "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
                  WHERE public_key = ? AND log_id = ? AND seq_num > ? AND ",
-                crate::sql::not_frozen!(),
-                " ORDER BY seq_num"
-            ),
-            self.backend(),
-        );
+            crate::sql::not_frozen!(),
+            " ORDER BY seq_num"
+        ));
         let mut out = Vec::new();
         for (key, log_id, after) in logs {
             let rows = sqlx::query(&sql)
@@ -139,13 +132,10 @@ impl Store {
     /// How many entries pass `filter` (none of the frozen part of a forked log).
     pub async fn count_entries(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
         let (clause, args) = filter.clause();
-        let sql = render(
-            &format!(
-                "SELECT COUNT(*) FROM entries e WHERE {}{clause}",
-                crate::sql::not_frozen!()
-            ),
-            self.backend(),
-        );
+        let sql = self.render(&format!(
+            "SELECT COUNT(*) FROM entries e WHERE {}{clause}",
+            crate::sql::not_frozen!()
+        ));
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for arg in args {
             query = match arg {

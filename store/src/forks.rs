@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use crate::error::{Failure, StoreError};
 use crate::ingest::Job;
 use crate::sql::render;
-use crate::{hash_col, schema_col, Store};
+use crate::{hash_col, schema_col, ForkedAuthors, Store};
 
 /// A stored proof and when this node learnt of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,15 +18,17 @@ pub struct ForkRecord {
     pub detected_at: u64,
 }
 
-/// A document with a log that is frozen: its views may only hold what is
-/// below the fork.
+/// A document with a log of an author who forked a log: its views may only
+/// hold what is below the fork (none of it when `frozen_from` is 1), and
+/// what the store's policy lets count of the author's other logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForkedDocument {
     pub document_id: DocumentId,
     pub schema_id: SchemaId,
     pub public_key: PublicKey,
     pub log_id: LogId,
-    pub frozen_from: SeqNum,
+    /// `None`: this log is not held back.
+    pub frozen_from: Option<SeqNum>,
 }
 
 fn public_key(row: &sqlx::any::AnyRow, i: usize) -> Result<PublicKey, StoreError> {
@@ -90,11 +92,22 @@ impl Store {
         Ok(())
     }
 
-    /// The documents of the forked logs.
+    /// The documents of every log of an author who forked one: frozen from
+    /// the fork in a forked log, and with [`ForkedAuthors::Block`] in every
+    /// log from seq num 1. The unforked logs are listed under both
+    /// policies, so that documents are right again after a change of it.
     pub async fn forked_documents(&self) -> Result<Vec<ForkedDocument>, StoreError> {
+        let frozen_from = match self.config().forked_authors {
+            ForkedAuthors::Freeze => "f.seq_num",
+            ForkedAuthors::Block => "e.seq_num",
+        };
         let sql = render(
-            "SELECT f.public_key, f.log_id, f.seq_num, e.document_id, e.schema_id FROM forks f \
-             JOIN entries e ON e.public_key = f.public_key AND e.log_id = f.log_id AND e.seq_num = 1",
+            &format!(
+                "SELECT e.public_key, e.log_id, {frozen_from}, e.document_id, e.schema_id \
+                 FROM (SELECT DISTINCT public_key FROM forks) a \
+                 JOIN entries e ON e.public_key = a.public_key AND e.seq_num = 1 \
+                 LEFT JOIN forks f ON f.public_key = e.public_key AND f.log_id = e.log_id"
+            ),
             self.backend(),
         );
         let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
@@ -103,12 +116,25 @@ impl Store {
                 Ok(ForkedDocument {
                     public_key: public_key(row, 0)?,
                     log_id: row.try_get::<i64, _>(1)? as u64,
-                    frozen_from: row.try_get::<i64, _>(2)? as u64,
+                    frozen_from: row.try_get::<Option<i64>, _>(2)?.map(|s| s as u64),
                     document_id: hash_col(row, 3)?,
                     schema_id: schema_col(row, 4)?,
                 })
             })
             .collect()
+    }
+
+    /// Whether nothing of this author is taken any more: a log of theirs
+    /// is forked and the store blocks forked authors.
+    pub async fn author_blocked(&self, public_key: &PublicKey) -> Result<bool, StoreError> {
+        if self.config().forked_authors == ForkedAuthors::Freeze {
+            return Ok(false);
+        }
+        Ok(sqlx::query(&self.inner.sql.fork_of_author)
+            .bind(public_key.as_bytes().as_slice())
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
     }
 
     /// The seq num a log is frozen from, if it is forked.

@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::export::placeholders;
 use crate::sql::{render, Backend};
 use crate::views::{hex_of, quote};
-use crate::{SchemaSource, Store};
+use crate::{ForkedAuthors, SchemaSource, Store};
 
 /// (author, log id, seq num of the head).
 pub type LogHeight = ([u8; 32], u64, u64);
@@ -120,10 +120,18 @@ impl Store {
         // Each log through its first entry, its head by one seek in the
         // log's positions.
         // A forked log is offered up to below its fork (NULL when frozen
-        // from seq 1: the log is not offered).
-        let head = "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id \
-                    AND m.seq_num < COALESCE((SELECT k.seq_num FROM forks k \
-                    WHERE k.public_key = l.public_key AND k.log_id = l.log_id), 9223372036854775807))";
+        // from seq 1: the log is not offered); a blocked author's logs not
+        // at all.
+        let frozen_from = match self.config().forked_authors {
+            ForkedAuthors::Freeze => {
+                "SELECT k.seq_num FROM forks k WHERE k.public_key = l.public_key AND k.log_id = l.log_id"
+            }
+            ForkedAuthors::Block => "SELECT MIN(1) FROM forks k WHERE k.public_key = l.public_key",
+        };
+        let head = format!(
+            "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id \
+             AND m.seq_num < COALESCE(({frozen_from}), 9223372036854775807))"
+        );
         let heights = match self.backend() {
             Backend::Sqlite => format!("group_concat(l.log_id || ',' || {head}, ';')"),
             Backend::Postgres => format!("string_agg(l.log_id::text || ',' || {head}::text, ';')"),

@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use code::ErrorCode;
-pub use config::StoreConfig;
+pub use config::{ForkedAuthors, StoreConfig};
 pub use error::{Cause, Failure, IngestError, NextArgsError, StoreError};
 pub use export::{EntryFilter, StoredEntry};
 pub use forks::{ForkRecord, ForkedDocument};
@@ -163,6 +163,15 @@ impl Store {
 
     pub(crate) fn sql(&self) -> &sql::Statements {
         &self.inner.sql
+    }
+
+    /// A statement made at run time as this store runs it: for its backend
+    /// and its fork policy (see `sql::with_forks`).
+    pub(crate) fn render(&self, sql: &str) -> String {
+        sql::render(
+            &sql::with_forks(sql, self.config().forked_authors),
+            self.backend(),
+        )
     }
 
     /// Rounds of making commits durable before their answers went out: a

@@ -4,6 +4,7 @@
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
 
+use crate::config::ForkedAuthors;
 use crate::error::{Failure, StoreError};
 
 /// Which database the store talks to.
@@ -227,14 +228,18 @@ pub(crate) fn arguments(params: Vec<Param>) -> Result<AnyArguments<'static>, Sto
 
 macro_rules! statements {
     ($($name:ident = $sql:expr;)*) => {
-        /// The statements, rendered for one backend.
+        /// The statements, rendered for one backend and fork policy.
         pub(crate) struct Statements {
             $(pub $name: String,)*
+            pub forked_authors: ForkedAuthors,
         }
 
         impl Statements {
-            pub fn new(backend: Backend) -> Self {
-                Self { $($name: render($sql, backend),)* }
+            pub fn new(backend: Backend, forked_authors: ForkedAuthors) -> Self {
+                Self {
+                    $($name: render(&with_forks($sql, forked_authors), backend),)*
+                    forked_authors,
+                }
             }
         }
 
@@ -259,13 +264,35 @@ pub(crate) use document_logs;
 
 /// The condition that entry `e` is not in the frozen part of a forked log
 /// (see migration 0008): documents keep the state from below a fork.
+/// Under [`ForkedAuthors::Block`] ([`with_forks`]) it holds for no entry
+/// of a forked author.
 macro_rules! not_frozen {
     () => {
-        "NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key \
-         AND k.log_id = e.log_id AND e.seq_num >= k.seq_num)"
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key",
+            crate::sql::frozen_part!(),
+            ")"
+        )
     };
 }
 pub(crate) use not_frozen;
+
+/// The part of [`not_frozen`] that limits it to the forked log.
+macro_rules! frozen_part {
+    () => {
+        " AND k.log_id = e.log_id AND e.seq_num >= k.seq_num"
+    };
+}
+pub(crate) use frozen_part;
+
+/// `sql` for a fork policy: under [`ForkedAuthors::Block`] its
+/// [`not_frozen`] conditions leave out every entry of a forked author.
+pub(crate) fn with_forks(sql: &str, forked: ForkedAuthors) -> std::borrow::Cow<'_, str> {
+    match forked {
+        ForkedAuthors::Freeze => sql.into(),
+        ForkedAuthors::Block => sql.replace(frozen_part!(), "").into(),
+    }
+}
 
 /// Binds the parameters of [`document_logs`].
 pub(crate) fn bind_document_logs<'q>(
@@ -319,6 +346,7 @@ statements! {
     // Forked logs (migration 0008): frozen from `seq_num` on.
     forks_frozen = "SELECT public_key, log_id, seq_num FROM forks";
     fork_of_log = "SELECT seq_num FROM forks WHERE public_key = ? AND log_id = ?";
+    fork_of_author = "SELECT 1 FROM forks WHERE public_key = ? LIMIT 1";
     fork_delete = "DELETE FROM forks WHERE public_key = ? AND log_id = ?";
     fork_insert = "INSERT INTO forks (public_key, log_id, seq_num, entry_a, entry_b, detected_at) \
                    VALUES (?, ?, ?, ?, ?, ?)";
@@ -543,6 +571,21 @@ mod tests {
             ),
             "log_document = ?"
         );
+    }
+
+    #[test]
+    fn blocking_forked_authors_widens_the_frozen_part_to_the_author() {
+        let sql = concat!("SELECT 1 FROM entries e WHERE ", not_frozen!());
+        assert_eq!(with_forks(sql, ForkedAuthors::Freeze), sql);
+        assert_eq!(
+            with_forks(sql, ForkedAuthors::Block),
+            "SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key)"
+        );
+        let blocked = Statements::new(Backend::Sqlite, ForkedAuthors::Block);
+        assert!(!blocked.document_operations.contains("k.log_id"));
+        assert!(!blocked.document_deleted_below_forks.contains("k.log_id"));
+        let frozen = Statements::new(Backend::Sqlite, ForkedAuthors::Freeze);
+        assert!(frozen.document_operations.contains(frozen_part!()));
     }
 
     #[test]

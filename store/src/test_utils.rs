@@ -170,7 +170,11 @@ impl TestDb {
     }
 
     pub async fn store(&self) -> Store {
-        Store::connect(&self.url, StoreConfig::default())
+        self.store_with(StoreConfig::default()).await
+    }
+
+    pub async fn store_with(&self, config: StoreConfig) -> Store {
+        Store::connect(&self.url, config)
             .await
             .expect("connect store")
     }

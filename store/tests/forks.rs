@@ -5,7 +5,8 @@
 use hoffnung_core::{DocumentViewId, EncodedEntry, ForkKind, ForkProof, KeyPair, SchemaId};
 use hoffnung_store::test_utils::{field_definition_branch as branch, Signed};
 use hoffnung_store::{
-    backend_tests, EntryFilter, ErrorCode, IngestError, NextArgsError, Store, SystemSchemas,
+    backend_tests, EntryFilter, ErrorCode, ForkedAuthors, IngestError, NextArgsError, Store,
+    StoreConfig, SystemSchemas,
 };
 
 fn codes(results: &[Result<hoffnung_store::Ingested, IngestError>]) -> Vec<&'static str> {
@@ -30,6 +31,19 @@ async fn exported(store: &Store) -> Vec<(u64, u64)> {
         .iter()
         .map(|e| (e.log_id, e.seq_num))
         .collect()
+}
+
+/// The forked documents' logs, and where each is frozen from.
+async fn forked_logs(store: &Store) -> Vec<(u64, Option<u64>)> {
+    let mut logs: Vec<_> = store
+        .forked_documents()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| (d.log_id, d.frozen_from))
+        .collect();
+    logs.sort_unstable();
+    logs
 }
 
 backend_tests! {
@@ -92,6 +106,79 @@ backend_tests! {
         // An entry of the frozen part it holds is one it has, not a fault.
         let e = store.ingest(&one[3].0, &one[3].1, &SystemSchemas).await.unwrap_err();
         assert_eq!(e.code(), ErrorCode::DuplicateEntry, "{e}");
+        store.close().await;
+    }
+
+    a_store_that_blocks_forked_authors_takes_and_serves_nothing_of_theirs(db) {
+        let block = StoreConfig { forked_authors: ForkedAuthors::Block, ..StoreConfig::default() };
+        let store = db.store_with(block.clone()).await;
+        let key = KeyPair::from_private_key(&[9; 32]);
+        let other_author = KeyPair::from_private_key(&[8; 32]);
+        let one = branch(&key, 0, 2, "one");
+        let two = branch(&key, 0, 2, "two");
+        let second_log = branch(&key, 1, 3, "second");
+        let theirs = branch(&other_author, 0, 1, "theirs");
+        store.ingest_bulk(&one, &SystemSchemas).await.unwrap();
+        store.ingest_bulk(&second_log[..2], &SystemSchemas).await.unwrap();
+        store.ingest_bulk(&theirs, &SystemSchemas).await.unwrap();
+        let schemas = [SchemaId::SCHEMA_FIELD_DEFINITION_V1];
+        let heights = store.log_heights(&schemas, &SystemSchemas).await.unwrap();
+        assert_eq!(heights.len(), 3);
+
+        // Log 0 forks: from now on nothing of this author counts, in any log.
+        let results = store.ingest_bulk(&two, &SystemSchemas).await.unwrap();
+        assert_eq!(codes(&results), ["DUPLICATE_ENTRY", "LOG_FORKED", "LOG_FORKED"]);
+        let results = store.ingest_bulk(&second_log[2..], &SystemSchemas).await.unwrap();
+        assert_eq!(codes(&results), ["AUTHOR_FORKED", "AUTHOR_FORKED"]);
+        assert!(!ErrorCode::AuthorForked.blames_the_sender());
+        let e = store.ingest(&second_log[2].0, &second_log[2].1, &SystemSchemas).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::AuthorForked, "{e}");
+        assert!(matches!(e, IngestError::AuthorForked(k) if k == key.public_key()), "{e}");
+        // A new log is refused too, and the author is told so.
+        let fresh = branch(&key, 2, 0, "fresh");
+        assert_eq!(codes(&store.ingest_bulk(&fresh, &SystemSchemas).await.unwrap()), ["AUTHOR_FORKED"]);
+        let refused = store.next_args(&key.public_key(), None).await.unwrap_err();
+        assert!(matches!(refused, NextArgsError::AuthorForked), "{refused}");
+        assert_eq!(refused.code(), ErrorCode::AuthorForked);
+        assert!(store.author_blocked(&key.public_key()).await.unwrap());
+
+        // Nothing of the author is served: not to peers, not in exports.
+        let heights = store.log_heights(&schemas, &SystemSchemas).await.unwrap();
+        assert_eq!(heights, vec![(*other_author.public_key().as_bytes(), 0, 2)]);
+        let all = store.entries_after(0, 1000, &EntryFilter::default()).await.unwrap();
+        assert!(all.iter().all(|e| e.public_key == *other_author.public_key().as_bytes()));
+        assert_eq!(all.len(), 2);
+        let logs = store.entries_of_logs(&[(*key.public_key().as_bytes(), 1, 0)]).await.unwrap();
+        assert!(logs.is_empty());
+        assert_eq!(store.count_entries(&EntryFilter::default()).await.unwrap(), 2);
+        // Every document of the author is to be reduced again, from nothing.
+        assert_eq!(forked_logs(&store).await, [(0, Some(1)), (1, Some(1))]);
+        // The other author goes on.
+        assert!(!store.author_blocked(&other_author.public_key()).await.unwrap());
+        store.next_args(&other_author.public_key(), None).await.unwrap();
+
+        // The policy is the store's, chosen at connect: freezing again,
+        // only log 0 from its fork on is held back.
+        store.close().await;
+        drop(store);
+        let store = db.store().await;
+        assert!(!store.author_blocked(&key.public_key()).await.unwrap());
+        // (Still listed: their documents are to be reduced again.)
+        assert_eq!(forked_logs(&store).await, [(0, Some(2)), (1, None)]);
+        let mut heights = store.log_heights(&schemas, &SystemSchemas).await.unwrap();
+        heights.sort_unstable();
+        let mut want = vec![
+            (*key.public_key().as_bytes(), 0, 1),
+            (*key.public_key().as_bytes(), 1, 2),
+            (*other_author.public_key().as_bytes(), 0, 2),
+        ];
+        want.sort_unstable();
+        assert_eq!(heights, want);
+        store.ingest(&second_log[2].0, &second_log[2].1, &SystemSchemas).await.unwrap();
+        store.close().await;
+        drop(store);
+        let store = db.store_with(block).await;
+        assert!(store.author_blocked(&key.public_key()).await.unwrap());
         store.close().await;
     }
 

@@ -1,7 +1,9 @@
 //! Documents of forked logs: when a log is frozen (see the store's
 //! `forks`), its document's views may hold operations from the disputed
-//! part. Each such document is reduced again from what is below the fork,
-//! once per fork, at start and whenever a fork is recorded.
+//! part. Each such document, and each other document with a log of the same
+//! author (the store may block forked authors altogether), is reduced again
+//! from what the store still lets count, once per fork, at start and
+//! whenever a fork is recorded.
 
 use hoffnung_store::{SchemaSource, ViewBatch};
 
@@ -49,15 +51,20 @@ impl Worker {
             } else if let Some(view) = reduce_logged(&d.document_id, &ops) {
                 views.push(view);
             }
-            tracing::info!(
+            tracing::debug!(
                 document = %d.document_id,
                 author = %d.public_key,
                 log_id = d.log_id,
                 frozen_from = d.frozen_from,
-                "document of a forked log reduced from below the fork"
+                "document of a forked author reduced again"
             );
             done.push(key);
         }
+        tracing::info!(
+            documents = done.len(),
+            removed = removed.len(),
+            "documents of forked authors reduced again"
+        );
         if !views.is_empty() || !removed.is_empty() {
             let batch = ViewBatch {
                 current: views.iter().collect(),
@@ -71,6 +78,6 @@ impl Worker {
     }
 }
 
-fn refreshed_key(d: &hoffnung_store::ForkedDocument) -> ([u8; 32], u64, u64) {
+fn refreshed_key(d: &hoffnung_store::ForkedDocument) -> ([u8; 32], u64, Option<u64>) {
     (*d.public_key.as_bytes(), d.log_id, d.frozen_from)
 }

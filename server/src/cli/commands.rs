@@ -125,7 +125,7 @@ pub async fn export(
         schemas.dedup();
     }
     let filter = EntryFilter { schemas, authors };
-    let n = transfer::export(&config.database_url(), file, filter).await?;
+    let n = transfer::export(&config.database_url(), config.store_config(), file, filter).await?;
     eprintln!("exported {n} entries to {}", file.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -139,7 +139,8 @@ pub async fn import(file: &Path, node: &NodeArgs) -> anyhow::Result<ExitCode> {
         .allow_list()
         .map(|ids| ids.iter().map(|s| s.parse()).collect::<Result<_, _>>())
         .transpose()?;
-    let report = transfer::import(&config.database_url(), file, allow).await?;
+    let report =
+        transfer::import(&config.database_url(), config.store_config(), file, allow).await?;
     let rejected: u64 = report.rejected.values().sum();
     eprintln!(
         "imported {} entries, {} already present, {} rejected; {} in forked logs, {} proofs of forks; {} of deleted documents left out (purged)",
@@ -162,7 +163,7 @@ pub async fn compact(node: &NodeArgs) -> anyhow::Result<ExitCode> {
     init_client_logs();
     let (config, _) = load_config(node)?;
     let url = config.database_url();
-    let store = hoffnung_store::Store::connect(&url, hoffnung_store::StoreConfig::default())
+    let store = hoffnung_store::Store::connect(&url, config.store_config())
         .await
         .with_context(|| format!("opening the database {url}"))?;
     let before = store.database_bytes().await?;

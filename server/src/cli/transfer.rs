@@ -71,8 +71,13 @@ impl Progress {
 }
 
 /// Writes the entries that pass `filter` to `out` (`-`: stdout).
-pub async fn export(database_url: &str, out: &Path, filter: EntryFilter) -> anyhow::Result<u64> {
-    let store = open(database_url).await?;
+pub async fn export(
+    database_url: &str,
+    config: StoreConfig,
+    out: &Path,
+    filter: EntryFilter,
+) -> anyhow::Result<u64> {
+    let store = open(database_url, config).await?;
     let total = store.count_entries(&filter).await?;
     let writer: Box<dyn Write> = if out.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
@@ -135,7 +140,8 @@ pub struct ImportReport {
     /// Rejections by error code.
     pub rejected: BTreeMap<&'static str, u64>,
     pub first_rejection: Option<String>,
-    /// Entries at or above the fork of a forked log (not stored, not a failure).
+    /// Entries at or above the fork of a forked log, or of a blocked forked
+    /// author (not stored, not a failure).
     pub forked: u64,
     /// Proofs of forks read (and recorded, for the logs the database holds).
     pub forks: u64,
@@ -147,11 +153,12 @@ pub struct ImportReport {
 /// Reads an export file and ingests its entries into the database.
 pub async fn import(
     database_url: &str,
+    config: StoreConfig,
     file: &Path,
     allow: Option<Vec<SchemaId>>,
 ) -> anyhow::Result<ImportReport> {
     let (entries, forks, purged) = read_file(file)?;
-    let store = open(database_url).await?;
+    let store = open(database_url, config).await?;
     // System entries (schema and field definitions) first: the registry
     // then knows every schema the other entries use.
     let (system, application): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(_, op)| {
@@ -190,7 +197,7 @@ fn tally(report: &mut ImportReport, results: Vec<Result<hoffnung_store::Ingested
         match r {
             Ok(_) => report.imported += 1,
             Err(IngestError::Duplicate(_)) => report.already_present += 1,
-            Err(IngestError::LogForked { .. }) => report.forked += 1,
+            Err(IngestError::LogForked { .. } | IngestError::AuthorForked(_)) => report.forked += 1,
             Err(e) => {
                 *report.rejected.entry(e.code().as_str()).or_default() += 1;
                 report.first_rejection.get_or_insert_with(|| e.to_string());
@@ -271,8 +278,8 @@ fn read_file(path: &Path) -> anyhow::Result<(Vec<Pair>, Vec<ForkProof>, u64)> {
     Ok((out, forks, purged))
 }
 
-async fn open(database_url: &str) -> anyhow::Result<Store> {
-    Store::connect(database_url, StoreConfig::default())
+async fn open(database_url: &str, config: StoreConfig) -> anyhow::Result<Store> {
+    Store::connect(database_url, config)
         .await
         .with_context(|| format!("opening the database {database_url}"))
 }

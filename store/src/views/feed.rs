@@ -56,13 +56,10 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> Result<Vec<StoredOperation>, StoreError> {
-        let sql = render(
-            &format!(
-                "SELECT {OPERATION_COLUMNS} FROM entries e WHERE id > ? AND {} ORDER BY id LIMIT ?",
-                crate::sql::not_frozen!()
-            ),
-            self.backend(),
-        );
+        let sql = self.render(&format!(
+            "SELECT {OPERATION_COLUMNS} FROM entries e WHERE id > ? AND {} ORDER BY id LIMIT ?",
+            crate::sql::not_frozen!()
+        ));
         let rows = sqlx::query(&sql)
             .bind(after)
             .bind(i64::from(limit))
@@ -85,16 +82,13 @@ impl Store {
             .map(|c| format!("e.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = render(
-            &format!(
-                "SELECT {columns} FROM {} l \
+        let sql = self.render(&format!(
+            "SELECT {columns} FROM {} l \
                  JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
                  WHERE e.id <= ? AND {} ORDER BY e.id",
-                crate::sql::document_logs!(),
-                crate::sql::not_frozen!()
-            ),
-            self.backend(),
-        );
+            crate::sql::document_logs!(),
+            crate::sql::not_frozen!()
+        ));
         let rows = crate::sql::bind_document_logs(
             sqlx::query(&sql),
             schema_id.to_string(),

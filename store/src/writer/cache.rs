@@ -2,7 +2,7 @@
 //! ([`Cache`], aged a generation at a time), and the lookups that fill it
 //! from the database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hoffnung_core::publish::PreviousOperation;
 use hoffnung_core::{DocumentId, Hash, LogId, OperationAction, OperationId, PublicKey, SeqNum};
@@ -92,7 +92,7 @@ pub(super) struct Cache {
     loaded_authors: std::collections::HashSet<Author>,
     /// Forked logs and the seq num each is frozen from, all of them
     /// (there are few); `None` until first read.
-    pub(super) frozen: Option<HashMap<(Author, LogId), SeqNum>>,
+    pub(super) frozen: Option<BTreeMap<(Author, LogId), SeqNum>>,
 }
 
 impl Cache {

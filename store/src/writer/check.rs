@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::cache::{author, document_log, hash_at, log_head, operation_meta, Cache, Head};
 use super::forks;
+use crate::config::ForkedAuthors;
 use crate::error::{IngestError, StoreError};
 use crate::ingest::{Checked, Ingested};
 use crate::sql::Statements;
@@ -95,6 +96,9 @@ async fn check_and_stage_entry(
             log_id: entry.log_id,
             frozen_from: from,
         }));
+    }
+    if sql.forked_authors == ForkedAuthors::Block && forks::author_forked(cache, &pk) {
+        return Ok(Err(IngestError::AuthorForked(pk)));
     }
     let head_pos = head.map(|h| LogPosition {
         public_key: pk,

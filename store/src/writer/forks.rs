@@ -1,7 +1,7 @@
 //! Forked logs in the writer: which logs are frozen, the stored entry a new
 //! one contradicts, and the proofs a batch records (migration 0008).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use hoffnung_core::{EncodedEntry, ForkProof, Hash, LogId, PublicKey, SeqNum};
 use sqlx::{AnyConnection, Row};
@@ -21,7 +21,7 @@ pub(super) async fn frozen_from(
 ) -> Result<Option<SeqNum>, StoreError> {
     if cache.frozen.is_none() {
         let rows = sqlx::query(&sql.forks_frozen).fetch_all(&mut *conn).await?;
-        let mut frozen = HashMap::with_capacity(rows.len());
+        let mut frozen = BTreeMap::new();
         for row in &rows {
             let key: Vec<u8> = row.try_get(0)?;
             let key: [u8; 32] = key
@@ -38,6 +38,15 @@ pub(super) async fn frozen_from(
         .frozen
         .as_ref()
         .and_then(|f| f.get(&(author(pk), log_id)).copied()))
+}
+
+/// Whether a log of this author is forked (read by [`frozen_from`] before).
+pub(super) fn author_forked(cache: &Cache, pk: &PublicKey) -> bool {
+    let key = author(pk);
+    cache
+        .frozen
+        .as_ref()
+        .is_some_and(|f| f.range((key, 0)..=(key, LogId::MAX)).next().is_some())
 }
 
 /// The entry at a position: staged in this batch, or stored.
@@ -108,7 +117,7 @@ pub(super) fn fork(
 pub(super) fn stage(cache: &mut Cache, pending: &mut Pending, proof: ForkProof) -> IngestError {
     let public_key = proof.public_key();
     let log_id = proof.log_id();
-    let frozen = cache.frozen.get_or_insert_with(HashMap::new);
+    let frozen = cache.frozen.get_or_insert_with(BTreeMap::new);
     let frozen_from = match frozen.get(&(author(&public_key), log_id)) {
         Some(&at) if at <= proof.frozen_from() => at,
         _ => {

@@ -38,6 +38,24 @@ fn layers_apply_in_order() {
     assert_eq!(c.http_port, 5000);
     assert_eq!(c.materializer_cache, 256);
     assert_eq!(c.max_page_size, 300);
+    assert_eq!(c.forked_authors, ForkedAuthors::Freeze);
+    assert_eq!(
+        c.store_config().forked_authors,
+        hoffnung_store::ForkedAuthors::Freeze
+    );
+    let block = env(&[("HOFFNUNG_FORKED_AUTHORS", "block")]);
+    let (c, _) = Config::load(None, &block, &Flags::default()).unwrap();
+    assert_eq!(
+        c.store_config().forked_authors,
+        hoffnung_store::ForkedAuthors::Block
+    );
+    let err = Config::load(
+        None,
+        &env(&[("HOFFNUNG_FORKED_AUTHORS", "ban")]),
+        &Flags::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("forked_authors"), "{err}");
     let zero = env(&[("HOFFNUNG_MAX_PAGE_SIZE", "0")]);
     let err = Config::load(None, &zero, &Flags::default()).unwrap_err();
     assert!(err.to_string().contains("max_page_size"), "{err}");

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 mod forks;
 mod load;
+mod pins;
 mod purge;
 use load::{decode, load, reduce_logged};
 use purge::PURGE_RETRY;
@@ -431,6 +432,12 @@ impl Worker {
         if !deleted.is_empty() {
             self.purge_soon();
         }
+        let written: std::collections::HashSet<&hoffnung_core::DocumentViewId> =
+            current.iter().chain(&history).map(|v| &v.view_id).collect();
+        let pinned = self
+            .unstored_pins(&current, &replaced, &written, to)
+            .await?;
+        history.extend(pinned);
 
         let batch = ViewBatch {
             current: current.iter().collect(),

@@ -74,6 +74,9 @@ backend_tests! {
                 fields(&[("title", s(&format!("post {d}"))), ("body", s(&text(&format!("{d}/{r}"), 2000)))])
             },
         );
+        // What the purge is to give back: the operations' bytes (DELETEs
+        // included, a few percent).
+        let payloads: u64 = entries.iter().map(|(_, op)| op.len() as u64).sum();
         eprintln!("signed {:?}", t.elapsed());
         for chunk in entries.chunks(4096) {
             let results = store.ingest_bulk(chunk, registry.as_ref()).await.unwrap();
@@ -105,8 +108,14 @@ backend_tests! {
         materializer.shutdown().await;
         store.compact().await.unwrap();
         let after = store.database_bytes().await.unwrap();
-        eprintln!("{:?}: {before} bytes before the purge, {after} after", store.backend());
-        assert!(after * 5 <= before, "{after} bytes after the purge, {before} before: not 80 % smaller");
+        eprintln!("{:?}: {before} bytes before the purge, {after} after; {payloads} bytes of operations", store.backend());
+        // At least the payloads' own size comes back (their pages, indexes
+        // and the views that go with them make it more). The share of the
+        // whole is in docs/benchmarks.md: what stays is every entry.
+        assert!(
+            before.saturating_sub(after) >= payloads,
+            "{after} bytes after the purge, {before} before: less than the {payloads} bytes of operations returned"
+        );
         // Every entry is still there and verifies; only the DELETEs keep
         // their operations; nextArgs hands out the same new log as before.
         assert_eq!(verify_logs(&store).await, (stored, 3 * DOCS as u64));

@@ -3,8 +3,8 @@
 //! as the target's application documents need them.
 //!
 //! A `blob_v1` document is offered when the target holds `blob_v1` and a
-//! view (current or replaced) of a document of an application schema of the
-//! target relates to it; a `blob_piece_v1` document when the target also
+//! stored view (current, or an old one something pins) of a document of an
+//! application schema of the target relates to it; a `blob_piece_v1` document when the target also
 //! holds `blob_piece_v1` and a view of an offered blob pins it. Relations
 //! are read from the view tables, so they count once materialized.
 

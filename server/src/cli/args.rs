@@ -85,10 +85,20 @@ pub enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
-    /// Give the space that purged documents freed inside the database back
-    /// to the file system (SQLite VACUUM, PostgreSQL VACUUM FULL, OPTIMIZE
+    /// Give the space that purged documents and collected views freed
+    /// inside the database back to the file system (SQLite VACUUM, PostgreSQL VACUUM FULL, OPTIMIZE
     /// TABLE); tables are locked meanwhile, so run it while the node is quiet.
     Compact {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Collect the views that no current view pins (the node collects them
+    /// as they become unused; this finds those kept before) and tell how
+    /// much they held; `hoffnung compact` then gives the space back.
+    Gc {
+        /// Only tell what would be collected
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         node: NodeArgs,
     },

@@ -157,26 +157,6 @@ pub async fn import(file: &Path, node: &NodeArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-/// `hoffnung compact`: rewrites the database's files without the space
-/// purges freed.
-pub async fn compact(node: &NodeArgs) -> anyhow::Result<ExitCode> {
-    init_client_logs();
-    let (config, _) = load_config(node)?;
-    let url = config.database_url();
-    let store = hoffnung_store::Store::connect(&url, config.store_config())
-        .await
-        .with_context(|| format!("opening the database {url}"))?;
-    let before = store.database_bytes().await?;
-    store.compact().await?;
-    let after = store.database_bytes().await?;
-    store.close().await;
-    eprintln!(
-        "compacted: {before} bytes before, {after} after ({} returned)",
-        before.saturating_sub(after)
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `hoffnung key new|show|import`: the command-line user's author key.
 pub fn key(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
     match cmd {

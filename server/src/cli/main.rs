@@ -16,6 +16,7 @@ mod keys;
 mod logging;
 mod node;
 mod publish;
+mod space;
 mod transfer;
 
 use std::process::ExitCode;
@@ -103,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             node,
         } => commands::export(&file, schemas, &authors, &node).await,
         Command::Import { file, node } => commands::import(&file, &node).await,
-        Command::Compact { node } => commands::compact(&node).await,
+        Command::Compact { node } => space::compact(&node).await,
+        Command::Gc { dry_run, node } => space::gc(dry_run, &node).await,
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! For a schema the tables are `<t>` (the current view of every document,
 //! typed columns per field, indexed for filtering and ordering),
-//! `<t>__views` (every view that was a document's current one and no longer
-//! is, by view id: with `<t>` it answers pinned relations and `viewId`
-//! queries; current views are not copied there, which would double the
-//! rows a new document writes) and, if the schema has relation
+//! `<t>__views` (views that were a document's current one, or that it
+//! passed through, and that a current view pins, by view id: with `<t>` it
+//! answers pinned relations and pinned lists; other views are collected as
+//! they become unused, see `unused`; current views are not copied there,
+//! which would double the rows a new document writes) and, if the schema has relation
 //! lists, `<t>__lists` (one row per list item of current views, so lists
 //! can be joined and filtered). Meta columns start with `_`; field columns
 //! are `f<index>_<name>`, which no field name can clash with.
@@ -19,6 +20,7 @@ mod layout;
 mod mysql_layout;
 mod purge;
 mod read;
+mod unused;
 mod write;
 
 pub use catalogue::ViewCatalogue;
@@ -31,4 +33,5 @@ pub use layout::ViewTable;
 pub(crate) use layout::{hex_of, is_list, live_condition, quote, text_key, text_key_chars};
 pub use purge::Deletion;
 pub use read::ViewKey;
+pub use unused::{pinned_views, UnusedViews};
 pub use write::{ViewBatch, ViewWriter};

@@ -76,13 +76,39 @@ impl Store {
         // in both tables: each view id answers once.
         let mut seen = std::collections::HashSet::new();
         for chunk in views.chunks(KEYS_PER_READ) {
-            let Some((sql, params)) = by_view_id(table, chunk, backend) else {
+            let cols = table.column_list();
+            let Some((sql, params)) = by_view_id(table, chunk, &cols, backend) else {
                 continue;
             };
             for row in self.read_rows(table, &sql, params).await? {
                 if seen.insert(row.view_id.clone()) {
                     out.push((ViewKey::View(row.view_id.clone()), row));
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which of these views (of `table`'s schema) a row holds, current or
+    /// history: only their ids are read.
+    pub async fn stored_view_ids(
+        &self,
+        table: &ViewTable,
+        views: &[&DocumentViewId],
+    ) -> Result<std::collections::HashSet<DocumentViewId>, StoreError> {
+        let backend = self.backend();
+        let mut out = std::collections::HashSet::new();
+        for chunk in views.chunks(KEYS_PER_READ) {
+            let Some((sql, params)) = by_view_id(table, chunk, "_view_id", backend) else {
+                continue;
+            };
+            self.count_read();
+            let rows = sqlx::query_with(&render(&sql, backend), crate::sql::arguments(params)?)
+                .fetch_all(self.pool())
+                .await?;
+            for row in &rows {
+                let text = text_at(row, 0)?.unwrap_or_default();
+                out.insert(text.parse().map_err(|e| corrupt("stored view id", e))?);
             }
         }
         Ok(out)
@@ -210,6 +236,7 @@ fn by_document(table: &ViewTable, documents: &[&DocumentId]) -> (String, Vec<Par
 fn by_view_id(
     table: &ViewTable,
     views: &[&DocumentViewId],
+    cols: &str,
     backend: Backend,
 ) -> Option<(String, Vec<Param>)> {
     let (keys, hashes): (Vec<String>, Vec<Param>) = views
@@ -226,7 +253,6 @@ fn by_view_id(
         "SELECT {cols} FROM {history} WHERE _view_id IN ({k}) UNION ALL \
          SELECT {cols} FROM {current} WHERE _document_id IN \
          (SELECT {doc} FROM entries e WHERE e.entry_hash IN ({h})) AND _view_id IN ({k})",
-        cols = table.column_list(),
         history = quote(&table.views_table()),
         current = quote(&table.table),
         doc = hex_of("e.document_id", backend),

@@ -10,6 +10,7 @@ use super::changes::{ChangedView, PendingChanges, ViewChanges};
 use super::codec::list_items;
 use super::layout::{quote, ViewTable, META};
 use super::purge;
+use super::unused::{keeps_history, pinners, Unpinned};
 use crate::error::StoreError;
 use crate::sql::{
     all_or_nothing, multi_row, multi_row_of, on_conflict, render, row_chunks, row_chunks_within,
@@ -243,16 +244,31 @@ impl ViewWriter {
             let table = self.tables.get(schema_id).map(Arc::as_ref);
             out.extend(purge::purged(schema_id, document, table, now, backend));
         }
+        let mut unpinned = Unpinned::default();
         for (schema_id, (current, history)) in by_table {
             let table = self
                 .tables
                 .get(schema_id)
                 .cloned()
                 .ok_or_else(|| StoreError::NoViewTable(schema_id.clone()))?;
+            // History only of views something can pin (see `unused`).
+            let pinnable =
+                keeps_history(schema_id) || !pinners(self.tables.values(), schema_id).is_empty();
+            for (v, replaced) in &current {
+                if let Some(r) = replaced {
+                    unpinned.replaced(&table, v, r, pinnable);
+                }
+            }
+            let (supersede, history) = if pinnable {
+                history.iter().for_each(|v| unpinned.passed(v));
+                (current.len(), history)
+            } else {
+                (0, Vec::new())
+            };
             // The current rows these views replace become history (a view
             // id belongs to one document, so `NOT IN` keeps a rewritten
             // current view where it is).
-            for chunk in row_chunks(current.len()) {
+            for chunk in row_chunks(supersede) {
                 let sql = self.statement(&table, Kind::Supersede, chunk.len());
                 let params = current[chunk.clone()]
                     .iter()
@@ -333,6 +349,8 @@ impl ViewWriter {
                 }
             }
         }
+        // Last: whether a view is pinned depends on every current row.
+        out.extend(unpinned.statements(&self.tables, backend));
         Ok(out)
     }
 

@@ -13,15 +13,8 @@ use sqlx::{Connection, Row};
 async fn gc_collects_views_nothing_pins_and_compact_returns_the_space() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let node = start_node(h, &[]);
+    let (node, schema) = node_with_note_schema(h);
     let url = node.base.clone();
-    ok(h, &["key", "new"]);
-    let file = h.join("note.toml");
-    std::fs::write(&file, NOTE_TOML).unwrap();
-    let schema = ok(
-        h,
-        &["schema", "create", file.to_str().unwrap(), "--node", &url],
-    );
     let fields = r#"{"title": "first words", "stars": 1, "rating": 0.5, "done": false}"#;
     let doc = ok(
         h,

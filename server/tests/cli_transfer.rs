@@ -14,12 +14,8 @@ backend_tests! {
     export_then_import_into_a_fresh_node_reproduces_the_documents(db) {
         let home = tempfile::tempdir().unwrap();
         let h = home.path();
-        let node = start_node(h, &[]);
+        let (node, schema) = node_with_note_schema(h);
         let url = node.base.clone();
-        ok(h, &["key", "new"]);
-        let file = h.join("note.toml");
-        std::fs::write(&file, NOTE_TOML).unwrap();
-        let schema = ok(h, &["schema", "create", file.to_str().unwrap(), "--node", &url]);
         let mut docs = Vec::new();
         for i in 0..5 {
             let fields = format!(r#"{{"title": "note {i}", "stars": {i}, "rating": 0.5, "done": false}}"#);

@@ -151,3 +151,35 @@ impl Store {
         Ok(seq.map(|s| s as u64))
     }
 }
+
+/// `sql` for a fork policy: under [`ForkedAuthors::Block`] its
+/// `sql::not_frozen` conditions leave out every entry of a forked author.
+pub(crate) fn with_forks(sql: &str, forked: ForkedAuthors) -> std::borrow::Cow<'_, str> {
+    match forked {
+        ForkedAuthors::Freeze => sql.into(),
+        ForkedAuthors::Block => sql.replace(crate::sql::frozen_part!(), "").into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{not_frozen, Backend, Statements};
+
+    #[test]
+    fn blocking_forked_authors_widens_the_frozen_part_to_the_author() {
+        let sql = concat!("SELECT 1 FROM entries e WHERE ", not_frozen!());
+        assert_eq!(with_forks(sql, ForkedAuthors::Freeze), sql);
+        assert_eq!(
+            with_forks(sql, ForkedAuthors::Block),
+            "SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key)"
+        );
+        let blocked = Statements::new(Backend::Sqlite, ForkedAuthors::Block);
+        assert!(!blocked.document_operations.contains("k.log_id"));
+        assert!(!blocked.document_deleted_below_forks.contains("k.log_id"));
+        let frozen = Statements::new(Backend::Sqlite, ForkedAuthors::Freeze);
+        assert!(frozen
+            .document_operations
+            .contains(crate::sql::frozen_part!()));
+    }
+}

@@ -166,10 +166,10 @@ impl Store {
     }
 
     /// A statement made at run time as this store runs it: for its backend
-    /// and its fork policy (see `sql::with_forks`).
+    /// and its fork policy (see `forks::with_forks`).
     pub(crate) fn render(&self, sql: &str) -> String {
         sql::render(
-            &sql::with_forks(sql, self.config().forked_authors),
+            &forks::with_forks(sql, self.config().forked_authors),
             self.backend(),
         )
     }

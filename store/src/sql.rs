@@ -6,6 +6,7 @@ use sqlx::Arguments;
 
 use crate::config::ForkedAuthors;
 use crate::error::{Failure, StoreError};
+use crate::forks::with_forks;
 
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,8 +265,8 @@ pub(crate) use document_logs;
 
 /// The condition that entry `e` is not in the frozen part of a forked log
 /// (see migration 0008): documents keep the state from below a fork.
-/// Under [`ForkedAuthors::Block`] ([`with_forks`]) it holds for no entry
-/// of a forked author.
+/// Under [`ForkedAuthors::Block`] (`forks::with_forks`) it holds for no
+/// entry of a forked author.
 macro_rules! not_frozen {
     () => {
         concat!(
@@ -284,15 +285,6 @@ macro_rules! frozen_part {
     };
 }
 pub(crate) use frozen_part;
-
-/// `sql` for a fork policy: under [`ForkedAuthors::Block`] its
-/// [`not_frozen`] conditions leave out every entry of a forked author.
-pub(crate) fn with_forks(sql: &str, forked: ForkedAuthors) -> std::borrow::Cow<'_, str> {
-    match forked {
-        ForkedAuthors::Freeze => sql.into(),
-        ForkedAuthors::Block => sql.replace(frozen_part!(), "").into(),
-    }
-}
 
 /// Binds the parameters of [`document_logs`].
 pub(crate) fn bind_document_logs<'q>(
@@ -571,21 +563,6 @@ mod tests {
             ),
             "log_document = ?"
         );
-    }
-
-    #[test]
-    fn blocking_forked_authors_widens_the_frozen_part_to_the_author() {
-        let sql = concat!("SELECT 1 FROM entries e WHERE ", not_frozen!());
-        assert_eq!(with_forks(sql, ForkedAuthors::Freeze), sql);
-        assert_eq!(
-            with_forks(sql, ForkedAuthors::Block),
-            "SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key)"
-        );
-        let blocked = Statements::new(Backend::Sqlite, ForkedAuthors::Block);
-        assert!(!blocked.document_operations.contains("k.log_id"));
-        assert!(!blocked.document_deleted_below_forks.contains("k.log_id"));
-        let frozen = Statements::new(Backend::Sqlite, ForkedAuthors::Freeze);
-        assert!(frozen.document_operations.contains(frozen_part!()));
     }
 
     #[test]

@@ -68,6 +68,26 @@ pub fn start_node(home: &Path, extra: &[&str]) -> NodeProcess {
     NodeProcess::start(cmd)
 }
 
+/// A node in `home` (started), an author key, and the `note` schema
+/// ([`NOTE_TOML`]) published to it; the schema id.
+pub fn node_with_note_schema(home: &Path) -> (NodeProcess, String) {
+    let node = start_node(home, &[]);
+    ok(home, &["key", "new"]);
+    let file = home.join("note.toml");
+    std::fs::write(&file, NOTE_TOML).unwrap();
+    let schema = ok(
+        home,
+        &[
+            "schema",
+            "create",
+            file.to_str().unwrap(),
+            "--node",
+            &node.base,
+        ],
+    );
+    (node, schema)
+}
+
 pub const NOTE_TOML: &str = r#"
 name = "note"
 description = "A short note"

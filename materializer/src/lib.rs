@@ -59,6 +59,10 @@ pub struct MaterializerConfig {
     /// How long after a document is seen deleted its payloads and rows are
     /// purged (`worker/purge.rs`); `None`: never.
     pub purge_after: Option<Duration>,
+    /// How long a blob piece no blob uses is kept before it is purged the
+    /// same way; `None`: never. Pieces are published before their blob, so
+    /// this must outlast the longest upload.
+    pub unused_pieces_after: Option<Duration>,
 }
 
 /// The default grace period of deleted documents: a week.
@@ -81,6 +85,7 @@ impl Default for MaterializerConfig {
             fill: 64,
             parallel_loads: 8,
             purge_after: Some(DEFAULT_PURGE_AFTER),
+            unused_pieces_after: Some(DEFAULT_PURGE_AFTER),
         }
     }
 }

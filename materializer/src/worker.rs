@@ -429,7 +429,13 @@ impl Worker {
                 self.cache.put(w.document_id, view);
             }
         }
-        if !deleted.is_empty() {
+        // A new piece, or a blob's new view, may leave pieces unused: they
+        // are recorded with the batch (see the store's `views/pieces.rs`).
+        let blobs = current.iter().any(|v| {
+            v.schema_id == hoffnung_core::SchemaId::BLOB_PIECE_V1
+                || v.schema_id == hoffnung_core::SchemaId::BLOB_V1
+        });
+        if !deleted.is_empty() || blobs {
             self.purge_soon();
         }
         let written: std::collections::HashSet<&hoffnung_core::DocumentViewId> =

@@ -99,3 +99,98 @@ async fn gc_collects_views_nothing_pins_and_compact_returns_the_space() {
     assert_eq!(got["data"]["v"]["fields"]["title"], "first words", "{got}");
     assert_eq!(got["data"]["v"]["meta"]["viewId"], doc.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_drops_the_documents_of_schemas_no_longer_allowed() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (node, schema) = node_with_note_schema(h);
+    let url = node.base.clone();
+    let doc = ok(
+        h,
+        &[
+            "doc",
+            "create",
+            "--schema",
+            &schema,
+            "--node",
+            &url,
+            "--fields",
+            r#"{"title": "to be dropped", "stars": 1, "rating": 0.5, "done": false}"#,
+        ],
+    );
+    wait_caught_up(h, &url);
+    drop(node);
+
+    // Without the flag, or with every schema allowed, nothing is dropped.
+    let plain = run(h, &["gc", "--dry-run"]);
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("drop"));
+    let all = run(h, &["gc", "--dry-run", "--drop-disallowed"]);
+    assert!(String::from_utf8_lossy(&all.stderr).contains("allows every schema"));
+
+    // Only blobs allowed: the note's document would go, then goes.
+    let only_blobs = ["--allow-schema", "blob_v1,blob_piece_v1"];
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["gc", "--drop-disallowed"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&only_blobs);
+        a
+    };
+    let dry = run(h, &args(&["--dry-run"]));
+    let (out, said) = (
+        String::from_utf8_lossy(&dry.stdout),
+        String::from_utf8_lossy(&dry.stderr),
+    );
+    assert!(
+        said.contains("would drop 1 documents of 1 schemas not allowed"),
+        "{said}"
+    );
+    assert!(
+        out.contains(&format!("{schema}: 1 documents dropped")),
+        "{out}"
+    );
+    let done = run(h, &args(&[]));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stderr).contains("dropped 1 documents"));
+    let again = run(h, &args(&["--dry-run"]));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("would drop 0 documents"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // Allowed again, the document does not come back; its entries are all
+    // still there (the export carries them, purged) and the schema works.
+    let node = start_node(h, &[]);
+    let query = format!("{{ d: {schema}(id: \"{doc}\") {{ meta {{ documentId }} }} }}");
+    let got: Value =
+        serde_json::from_str(&ok(h, &["query", &query, "--node", &node.base])).unwrap();
+    assert_eq!(got["data"]["d"], Value::Null, "{got}");
+    let fresh = ok(
+        h,
+        &[
+            "doc",
+            "create",
+            "--schema",
+            &schema,
+            "--node",
+            &node.base,
+            "--fields",
+            r#"{"title": "new", "stars": 2, "rating": 1.5, "done": true}"#,
+        ],
+    );
+    wait_caught_up(h, &node.base);
+    let query = format!("{{ d: {schema}(id: \"{fresh}\") {{ fields {{ title }} }} }}");
+    let got: Value =
+        serde_json::from_str(&ok(h, &["query", &query, "--node", &node.base])).unwrap();
+    assert_eq!(got["data"]["d"]["fields"]["title"], "new", "{got}");
+    drop(node);
+    let export = h.join("export.jsonl");
+    ok(h, &["export", export.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(text.matches("\"purged\":true").count(), 1, "{text}");
+}

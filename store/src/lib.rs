@@ -57,8 +57,8 @@ pub use query::{
 };
 pub use sql::Backend;
 pub use views::{
-    pinned_views, ChangedView, Deletion, StoredOperation, UnusedViews, ViewBatch, ViewCatalogue,
-    ViewChanges, ViewKey, ViewRow, ViewTable, ViewWriter,
+    pinned_views, ChangedView, Deletion, DroppedSchema, StoredOperation, UnusedPieces, UnusedViews,
+    ViewBatch, ViewCatalogue, ViewChanges, ViewKey, ViewRow, ViewTable, ViewWriter,
 };
 pub use writer::QueuedWrite;
 

@@ -359,10 +359,15 @@ statements! {
                            WHERE ", not_frozen!(), " ORDER BY e.id");
     documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ? AND seq_num = 1";
     // Deleted documents (migration 0009).
-    deletions_due = "SELECT document_id, schema_id, deleted_at FROM deletions \
-                     WHERE purged_at IS NULL AND deleted_at <= ? ORDER BY deleted_at LIMIT ?";
-    deletion_oldest = "SELECT MIN(deleted_at) FROM deletions WHERE purged_at IS NULL";
-    deletion_counts = "SELECT COUNT(purged_at), COUNT(*) - COUNT(purged_at) FROM deletions";
+    deletions_due = "SELECT document_id, schema_id, deleted_at, unused FROM deletions \
+                     WHERE purged_at IS NULL AND deleted_at <= ? \
+                     AND (unused = 0 AND deleted_at <= ? OR unused <> 0 AND deleted_at <= ?) \
+                     ORDER BY deleted_at LIMIT ?";
+    deletion_oldest = "SELECT MIN(CASE WHEN unused = 0 THEN deleted_at END), \
+                       MIN(CASE WHEN unused <> 0 THEN deleted_at END) \
+                       FROM deletions WHERE purged_at IS NULL";
+    deletion_counts = "SELECT COUNT(purged_at), COUNT(*) - COUNT(purged_at) FROM deletions \
+                       WHERE unused = 0";
     document_deleted_below_forks = concat!("SELECT 1 FROM ", document_logs!(), " l \
                         JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
                         WHERE e.action = 2 AND ", not_frozen!(), " LIMIT 1");

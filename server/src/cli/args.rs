@@ -93,12 +93,18 @@ pub enum Command {
         node: NodeArgs,
     },
     /// Collect the views that no current view pins (the node collects them
-    /// as they become unused; this finds those kept before) and tell how
-    /// much they held; `hoffnung compact` then gives the space back.
+    /// as they become unused; this finds those kept before), find the blob
+    /// pieces no blob uses (the node purges them after the grace period),
+    /// and tell how much they held; `hoffnung compact` then gives the space
+    /// back.
     Gc {
         /// Only tell what would be collected
         #[arg(long)]
         dry_run: bool,
+        /// Also drop the documents of schemas that `allow_schema` no longer
+        /// allows: their payloads are purged and their view tables go
+        #[arg(long)]
+        drop_disallowed: bool,
         #[command(flatten)]
         node: NodeArgs,
     },

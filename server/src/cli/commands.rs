@@ -135,10 +135,7 @@ pub async fn export(
 pub async fn import(file: &Path, node: &NodeArgs) -> anyhow::Result<ExitCode> {
     init_client_logs();
     let (config, _) = load_config(node)?;
-    let allow = config
-        .allow_list()
-        .map(|ids| ids.iter().map(|s| s.parse()).collect::<Result<_, _>>())
-        .transpose()?;
+    let allow = config.allow_schema_ids()?;
     let report =
         transfer::import(&config.database_url(), config.store_config(), file, allow).await?;
     let rejected: u64 = report.rejected.values().sum();

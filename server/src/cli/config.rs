@@ -123,7 +123,9 @@ pub struct Config {
     /// MiB of current views the materializer keeps in memory.
     pub materializer_cache: u64,
     /// How long after a document is deleted its payloads are purged
-    /// (`duration::parse`: `7d`, `0`, `never`).
+    /// (`duration::parse`: `7d`, `0`, `never`). A number of seconds may
+    /// come as a number (`HOFFNUNG_PURGE_DELETED_AFTER=3600`, or unquoted).
+    #[serde(deserialize_with = "string_or_number")]
     pub purge_deleted_after: String,
     /// `freeze` a forked log, or `block` its author altogether.
     pub forked_authors: ForkedAuthors,
@@ -336,14 +338,19 @@ impl Config {
     /// The materializer's settings, `None` if it does not run
     /// (`materializer_cache` is in MiB).
     pub fn materializer_config(&self) -> Option<hoffnung_materializer::MaterializerConfig> {
-        self.materializer
-            .then(|| hoffnung_materializer::MaterializerConfig {
+        self.materializer.then(|| {
+            // Checked when the configuration was loaded.
+            let purge_after = duration::parse(&self.purge_deleted_after)
+                .unwrap_or(Some(hoffnung_materializer::DEFAULT_PURGE_AFTER));
+            hoffnung_materializer::MaterializerConfig {
                 cache_bytes: self.materializer_cache.saturating_mul(1024 * 1024),
-                // Checked when the configuration was loaded.
-                purge_after: duration::parse(&self.purge_deleted_after)
-                    .unwrap_or(Some(hoffnung_materializer::DEFAULT_PURGE_AFTER)),
+                purge_after,
+                // Pieces come before their blob: however short the grace
+                // period of deleted documents, an upload gets a day.
+                unused_pieces_after: purge_after.map(|d| d.max(MIN_UNUSED_PIECES_AFTER)),
                 ..Default::default()
-            })
+            }
+        })
     }
 
     /// The HTTP server's bounds.
@@ -370,7 +377,30 @@ impl Config {
             .collect();
         (!(ids.is_empty() || self.allow_schema.iter().any(|s| s == "*"))).then_some(ids)
     }
+
+    /// The allow list parsed (`load` checked every id): `None` accepts all.
+    pub fn allow_schema_ids(
+        &self,
+    ) -> Result<Option<std::collections::HashSet<hoffnung_core::SchemaId>>, ConfigError> {
+        self.allow_list()
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| {
+                        id.parse().map_err(|e| {
+                            ConfigError::Invalid(format!(
+                                "allow_schema: `{id}` is not a schema id: {e}"
+                            ))
+                        })
+                    })
+                    .collect()
+            })
+            .transpose()
+    }
 }
+
+/// The least time a blob piece no blob uses is kept (see
+/// `materializer_config`).
+const MIN_UNUSED_PIECES_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// `HOFFNUNG_*` variables that are neither config keys nor known otherwise
 /// (probably typos): the node warns about them.
@@ -461,6 +491,19 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             .map(String::from)
             .collect(),
         OneOrMany::Many(v) => v,
+    })
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match TextOrNumber::deserialize(d)? {
+        TextOrNumber::Text(s) => s,
+        TextOrNumber::Number(n) => n.to_string(),
     })
 }
 

@@ -105,6 +105,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => commands::export(&file, schemas, &authors, &node).await,
         Command::Import { file, node } => commands::import(&file, &node).await,
         Command::Compact { node } => space::compact(&node).await,
-        Command::Gc { dry_run, node } => space::gc(dry_run, &node).await,
+        Command::Gc {
+            dry_run,
+            drop_disallowed,
+            node,
+        } => space::gc(dry_run, drop_disallowed, &node).await,
     }
 }

@@ -1,12 +1,11 @@
 //! `hoffnung node`: starts a node from the configuration and runs it until
 //! SIGINT or SIGTERM.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use hoffnung_core::SchemaId;
 use hoffnung_server::{Node, NodeConfig, NodeError, ReplicationConfig};
 
 use crate::args::{load_config, NodeArgs};
@@ -33,14 +32,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     if created {
         tracing::info!(public_key = %node_key.public_key().to_hex(), "generated the node key");
     }
-    let allow = config
-        .allow_list()
-        .map(|ids| {
-            ids.iter()
-                .map(|s| s.parse())
-                .collect::<Result<HashSet<SchemaId>, _>>()
-        })
-        .transpose()?;
+    let allow = config.allow_schema_ids()?;
     let mut node_config = NodeConfig::new(config.database_url());
     node_config.http_bind = SocketAddr::new(config.http_bind, config.http_port);
     node_config.allow_schema_ids = allow;

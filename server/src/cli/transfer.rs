@@ -155,7 +155,7 @@ pub async fn import(
     database_url: &str,
     config: StoreConfig,
     file: &Path,
-    allow: Option<Vec<SchemaId>>,
+    allow: Option<std::collections::HashSet<SchemaId>>,
 ) -> anyhow::Result<ImportReport> {
     let (entries, forks, purged) = read_file(file)?;
     let store = open(database_url, config).await?;
@@ -170,7 +170,6 @@ pub async fn import(
         ..Default::default()
     };
     let started = Instant::now();
-    let allow = allow.map(|ids| ids.into_iter().collect());
     let registry = Arc::new(SchemaRegistry::load(&store, allow).await?);
     // The node's pipeline: the same policy, and the registry learns each
     // schema as its definition is stored.

@@ -21,16 +21,28 @@ use crate::Store;
 pub struct Deletion {
     pub document_id: DocumentId,
     pub schema_id: SchemaId,
-    /// When this node saw it deleted, in milliseconds since the Unix epoch.
+    /// When this node saw it deleted (or unused), in milliseconds since the
+    /// Unix epoch.
     pub deleted_at: i64,
+    /// Not deleted: a blob piece no blob used (see `pieces`), purged only
+    /// if it still is unused.
+    pub unused: bool,
 }
 
 impl Store {
     /// Deleted documents not purged yet that were deleted at or before
-    /// `until` (milliseconds since the Unix epoch), the oldest first.
-    pub async fn deletions_due(&self, until: i64, limit: u32) -> Result<Vec<Deletion>, StoreError> {
+    /// `deleted_until`, and blob pieces recorded as unused at or before
+    /// `unused_until` (milliseconds since the Unix epoch), the oldest first.
+    pub async fn deletions_due(
+        &self,
+        deleted_until: i64,
+        unused_until: i64,
+        limit: u32,
+    ) -> Result<Vec<Deletion>, StoreError> {
         let rows = sqlx::query(&self.sql().deletions_due)
-            .bind(until)
+            .bind(deleted_until.max(unused_until))
+            .bind(deleted_until)
+            .bind(unused_until)
             .bind(i64::from(limit))
             .fetch_all(self.pool())
             .await?;
@@ -46,18 +58,19 @@ impl Store {
                         StoreError::Corrupt(format!("deleted document's schema {schema}").into())
                     })?,
                     deleted_at: r.try_get(2)?,
+                    unused: r.try_get::<i64, _>(3)? != 0,
                 })
             })
             .collect()
     }
 
-    /// When the oldest deletion not purged yet happened, if any.
-    pub async fn oldest_deletion(&self) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>(&self.sql().deletion_oldest)
-                .fetch_one(self.pool())
-                .await?,
-        )
+    /// When the oldest deletion not purged yet happened, and when the
+    /// oldest unused piece was recorded, if any.
+    pub async fn oldest_deletion(&self) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        let row = sqlx::query(&self.sql().deletion_oldest)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     /// Whether the document has a DELETE below any fork of its logs.
@@ -104,8 +117,94 @@ impl Store {
     }
 }
 
+/// What dropping the documents of one schema takes (or would take).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedSchema {
+    pub schema_id: SchemaId,
+    /// Documents with payloads left to purge.
+    pub documents: u64,
+    /// The bytes of their CREATE and UPDATE payloads.
+    pub bytes: u64,
+}
+
+impl Store {
+    /// The schema ids of every stored entry.
+    pub async fn stored_schema_ids(&self) -> Result<Vec<SchemaId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT DISTINCT schema_id FROM entries")
+            .fetch_all(self.pool())
+            .await?;
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("schema id {id}").into()))
+            })
+            .collect()
+    }
+
+    /// Drops the documents of a schema (one no longer allowed): the
+    /// payloads of their CREATEs and UPDATEs are purged, as those of a
+    /// deleted document are, and the schema's view tables (`table`, where
+    /// they exist) go. Entries stay: logs still verify and `nextArgs` never
+    /// hands out their log ids again. With `dry_run`, only counts.
+    pub async fn drop_schema_documents(
+        &self,
+        schema_id: &SchemaId,
+        table: Option<&ViewTable>,
+        dry_run: bool,
+    ) -> Result<DroppedSchema, StoreError> {
+        let backend = self.backend();
+        let row = sqlx::query(&render(
+            "SELECT COUNT(DISTINCT document_id), COALESCE(SUM(LENGTH(payload)), 0) \
+             FROM entries WHERE schema_id = ? AND action <> 2 AND LENGTH(payload) > 0",
+            backend,
+        ))
+        .bind(schema_id.to_string())
+        .fetch_one(self.pool())
+        .await?;
+        let found = DroppedSchema {
+            schema_id: schema_id.clone(),
+            documents: row.try_get::<i64, _>(0)?.max(0) as u64,
+            bytes: row.try_get::<i64, _>(1)?.max(0) as u64,
+        };
+        if dry_run {
+            return Ok(found);
+        }
+        let purge = render(
+            "UPDATE entries SET payload = ?, previous = NULL \
+             WHERE schema_id = ? AND action <> 2 AND length(payload) > 0",
+            backend,
+        );
+        let params = vec![
+            Param::Blob(Some(Vec::new())),
+            Param::Text(Some(schema_id.to_string())),
+        ];
+        self.queue_script(vec![(purge, params)], None)
+            .await?
+            .finish()
+            .await?;
+        if let Some(table) = table {
+            if self.has_view_table(schema_id).await? {
+                let mut statements: Vec<(String, Vec<Param>)> = [
+                    table.lists_table(),
+                    table.views_table(),
+                    table.table.clone(),
+                ]
+                .iter()
+                .map(|t| (format!("DROP TABLE IF EXISTS {}", quote(t)), Vec::new()))
+                .collect();
+                statements.push((
+                    render("DELETE FROM view_tables WHERE schema_id = ?", backend),
+                    vec![Param::Text(Some(schema_id.to_string()))],
+                ));
+                self.run_script(statements, None).await?;
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// Records documents seen deleted (a document already recorded keeps its
-/// time).
+/// time; a piece recorded as unused is deleted now).
 pub(super) fn deleted(
     documents: &[(SchemaId, DocumentId)],
     now_ms: i64,
@@ -113,8 +212,8 @@ pub(super) fn deleted(
 ) -> Vec<(String, Vec<Param>)> {
     let sql = render(
         &format!(
-            "INSERT INTO deletions (document_id, schema_id, deleted_at) VALUES (?, ?, ?){}",
-            on_conflict("deletions", "document_id", &[], backend)
+            "INSERT INTO deletions (document_id, schema_id, deleted_at, unused) VALUES (?, ?, ?, 0){}",
+            on_conflict("deletions", "document_id", &["unused".into()], backend)
         ),
         backend,
     );

@@ -9,8 +9,8 @@ use hoffnung_core::{DocumentId, DocumentView, Schema, SchemaId};
 use super::changes::{ChangedView, PendingChanges, ViewChanges};
 use super::codec::list_items;
 use super::layout::{quote, ViewTable, META};
-use super::purge;
 use super::unused::{keeps_history, pinners, Unpinned};
+use super::{pieces, purge};
 use crate::error::StoreError;
 use crate::sql::{
     all_or_nothing, multi_row, multi_row_of, on_conflict, render, row_chunks, row_chunks_within,
@@ -239,6 +239,7 @@ impl ViewWriter {
         let now = crate::now_millis() as i64;
         out.extend(purge::deleted(&batch.deleted, now, backend));
         out.extend(purge::forgotten(&batch.undeleted, backend));
+        out.extend(pieces::candidates(batch, &self.tables, now, backend));
         for (schema_id, document) in &batch.purged {
             // A schema without tables here has no rows to remove.
             let table = self.tables.get(schema_id).map(Arc::as_ref);

@@ -163,3 +163,22 @@ fn a_profile_sets_defaults_that_keys_override() {
     let err = Config::load(None, &bad, &Flags::default()).unwrap_err();
     assert!(err.to_string().contains("profile"), "{err}");
 }
+
+#[test]
+fn unused_blob_pieces_wait_at_least_a_day() {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for (after, pieces) in [
+        ("10m", Some(day)),
+        ("0", Some(day)),
+        ("14d", Some(day * 14)),
+        ("never", None),
+    ] {
+        let e = env(&[("HOFFNUNG_PURGE_DELETED_AFTER", after)]);
+        let (c, _) = Config::load(None, &e, &Flags::default()).unwrap();
+        let m = c.materializer_config().unwrap();
+        assert_eq!(
+            m.unused_pieces_after, pieces,
+            "purge_deleted_after = {after}"
+        );
+    }
+}

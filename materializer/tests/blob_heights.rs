@@ -30,17 +30,6 @@ async fn put(
     (done, log)
 }
 
-fn view(done: &Ingested) -> DocumentViewId {
-    DocumentViewId::from_operation(done.operation_id)
-}
-
-fn piece(data: &[u8]) -> Operation {
-    Operation::create(
-        SchemaId::BLOB_PIECE_V1,
-        fields(&[("data", OperationValue::Bytes(data.to_vec()))]),
-    )
-}
-
 fn blob(pieces: &[&Ingested]) -> Operation {
     Operation::create(
         SchemaId::BLOB_V1,

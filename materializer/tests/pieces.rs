@@ -10,39 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use hoffnung_core::{DocumentViewId, Hash, KeyPair, Operation, OperationValue, Schema, SchemaId};
-use hoffnung_materializer::{Materializer, MaterializerConfig};
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::test_utils::verify_logs;
 use hoffnung_store::{backend_tests, Ingested, Store, UnusedPieces};
-
-fn purging(after: Duration) -> MaterializerConfig {
-    MaterializerConfig {
-        purge_after: Some(after),
-        unused_pieces_after: Some(after),
-        ..quick_config()
-    }
-}
-
-async fn start_with(
-    store: &Store,
-    registry: &Arc<SchemaRegistry>,
-    config: MaterializerConfig,
-) -> Materializer {
-    Materializer::start(store.clone(), registry.clone(), config)
-        .await
-        .unwrap()
-}
-
-fn view(done: &Ingested) -> DocumentViewId {
-    DocumentViewId::from_operation(done.operation_id)
-}
-
-fn piece(data: &[u8]) -> Operation {
-    Operation::create(
-        SchemaId::BLOB_PIECE_V1,
-        fields(&[("data", OperationValue::Bytes(data.to_vec()))]),
-    )
-}
 
 fn blob_fields(pieces: &[&Ingested]) -> hoffnung_core::Fields {
     fields(&[
@@ -65,19 +35,6 @@ fn blob_update(previous: Hash, pieces: &[&Ingested]) -> Operation {
         DocumentViewId::from_operation(previous),
         blob_fields(pieces),
     )
-}
-
-/// Waits (bounded) until the store holds `want` purged entries.
-async fn wait_purged_entries(store: &Store, want: u64) {
-    let mut seen = 0;
-    for _ in 0..500 {
-        seen = verify_logs(store).await.1;
-        if seen == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{seen} purged entries, expected {want}");
 }
 
 /// Waits (bounded) until no deletion or unused piece waits for its time.

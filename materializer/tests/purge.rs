@@ -10,40 +10,10 @@ use std::time::Duration;
 
 use common::*;
 use hoffnung_core::{sign_entry, DocumentViewId, KeyPair, NextArgs, Operation};
-use hoffnung_materializer::{Materializer, MaterializerConfig};
+use hoffnung_materializer::MaterializerConfig;
 use hoffnung_schema_registry::SchemaRegistry;
 use hoffnung_store::test_utils::verify_logs;
-use hoffnung_store::{backend_tests, NextArgsError, Store};
-
-fn purging(after: Duration) -> MaterializerConfig {
-    MaterializerConfig {
-        purge_after: Some(after),
-        ..quick_config()
-    }
-}
-
-async fn start_with(
-    store: &Store,
-    registry: &Arc<SchemaRegistry>,
-    config: MaterializerConfig,
-) -> Materializer {
-    Materializer::start(store.clone(), registry.clone(), config)
-        .await
-        .unwrap()
-}
-
-/// Waits (bounded) until the store holds `want` purged entries.
-async fn wait_purged_entries(store: &Store, want: u64) {
-    let mut seen = 0;
-    for _ in 0..500 {
-        seen = verify_logs(store).await.1;
-        if seen == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{seen} purged entries, expected {want}");
-}
+use hoffnung_store::{backend_tests, NextArgsError};
 
 /// Text that does not compress much, as written text would not.
 fn text(seed: &str, chars: usize) -> String {

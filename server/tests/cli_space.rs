@@ -16,12 +16,7 @@ async fn gc_collects_views_nothing_pins_and_compact_returns_the_space() {
     let (node, schema) = node_with_note_schema(h);
     let url = node.base.clone();
     let fields = r#"{"title": "first words", "stars": 1, "rating": 0.5, "done": false}"#;
-    let doc = ok(
-        h,
-        &[
-            "doc", "create", "--schema", &schema, "--node", &url, "--fields", fields,
-        ],
-    );
+    let doc = create_doc(h, &url, &schema, fields);
     for i in 2..5 {
         let title = format!(r#"{{"title": "version {i}"}}"#);
         ok(
@@ -106,18 +101,11 @@ async fn gc_drops_the_documents_of_schemas_no_longer_allowed() {
     let h = home.path();
     let (node, schema) = node_with_note_schema(h);
     let url = node.base.clone();
-    let doc = ok(
+    let doc = create_doc(
         h,
-        &[
-            "doc",
-            "create",
-            "--schema",
-            &schema,
-            "--node",
-            &url,
-            "--fields",
-            r#"{"title": "to be dropped", "stars": 1, "rating": 0.5, "done": false}"#,
-        ],
+        &url,
+        &schema,
+        r#"{"title": "to be dropped", "stars": 1, "rating": 0.5, "done": false}"#,
     );
     wait_caught_up(h, &url);
     drop(node);
@@ -170,18 +158,11 @@ async fn gc_drops_the_documents_of_schemas_no_longer_allowed() {
     let got: Value =
         serde_json::from_str(&ok(h, &["query", &query, "--node", &node.base])).unwrap();
     assert_eq!(got["data"]["d"], Value::Null, "{got}");
-    let fresh = ok(
+    let fresh = create_doc(
         h,
-        &[
-            "doc",
-            "create",
-            "--schema",
-            &schema,
-            "--node",
-            &node.base,
-            "--fields",
-            r#"{"title": "new", "stars": 2, "rating": 1.5, "done": true}"#,
-        ],
+        &node.base,
+        &schema,
+        r#"{"title": "new", "stars": 2, "rating": 1.5, "done": true}"#,
     );
     wait_caught_up(h, &node.base);
     let query = format!("{{ d: {schema}(id: \"{fresh}\") {{ fields {{ title }} }} }}");

@@ -15,8 +15,8 @@ use crate::Store;
 
 impl Store {
     /// Bytes the database takes on disk: on SQLite its file and WAL
-    /// (pages in use and free), on PostgreSQL `pg_database_size`, on
-    /// MariaDB/MySQL the data and indexes of its tables.
+    /// (pages in use and free), on PostgreSQL and MariaDB/MySQL the data
+    /// and indexes of its tables.
     pub async fn database_bytes(&self) -> Result<u64, StoreError> {
         let bytes: i64 = match self.backend() {
             Backend::Sqlite => {
@@ -28,10 +28,17 @@ impl Store {
                     .await?;
                 pages * size
             }
+            // The tables of this schema with their indexes and TOAST (as
+            // on MariaDB/MySQL); `pg_database_size` would also count the
+            // system catalogs, about 7.5 MB in any database.
             Backend::Postgres => {
-                sqlx::query_scalar("SELECT pg_database_size(current_database())::BIGINT")
-                    .fetch_one(self.pool())
-                    .await?
+                sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = current_schema() AND c.relkind = 'r'",
+                )
+                .fetch_one(self.pool())
+                .await?
             }
             Backend::MySql => {
                 let row = sqlx::query(
@@ -48,10 +55,10 @@ impl Store {
 
     /// Rewrites the database so that the space freed inside it goes back
     /// to the file system: SQLite `VACUUM` (then the WAL is folded in),
-    /// PostgreSQL `VACUUM FULL` of the event store and the view tables,
-    /// MariaDB/MySQL `OPTIMIZE TABLE`. Each table is locked while it is
-    /// rewritten, and it needs free disk space of the table's size: run it
-    /// when the node is quiet (`hoffnung compact`).
+    /// PostgreSQL `VACUUM FULL` and MariaDB/MySQL `OPTIMIZE TABLE` of every
+    /// table. Each table is locked while it is rewritten, and it needs free
+    /// disk space of the table's size: run it when the node is quiet
+    /// (`hoffnung compact`).
     pub async fn compact(&self) -> Result<(), StoreError> {
         match self.backend() {
             Backend::Sqlite => {
@@ -61,17 +68,19 @@ impl Store {
                     .await?;
             }
             Backend::Postgres | Backend::MySql => {
-                let views: Vec<String> = sqlx::query_scalar("SELECT table_name FROM view_tables")
-                    .fetch_all(self.pool())
-                    .await?;
-                let mut tables = vec!["entries".to_string()];
-                for t in views {
-                    tables.extend([t.clone(), format!("{t}__views"), format!("{t}__lists")]);
-                }
+                // Every table: the event store, views, and the bookkeeping a
+                // purge rewrites (`deletions`).
+                let (name, schema) = match self.backend() {
+                    Backend::Postgres => ("table_name::text", "current_schema()"),
+                    _ => ("CAST(table_name AS CHAR)", "DATABASE()"),
+                };
+                let tables: Vec<String> = sqlx::query_scalar(&format!(
+                    "SELECT {name} FROM information_schema.tables \
+                     WHERE table_schema = {schema} AND table_type = 'BASE TABLE'"
+                ))
+                .fetch_all(self.pool())
+                .await?;
                 for t in tables {
-                    if !self.table_exists(&t).await? {
-                        continue;
-                    }
                     let sql = match self.backend() {
                         Backend::Postgres => format!("VACUUM (FULL, ANALYZE) {}", quote(&t)),
                         _ => format!("OPTIMIZE TABLE {}", quote(&t)),
@@ -81,23 +90,5 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
-        let sql = match self.backend() {
-            Backend::Postgres => {
-                "SELECT 1 FROM information_schema.tables \
-                                  WHERE table_schema = current_schema() AND table_name = $1"
-            }
-            _ => {
-                "SELECT 1 FROM information_schema.tables \
-                  WHERE table_schema = DATABASE() AND table_name = ?"
-            }
-        };
-        Ok(sqlx::query(sql)
-            .bind(table)
-            .fetch_optional(self.pool())
-            .await?
-            .is_some())
     }
 }

@@ -112,3 +112,49 @@ pub async fn row(store: &Store, schema: &Schema, document: &DocumentId) -> Optio
         .await
         .unwrap()
 }
+
+/// A worker that purges deleted documents and unused blob pieces `after`
+/// this long.
+pub fn purging(after: std::time::Duration) -> MaterializerConfig {
+    MaterializerConfig {
+        purge_after: Some(after),
+        unused_pieces_after: Some(after),
+        ..quick_config()
+    }
+}
+
+pub async fn start_with(
+    store: &Store,
+    registry: &Arc<SchemaRegistry>,
+    config: MaterializerConfig,
+) -> Materializer {
+    Materializer::start(store.clone(), registry.clone(), config)
+        .await
+        .unwrap()
+}
+
+/// Waits (bounded) until the store holds `want` purged entries.
+pub async fn wait_purged_entries(store: &Store, want: u64) {
+    let mut seen = 0;
+    for _ in 0..500 {
+        seen = hoffnung_store::test_utils::verify_logs(store).await.1;
+        if seen == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{seen} purged entries, expected {want}");
+}
+
+/// The view an operation made (the document's, for a CREATE).
+pub fn view(done: &Ingested) -> DocumentViewId {
+    DocumentViewId::from_operation(done.operation_id)
+}
+
+/// A blob piece holding `data`.
+pub fn piece(data: &[u8]) -> Operation {
+    Operation::create(
+        SchemaId::BLOB_PIECE_V1,
+        fields(&[("data", OperationValue::Bytes(data.to_vec()))]),
+    )
+}

@@ -62,6 +62,16 @@ pub fn quic_port(home: &Path, base: &str) -> String {
     quic.split('/').nth(4).unwrap().to_string()
 }
 
+/// `hoffnung doc create`: the new document's id.
+pub fn create_doc(home: &Path, node: &str, schema: &str, fields: &str) -> String {
+    ok(
+        home,
+        &[
+            "doc", "create", "--schema", schema, "--node", node, "--fields", fields,
+        ],
+    )
+}
+
 pub fn start_node(home: &Path, extra: &[&str]) -> NodeProcess {
     let mut cmd = hoffnung(home);
     cmd.arg("node").args(extra);

@@ -66,7 +66,7 @@ async fn purged_count(url: &str) -> i64 {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(purged_at) FROM deletions")
+    let n: i64 = sqlx::query_scalar("SELECT documents FROM purge_total WHERE id = 1")
         .fetch_one(&mut conn)
         .await
         .unwrap();

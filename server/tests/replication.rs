@@ -420,7 +420,8 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
         .unwrap();
     let (k1, l1): (Vec<u8>, i64) = (first.get(0), first.get(1));
     let second = sqlx::query(
-        "SELECT public_key, log_id FROM entries WHERE schema_id NOT LIKE 'schema_%' \
+        "SELECT public_key, log_id FROM entries WHERE schema_ref IN \
+         (SELECT id FROM schema_ids WHERE schema_id NOT LIKE 'schema_%') \
          AND NOT (public_key = ? AND log_id = ?) GROUP BY public_key, log_id \
          HAVING MAX(seq_num) >= 2 ORDER BY MAX(seq_num) DESC, public_key, log_id LIMIT 1",
     )

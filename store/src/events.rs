@@ -93,7 +93,7 @@ impl Store {
                 Some((d, _)) if *d != doc => return Err(NextArgsError::DifferentDocuments),
                 Some(_) => {}
                 None => {
-                    let schema: String = row.try_get(1).map_err(StoreError::from)?;
+                    let schema = sql::text_at(&row, 1)?.unwrap_or_default();
                     document = Some((doc, schema));
                 }
             }

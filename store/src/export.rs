@@ -42,7 +42,10 @@ impl EntryFilter {
         let mut args = Vec::new();
         if !self.schemas.is_empty() {
             let ids: Vec<String> = self.schemas.iter().map(|s| s.to_string()).collect();
-            parts.push(format!("schema_id IN ({})", placeholders(ids.len())));
+            parts.push(format!(
+                "schema_ref IN (SELECT id FROM schema_ids WHERE schema_id IN ({}))",
+                placeholders(ids.len())
+            ));
             args.extend(ids.into_iter().map(SqlArg::Text));
         }
         if !self.authors.is_empty() {

@@ -103,10 +103,11 @@ impl Store {
         };
         let sql = render(
             &format!(
-                "SELECT e.public_key, e.log_id, {frozen_from}, e.document_id, e.schema_id \
+                "SELECT e.public_key, e.log_id, {frozen_from}, e.document_id, {} \
                  FROM (SELECT DISTINCT public_key FROM forks) a \
                  JOIN entries e ON e.public_key = a.public_key AND e.seq_num = 1 \
-                 LEFT JOIN forks f ON f.public_key = e.public_key AND f.log_id = e.log_id"
+                 LEFT JOIN forks f ON f.public_key = e.public_key AND f.log_id = e.log_id",
+                crate::sql::schema_of_entry!()
             ),
             self.backend(),
         );

@@ -139,12 +139,15 @@ impl Store {
         };
         // A log's first entry of one of the schemas (MariaDB/MySQL: the
         // generated column, see `crate::sql::for_backend`).
-        let of_schemas = |alias: &str, n: usize| match self.backend() {
-            Backend::MySql => format!("{alias}log_schema IN ({})", placeholders(n)),
-            _ => format!(
-                "{alias}schema_id IN ({}) AND {alias}seq_num = 1",
+        let numbers = |n: usize| {
+            format!(
+                "(SELECT id FROM schema_ids WHERE schema_id IN ({}))",
                 placeholders(n)
-            ),
+            )
+        };
+        let of_schemas = |alias: &str, n: usize| match self.backend() {
+            Backend::MySql => format!("{alias}log_schema IN {}", numbers(n)),
+            _ => format!("{alias}schema_ref IN {} AND {alias}seq_num = 1", numbers(n)),
         };
         let mut args: Vec<String> = plain.iter().map(|s| s.to_string()).collect();
         // Only a target with blobs pays for finding them.

@@ -237,7 +237,8 @@ pub(crate) fn hash_col(row: &AnyRow, idx: usize) -> Result<Hash, StoreError> {
 
 /// Parses a stored schema id.
 pub(crate) fn schema_col(row: &AnyRow, idx: usize) -> Result<SchemaId, StoreError> {
-    let s: String = row.try_get(idx)?;
+    // MariaDB types a schema id read through a subquery as bytes.
+    let s = sql::text_at(row, idx)?.unwrap_or_default();
     SchemaId::from_str(&s)
         .map_err(|e| StoreError::Corrupt(Failure::caused_by("stored schema id", e)))
 }

@@ -249,6 +249,23 @@ macro_rules! statements {
     };
 }
 
+/// The number of a schema id in `schema_ids` (migration 0011), which
+/// entries name their schema by; binds the schema id.
+macro_rules! schema_ref {
+    () => {
+        "(SELECT id FROM schema_ids WHERE schema_id = ?)"
+    };
+}
+pub(crate) use schema_ref;
+
+/// The schema id of entry `e` (see [`schema_ref`]).
+macro_rules! schema_of_entry {
+    () => {
+        "(SELECT s.schema_id FROM schema_ids s WHERE s.id = e.schema_ref)"
+    };
+}
+pub(crate) use schema_of_entry;
+
 /// The logs of a document, as `(public_key, log_id)` rows; binds the
 /// document id, the schema id, the document id, the schema id (see
 /// [`bind_document_logs`]). Its author's log is found through its create,
@@ -256,9 +273,14 @@ macro_rules! statements {
 /// deletes opened through `entries_document_logs` (migration 0006).
 macro_rules! document_logs {
     () => {
-        "(SELECT public_key, log_id FROM entries WHERE entry_hash = ? AND seq_num = 1 AND action = 0 AND schema_id = ? \
-          UNION ALL SELECT public_key, log_id FROM entries \
-          WHERE document_id = ? AND seq_num = 1 AND action <> 0 AND schema_id = ?)"
+        concat!(
+            "(SELECT public_key, log_id FROM entries WHERE entry_hash = ? AND seq_num = 1 AND action = 0 AND schema_ref = ",
+            crate::sql::schema_ref!(),
+            " UNION ALL SELECT public_key, log_id FROM entries \
+             WHERE document_id = ? AND seq_num = 1 AND action <> 0 AND schema_ref = ",
+            crate::sql::schema_ref!(),
+            ")"
+        )
     };
 }
 pub(crate) use document_logs;
@@ -342,7 +364,7 @@ statements! {
     fork_delete = "DELETE FROM forks WHERE public_key = ? AND log_id = ?";
     fork_insert = "INSERT INTO forks (public_key, log_id, seq_num, entry_a, entry_b, detected_at) \
                    VALUES (?, ?, ?, ?, ?, ?)";
-    operation_meta = "SELECT document_id, schema_id, action FROM entries WHERE entry_hash = ?";
+    operation_meta = concat!("SELECT e.document_id, ", schema_of_entry!(), ", e.action FROM entries e WHERE e.entry_hash = ?");
     document_deleted = concat!("SELECT 1 FROM ", document_logs!(), " l \
                         JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
                         WHERE e.action = 2 LIMIT 1");
@@ -357,17 +379,17 @@ statements! {
     document_operations = concat!("SELECT e.entry_hash, e.public_key, e.payload FROM ", document_logs!(), " l \
                            JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
                            WHERE ", not_frozen!(), " ORDER BY e.id");
-    documents_of_schema = "SELECT DISTINCT document_id FROM entries WHERE schema_id = ? AND seq_num = 1";
-    // Deleted documents (migration 0009).
+    documents_of_schema = concat!("SELECT DISTINCT document_id FROM entries WHERE schema_ref = ", schema_ref!(), " AND seq_num = 1");
+    // Deleted documents waiting for their purge (migrations 0009, 0011).
     deletions_due = "SELECT document_id, schema_id, deleted_at, unused FROM deletions \
-                     WHERE purged_at IS NULL AND deleted_at <= ? \
+                     WHERE deleted_at <= ? \
                      AND (unused = 0 AND deleted_at <= ? OR unused <> 0 AND deleted_at <= ?) \
                      ORDER BY deleted_at LIMIT ?";
     deletion_oldest = "SELECT MIN(CASE WHEN unused = 0 THEN deleted_at END), \
                        MIN(CASE WHEN unused <> 0 THEN deleted_at END) \
-                       FROM deletions WHERE purged_at IS NULL";
-    deletion_counts = "SELECT COUNT(purged_at), COUNT(*) - COUNT(purged_at) FROM deletions \
-                       WHERE unused = 0";
+                       FROM deletions";
+    deletion_counts = "SELECT (SELECT documents FROM purge_total WHERE id = 1), \
+                       (SELECT COUNT(*) FROM deletions WHERE unused = 0)";
     document_deleted_below_forks = concat!("SELECT 1 FROM ", document_logs!(), " l \
                         JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
                         WHERE e.action = 2 AND ", not_frozen!(), " LIMIT 1");
@@ -386,7 +408,10 @@ const MYSQL_LOG_COLUMNS: &[(&str, &str)] = &[
         "f.document_id = ? AND f.seq_num = 1 AND f.action <> 0",
         "f.log_document = ?",
     ),
-    ("schema_id = ? AND seq_num = 1", "log_schema = ?"),
+    (
+        concat!("schema_ref = ", schema_ref!(), " AND seq_num = 1"),
+        concat!("log_schema = ", schema_ref!()),
+    ),
     (
         "FROM entries WHERE seq_num = 1",
         "FROM entries WHERE log_schema IS NOT NULL",

@@ -47,7 +47,12 @@ fn stored_operation(row: &AnyRow) -> Result<StoredOperation, StoreError> {
     })
 }
 
-const OPERATION_COLUMNS: &str = "id, entry_hash, public_key, document_id, schema_id, payload";
+/// Of entry `e`.
+const OPERATION_COLUMNS: &str = concat!(
+    "e.id, e.entry_hash, e.public_key, e.document_id, ",
+    crate::sql::schema_of_entry!(),
+    ", e.payload"
+);
 
 impl Store {
     /// Operations in ingest order after entry id `after`, at most `limit`.
@@ -57,7 +62,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredOperation>, StoreError> {
         let sql = self.render(&format!(
-            "SELECT {OPERATION_COLUMNS} FROM entries e WHERE id > ? AND {} ORDER BY id LIMIT ?",
+            "SELECT {OPERATION_COLUMNS} FROM entries e WHERE e.id > ? AND {} ORDER BY e.id LIMIT ?",
             crate::sql::not_frozen!()
         ));
         let rows = sqlx::query(&sql)
@@ -77,13 +82,8 @@ impl Store {
         until: i64,
     ) -> Result<Vec<StoredOperation>, StoreError> {
         // Through the document's logs (see migrations 0004 to 0006).
-        let columns = OPERATION_COLUMNS
-            .split(", ")
-            .map(|c| format!("e.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = self.render(&format!(
-            "SELECT {columns} FROM {} l \
+            "SELECT {OPERATION_COLUMNS} FROM {} l \
                  JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
                  WHERE e.id <= ? AND {} ORDER BY e.id",
             crate::sql::document_logs!(),

@@ -130,15 +130,11 @@ pub struct DroppedSchema {
 impl Store {
     /// The schema ids of every stored entry.
     pub async fn stored_schema_ids(&self) -> Result<Vec<SchemaId>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT DISTINCT schema_id FROM entries")
+        // A schema's row is written with its first entry (see migration 0011).
+        let rows = sqlx::query("SELECT schema_id FROM schema_ids ORDER BY id")
             .fetch_all(self.pool())
             .await?;
-        ids.iter()
-            .map(|id| {
-                id.parse()
-                    .map_err(|_| StoreError::Corrupt(format!("schema id {id}").into()))
-            })
-            .collect()
+        rows.iter().map(|row| crate::schema_col(row, 0)).collect()
     }
 
     /// Drops the documents of a schema (one no longer allowed): the
@@ -155,7 +151,8 @@ impl Store {
         let backend = self.backend();
         let row = sqlx::query(&render(
             "SELECT COUNT(DISTINCT document_id), COALESCE(SUM(LENGTH(payload)), 0) \
-             FROM entries WHERE schema_id = ? AND action <> 2 AND LENGTH(payload) > 0",
+             FROM entries WHERE schema_ref = (SELECT id FROM schema_ids WHERE schema_id = ?) \
+             AND action <> 2 AND LENGTH(payload) > 0",
             backend,
         ))
         .bind(schema_id.to_string())
@@ -170,8 +167,9 @@ impl Store {
             return Ok(found);
         }
         let purge = render(
-            "UPDATE entries SET payload = ?, previous = NULL \
-             WHERE schema_id = ? AND action <> 2 AND length(payload) > 0",
+            "UPDATE entries SET payload = ? \
+             WHERE schema_ref = (SELECT id FROM schema_ids WHERE schema_id = ?) \
+             AND action <> 2 AND length(payload) > 0",
             backend,
         );
         let params = vec![
@@ -233,12 +231,9 @@ pub(super) fn deleted(
 }
 
 /// Forgets documents recorded as deleted that are not (their DELETE was in
-/// the frozen part of a forked log), unless already purged.
+/// the frozen part of a forked log).
 pub(super) fn forgotten(documents: &[DocumentId], backend: Backend) -> Vec<(String, Vec<Param>)> {
-    let sql = render(
-        "DELETE FROM deletions WHERE document_id = ? AND purged_at IS NULL",
-        backend,
-    );
+    let sql = render("DELETE FROM deletions WHERE document_id = ?", backend);
     documents
         .iter()
         .map(|doc| (sql.clone(), vec![Param::Text(Some(doc.to_hex()))]))
@@ -246,16 +241,17 @@ pub(super) fn forgotten(documents: &[DocumentId], backend: Backend) -> Vec<(Stri
 }
 
 /// Purges one document: its CREATE and UPDATE payloads (those not empty
-/// yet), its view rows where `table` is known, and marks it purged.
+/// yet), its view rows where `table` is known, and its record, which is
+/// counted in `purge_total` if it was a deletion (migration 0011: what
+/// stays of a purged document is as small as it can be).
 pub(super) fn purged(
     schema: &SchemaId,
     document: &DocumentId,
     table: Option<&ViewTable>,
-    now_ms: i64,
     backend: Backend,
 ) -> Vec<(String, Vec<Param>)> {
     // Entries are found through the document's logs (there is no index of
-    // entries by document). `previous` is never read back: it goes too.
+    // entries by document).
     let doc = || Param::Blob(Some(document.as_bytes().to_vec()));
     let schema = || Param::Text(Some(schema.to_string()));
     let empty = || Param::Blob(Some(Vec::new()));
@@ -267,7 +263,7 @@ pub(super) fn purged(
                     "UPDATE entries e JOIN ",
                     crate::sql::document_logs!(),
                     " l ON e.public_key = l.public_key AND e.log_id = l.log_id \
-                     SET e.payload = ?, e.previous = NULL WHERE e.action <> 2 AND length(e.payload) > 0"
+                     SET e.payload = ? WHERE e.action <> 2 AND length(e.payload) > 0"
                 ),
                 backend,
             ),
@@ -276,7 +272,7 @@ pub(super) fn purged(
         _ => (
             render(
                 concat!(
-                    "UPDATE entries SET payload = ?, previous = NULL WHERE (public_key, log_id) IN \
+                    "UPDATE entries SET payload = ? WHERE (public_key, log_id) IN \
                      (SELECT l.public_key, l.log_id FROM ",
                     crate::sql::document_logs!(),
                     " l) AND action <> 2 AND length(payload) > 0"
@@ -290,15 +286,20 @@ pub(super) fn purged(
     if let Some(table) = table {
         out.extend(removed(document, table, backend));
     }
+    // A document purged again (for operations that came after its purge)
+    // has no record left: it is not counted twice.
+    let record = || Param::Text(Some(document.to_hex()));
     out.push((
         render(
-            "UPDATE deletions SET purged_at = ? WHERE document_id = ?",
+            "UPDATE purge_total SET documents = documents + \
+             (SELECT COUNT(*) FROM deletions WHERE document_id = ? AND unused = 0) WHERE id = 1",
             backend,
         ),
-        vec![
-            Param::Int(Some(now_ms)),
-            Param::Text(Some(document.to_hex())),
-        ],
+        vec![record()],
+    ));
+    out.push((
+        render("DELETE FROM deletions WHERE document_id = ?", backend),
+        vec![record()],
     ));
     out
 }

@@ -243,7 +243,7 @@ impl ViewWriter {
         for (schema_id, document) in &batch.purged {
             // A schema without tables here has no rows to remove.
             let table = self.tables.get(schema_id).map(Arc::as_ref);
-            out.extend(purge::purged(schema_id, document, table, now, backend));
+            out.extend(purge::purged(schema_id, document, table, backend));
         }
         let mut unpinned = Unpinned::default();
         for (schema_id, (current, history)) in by_table {

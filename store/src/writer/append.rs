@@ -1,6 +1,8 @@
 //! Appending: a batch of checked entries, or a script job (the
 //! materializer's view writes), in one transaction.
 
+use std::collections::HashSet;
+
 use sqlx::AnyConnection;
 
 use super::cache::log_head;
@@ -10,7 +12,7 @@ use super::script::{transaction, Turn};
 use super::{ScriptJob, State};
 use crate::error::{Failure, IngestError, StoreError};
 use crate::ingest::{Ingested, Job};
-use crate::sql::{all_or_nothing, multi_row, render, row_chunks_within, Param};
+use crate::sql::{all_or_nothing, multi_row_of, on_conflict, render, row_chunks_within, Param};
 
 impl State {
     /// Runs a script job in one transaction, answered at once: its data is
@@ -109,6 +111,24 @@ impl State {
     /// statements are ever prepared).
     fn statements(&mut self, pending: &Pending) -> Vec<(String, Vec<Param>)> {
         let mut out = Vec::new();
+        // A schema's number is written with its first entries, in their
+        // transaction (see migration 0011); entries name it by a subquery.
+        let insert_schema = render(
+            &format!(
+                "INSERT INTO schema_ids (schema_id) VALUES (?){}",
+                on_conflict("schema_ids", "schema_id", &[], self.backend)
+            ),
+            self.backend,
+        );
+        let mut new = HashSet::new();
+        for (_, schema) in &pending.operations {
+            if !self.schemas.contains(schema) && new.insert(schema) {
+                out.push((
+                    insert_schema.clone(),
+                    vec![Param::Text(Some(schema.clone()))],
+                ));
+            }
+        }
         let bytes = |i: usize| {
             let c = &pending.entries[i];
             c.entry.as_bytes().len() + c.payload.len() + 256
@@ -131,7 +151,6 @@ impl State {
                     Param::Blob(Some(doc.as_bytes().to_vec())),
                     Param::Text(Some(schema.clone())),
                     Param::Int(Some(c.operation.action.as_u64() as i64)),
-                    Param::Text(c.operation.previous.as_ref().map(|p| p.to_string())),
                 ]);
             }
             out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
@@ -146,7 +165,7 @@ impl State {
             .entry((template.table, rows))
             .or_insert_with(|| {
                 all_or_nothing(
-                    &multi_row(template.head, template.width, rows, template.tail, backend),
+                    &multi_row_of(template.head, template.row, rows, template.tail, backend),
                     backend,
                 )
             })
@@ -169,6 +188,10 @@ impl State {
         // Another writer's entries make these fail on the unique log
         // positions or the unique log of an author's document.
         transaction(conn, self.backend, Turn::Appends, statements).await?;
+        // Known from now on (a rejected batch wrote no schema either).
+        for (_, schema) in pending.operations {
+            self.schemas.insert(schema);
+        }
         Ok(Wrote {
             anything: true,
             forks: !pending.forks.is_empty(),
@@ -184,10 +207,12 @@ pub(super) struct Wrote {
     pub(super) forks: bool,
 }
 
-/// A multi-row statement: `head` + rows of `width` parameters + `tail`.
+/// A multi-row statement: `head` + rows of `width` parameters each (as
+/// `row` has them) + `tail`.
 struct Template {
     table: &'static str,
     head: &'static str,
+    row: &'static str,
     width: usize,
     tail: &'static str,
 }
@@ -195,8 +220,9 @@ struct Template {
 const INSERT_ENTRIES: &Template = &Template {
     table: "entries",
     head: "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload, \
-           document_id, schema_id, action, previous) VALUES ",
-    width: 10,
+           document_id, schema_ref, action) VALUES ",
+    row: concat!("(?, ?, ?, ?, ?, ?, ?, ", crate::sql::schema_ref!(), ", ?)"),
+    width: 9,
     tail: "",
 };
 

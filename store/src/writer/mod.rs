@@ -14,7 +14,7 @@ mod check;
 mod forks;
 mod script;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -57,6 +57,8 @@ struct State {
     cache: Cache,
     /// Multi-row insert statements by (table, rows).
     insert_sql: HashMap<(&'static str, usize), String>,
+    /// Schema ids known to be in `schema_ids` (see `append`).
+    schemas: HashSet<String>,
 }
 
 /// What the writer tells after a commit.
@@ -88,6 +90,7 @@ impl Writer {
                 backend,
                 cache: Cache::default(),
                 insert_sql: HashMap::new(),
+                schemas: HashSet::new(),
             },
         }
     }

@@ -413,26 +413,26 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
     // second is an application document, so its absence hides no schema.)
     let first = conn
         .fetch_one(
-            "SELECT public_key, log_id FROM entries GROUP BY public_key, log_id \
-             ORDER BY MAX(seq_num) DESC, public_key, log_id LIMIT 1",
+            "SELECT author, log_id FROM entries GROUP BY author, log_id \
+             ORDER BY MAX(seq_num) DESC, author, log_id LIMIT 1",
         )
         .await
         .unwrap();
-    let (k1, l1): (Vec<u8>, i64) = (first.get(0), first.get(1));
+    let (k1, l1): (i64, i64) = (first.get(0), first.get(1));
     let second = sqlx::query(
-        "SELECT public_key, log_id FROM entries WHERE schema_ref IN \
+        "SELECT author, log_id FROM entries WHERE schema_ref IN \
          (SELECT id FROM schema_ids WHERE schema_id NOT LIKE 'schema_%') \
-         AND NOT (public_key = ? AND log_id = ?) GROUP BY public_key, log_id \
-         HAVING MAX(seq_num) >= 2 ORDER BY MAX(seq_num) DESC, public_key, log_id LIMIT 1",
+         AND NOT (author = ? AND log_id = ?) GROUP BY author, log_id \
+         HAVING MAX(seq_num) >= 2 ORDER BY MAX(seq_num) DESC, author, log_id LIMIT 1",
     )
     .bind(&k1)
     .bind(l1)
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    let (k2, l2): (Vec<u8>, i64) = (second.get(0), second.get(1));
+    let (k2, l2): (i64, i64) = (second.get(0), second.get(1));
     let forged_row = sqlx::query(
-        "SELECT entry FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = 2",
+        "SELECT entry FROM entries WHERE author = ? AND log_id = ? AND seq_num = 2",
     )
     .bind(&k1)
     .bind(l1)
@@ -442,14 +442,14 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
     let mut forged: Vec<u8> = forged_row.get(0);
     let n = forged.len();
     forged[n - 1] ^= 0x01;
-    sqlx::query("UPDATE entries SET entry = ? WHERE public_key = ? AND log_id = ? AND seq_num = 2")
+    sqlx::query("UPDATE entries SET entry = ? WHERE author = ? AND log_id = ? AND seq_num = 2")
         .bind(&forged)
         .bind(&k1)
         .bind(l1)
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = 1")
+    sqlx::query("DELETE FROM entries WHERE author = ? AND log_id = ? AND seq_num = 1")
         .bind(&k2)
         .bind(l2)
         .execute(&mut conn)

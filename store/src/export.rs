@@ -50,7 +50,7 @@ impl EntryFilter {
         }
         if !self.authors.is_empty() {
             parts.push(format!(
-                "public_key IN ({})",
+                "author IN (SELECT id FROM authors WHERE public_key IN ({}))",
                 placeholders(self.authors.len())
             ));
             args.extend(
@@ -88,8 +88,9 @@ impl Store {
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let (clause, args) = filter.clause();
         let sql = self.render(&format!(
-            "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
-                 WHERE id > ?{clause} AND {} ORDER BY id LIMIT ?",
+            "SELECT e.id, {}, e.log_id, e.seq_num, e.entry, e.payload FROM entries e \
+                 WHERE e.id > ?{clause} AND {} ORDER BY e.id LIMIT ?",
+            crate::sql::author_of_entry!(),
             crate::sql::not_frozen!()
         ));
         let mut query = sqlx::query(&sql).bind(after);
@@ -111,8 +112,12 @@ impl Store {
         logs: &[([u8; 32], u64, u64)],
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let sql = self.render(concat!(
-            "SELECT id, public_key, log_id, seq_num, entry, payload FROM entries e \
-                 WHERE public_key = ? AND log_id = ? AND seq_num > ? AND ",
+            "SELECT e.id, ",
+            crate::sql::author_of_entry!(),
+            ", e.log_id, e.seq_num, e.entry, e.payload FROM entries e \
+                 WHERE e.author = ",
+            crate::sql::author_ref!(),
+            " AND e.log_id = ? AND e.seq_num > ? AND ",
             crate::sql::not_frozen!(),
             " ORDER BY seq_num"
         ));

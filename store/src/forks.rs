@@ -45,7 +45,7 @@ impl Store {
     /// Every proof of a fork this node holds, the latest learnt last.
     pub async fn forks(&self) -> Result<Vec<ForkRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT entry_a, entry_b, detected_at FROM forks ORDER BY detected_at, public_key, log_id",
+            "SELECT entry_a, entry_b, detected_at FROM forks ORDER BY detected_at, author, log_id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -103,10 +103,11 @@ impl Store {
         };
         let sql = render(
             &format!(
-                "SELECT e.public_key, e.log_id, {frozen_from}, e.document_id, {} \
-                 FROM (SELECT DISTINCT public_key FROM forks) a \
-                 JOIN entries e ON e.public_key = a.public_key AND e.seq_num = 1 \
-                 LEFT JOIN forks f ON f.public_key = e.public_key AND f.log_id = e.log_id",
+                "SELECT {}, e.log_id, {frozen_from}, e.document_id, {} \
+                 FROM (SELECT DISTINCT author FROM forks) a \
+                 JOIN entries e ON e.author = a.author AND e.seq_num = 1 \
+                 LEFT JOIN forks f ON f.author = e.author AND f.log_id = e.log_id",
+                crate::sql::author_of_entry!(),
                 crate::sql::schema_of_entry!()
             ),
             self.backend(),
@@ -173,7 +174,7 @@ mod tests {
         assert_eq!(with_forks(sql, ForkedAuthors::Freeze), sql);
         assert_eq!(
             with_forks(sql, ForkedAuthors::Block),
-            "SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key)"
+            "SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM forks k WHERE k.author = e.author)"
         );
         let blocked = Statements::new(Backend::Sqlite, ForkedAuthors::Block);
         assert!(!blocked.document_operations.contains("k.log_id"));

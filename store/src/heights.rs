@@ -124,14 +124,16 @@ impl Store {
         // at all.
         let frozen_from = match self.config().forked_authors {
             ForkedAuthors::Freeze => {
-                "SELECT k.seq_num FROM forks k WHERE k.public_key = l.public_key AND k.log_id = l.log_id"
+                "SELECT k.seq_num FROM forks k WHERE k.author = l.author AND k.log_id = l.log_id"
             }
-            ForkedAuthors::Block => "SELECT MIN(1) FROM forks k WHERE k.public_key = l.public_key",
+            ForkedAuthors::Block => "SELECT MIN(1) FROM forks k WHERE k.author = l.author",
         };
         let head = format!(
-            "(SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id \
+            "(SELECT MAX(m.seq_num) FROM entries m WHERE m.author = l.author AND m.log_id = l.log_id \
              AND m.seq_num < COALESCE(({frozen_from}), 9223372036854775807))"
         );
+        // Each log's author, by its key (the group is by its number).
+        let key = "(SELECT au.public_key FROM authors au WHERE au.id = l.author)";
         let heights = match self.backend() {
             Backend::Sqlite => format!("group_concat(l.log_id || ',' || {head}, ';')"),
             Backend::Postgres => format!("string_agg(l.log_id::text || ',' || {head}::text, ';')"),
@@ -164,27 +166,27 @@ impl Store {
             // would make that grow with its number of logs (one per
             // document).
             None => format!(
-                "SELECT l.public_key, {heights} FROM entries l \
-                 WHERE {} GROUP BY l.public_key",
+                "SELECT {key}, {heights} FROM entries l \
+                 WHERE {} GROUP BY l.author",
                 of_schemas("l.", plain.len())
             ),
             Some(IncludedBlobs { ctes, documents }) => {
                 let mut logs = Vec::new();
                 if !plain.is_empty() {
                     logs.push(format!(
-                        "SELECT public_key, log_id FROM entries WHERE {}",
+                        "SELECT author, log_id FROM entries WHERE {}",
                         of_schemas("", plain.len())
                     ));
                 }
                 for (schema, docs) in documents {
                     logs.push(format!(
-                        "SELECT public_key, log_id FROM entries WHERE {} AND document_id IN (SELECT {docs})",
+                        "SELECT author, log_id FROM entries WHERE {} AND document_id IN (SELECT {docs})",
                         of_schemas("", 1)
                     ));
                     args.push(schema.to_string());
                 }
                 format!(
-                    "WITH {ctes} SELECT l.public_key, {heights} FROM ({}) l GROUP BY l.public_key",
+                    "WITH {ctes} SELECT {key}, {heights} FROM ({}) l GROUP BY l.author",
                     logs.join(" UNION ALL ")
                 )
             }

@@ -266,7 +266,24 @@ macro_rules! schema_of_entry {
 }
 pub(crate) use schema_of_entry;
 
-/// The logs of a document, as `(public_key, log_id)` rows; binds the
+/// The number of an author's public key in `authors` (migration 0011), which
+/// entries and proofs of forks name their author by; binds the key.
+macro_rules! author_ref {
+    () => {
+        "(SELECT id FROM authors WHERE public_key = ?)"
+    };
+}
+pub(crate) use author_ref;
+
+/// The public key of the author of entry `e` (see [`author_ref`]).
+macro_rules! author_of_entry {
+    () => {
+        "(SELECT au.public_key FROM authors au WHERE au.id = e.author)"
+    };
+}
+pub(crate) use author_of_entry;
+
+/// The logs of a document, as `(author, log_id)` rows; binds the
 /// document id, the schema id, the document id, the schema id (see
 /// [`bind_document_logs`]). Its author's log is found through its create,
 /// whose hash is the document id; the logs other authors' updates and
@@ -274,9 +291,9 @@ pub(crate) use schema_of_entry;
 macro_rules! document_logs {
     () => {
         concat!(
-            "(SELECT public_key, log_id FROM entries WHERE entry_hash = ? AND seq_num = 1 AND action = 0 AND schema_ref = ",
+            "(SELECT author, log_id FROM entries WHERE entry_hash = ? AND seq_num = 1 AND action = 0 AND schema_ref = ",
             crate::sql::schema_ref!(),
-            " UNION ALL SELECT public_key, log_id FROM entries \
+            " UNION ALL SELECT author, log_id FROM entries \
              WHERE document_id = ? AND seq_num = 1 AND action <> 0 AND schema_ref = ",
             crate::sql::schema_ref!(),
             ")"
@@ -292,7 +309,7 @@ pub(crate) use document_logs;
 macro_rules! not_frozen {
     () => {
         concat!(
-            "NOT EXISTS (SELECT 1 FROM forks k WHERE k.public_key = e.public_key",
+            "NOT EXISTS (SELECT 1 FROM forks k WHERE k.author = e.author",
             crate::sql::frozen_part!(),
             ")"
         )
@@ -340,44 +357,44 @@ pub(crate) fn bind_author_document_log<'q>(
 // found through its hash (the document id), the logs that updates and
 // deletes opened through the partial indexes `entries_foreign_logs` and
 // `entries_document_logs`, a schema's logs through `entries_schema_logs`,
-// an author's through the unique `(public_key, log_id, seq_num)`. A log's
+// an author's through the unique `(author, log_id, seq_num)`. A log's
 // head is its entry with the highest seq num.
 statements! {
-    log_head = "SELECT seq_num, entry_hash, document_id FROM entries WHERE public_key = ? AND log_id = ? \
-                ORDER BY seq_num DESC LIMIT 1";
+    log_head = concat!("SELECT seq_num, entry_hash, document_id FROM entries WHERE author = ", author_ref!(), " AND log_id = ? \
+                ORDER BY seq_num DESC LIMIT 1");
     // The author's log of a document, at its head; binds as
     // [`bind_author_document_log`]. The log of the author's own create,
     // else one its update or delete opened (`entries_foreign_logs`).
-    document_log = "SELECT e.log_id, e.seq_num, e.entry_hash FROM entries e WHERE e.public_key = ? AND e.log_id = \
-                    (SELECT f.log_id FROM entries f WHERE f.entry_hash = ? AND f.public_key = ? AND f.seq_num = 1 AND f.action = 0 \
+    document_log = concat!("SELECT e.log_id, e.seq_num, e.entry_hash FROM entries e WHERE e.author = ", author_ref!(), " AND e.log_id = \
+                    (SELECT f.log_id FROM entries f WHERE f.entry_hash = ? AND f.author = ", author_ref!(), " AND f.seq_num = 1 AND f.action = 0 \
                      UNION ALL SELECT f.log_id FROM entries f \
-                     WHERE f.public_key = ? AND f.document_id = ? AND f.seq_num = 1 AND f.action <> 0 LIMIT 1) \
-                    ORDER BY e.seq_num DESC LIMIT 1";
-    max_log_id = "SELECT MAX(log_id) FROM entries WHERE public_key = ?";
-    entry_hash_at = "SELECT entry_hash FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
-    entry_at = "SELECT entry FROM entries WHERE public_key = ? AND log_id = ? AND seq_num = ?";
+                     WHERE f.author = ", author_ref!(), " AND f.document_id = ? AND f.seq_num = 1 AND f.action <> 0 LIMIT 1) \
+                    ORDER BY e.seq_num DESC LIMIT 1");
+    max_log_id = concat!("SELECT MAX(log_id) FROM entries WHERE author = ", author_ref!());
+    entry_hash_at = concat!("SELECT entry_hash FROM entries WHERE author = ", author_ref!(), " AND log_id = ? AND seq_num = ?");
+    entry_at = concat!("SELECT entry FROM entries WHERE author = ", author_ref!(), " AND log_id = ? AND seq_num = ?");
     entry_exists = "SELECT 1 FROM entries WHERE entry_hash = ?";
     // Forked logs (migration 0008): frozen from `seq_num` on.
-    forks_frozen = "SELECT public_key, log_id, seq_num FROM forks";
-    fork_of_log = "SELECT seq_num FROM forks WHERE public_key = ? AND log_id = ?";
-    fork_of_author = "SELECT 1 FROM forks WHERE public_key = ? LIMIT 1";
-    fork_delete = "DELETE FROM forks WHERE public_key = ? AND log_id = ?";
-    fork_insert = "INSERT INTO forks (public_key, log_id, seq_num, entry_a, entry_b, detected_at) \
-                   VALUES (?, ?, ?, ?, ?, ?)";
+    forks_frozen = "SELECT a.public_key, k.log_id, k.seq_num FROM forks k JOIN authors a ON a.id = k.author";
+    fork_of_log = concat!("SELECT seq_num FROM forks WHERE author = ", author_ref!(), " AND log_id = ?");
+    fork_of_author = concat!("SELECT 1 FROM forks WHERE author = ", author_ref!(), " LIMIT 1");
+    fork_delete = concat!("DELETE FROM forks WHERE author = ", author_ref!(), " AND log_id = ?");
+    fork_insert = concat!("INSERT INTO forks (author, log_id, seq_num, entry_a, entry_b, detected_at) \
+                   VALUES (", author_ref!(), ", ?, ?, ?, ?, ?)");
     operation_meta = concat!("SELECT e.document_id, ", schema_of_entry!(), ", e.action FROM entries e WHERE e.entry_hash = ?");
     document_deleted = concat!("SELECT 1 FROM ", document_logs!(), " l \
-                        JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                        JOIN entries e ON e.author = l.author AND e.log_id = l.log_id \
                         WHERE e.action = 2 LIMIT 1");
     // Every log of an author with its head.
-    author_logs = "SELECT l.log_id, h.seq_num, h.entry_hash, l.document_id FROM entries l \
-                   JOIN entries h ON h.public_key = l.public_key AND h.log_id = l.log_id \
-                   AND h.seq_num = (SELECT MAX(m.seq_num) FROM entries m WHERE m.public_key = l.public_key AND m.log_id = l.log_id) \
-                   WHERE l.public_key = ? AND l.seq_num = 1 LIMIT 10001";
+    author_logs = concat!("SELECT l.log_id, h.seq_num, h.entry_hash, l.document_id FROM entries l \
+                   JOIN entries h ON h.author = l.author AND h.log_id = l.log_id \
+                   AND h.seq_num = (SELECT MAX(m.seq_num) FROM entries m WHERE m.author = l.author AND m.log_id = l.log_id) \
+                   WHERE l.author = ", author_ref!(), " AND l.seq_num = 1 LIMIT 10001");
     count_entries = "SELECT COUNT(*) FROM entries";
     count_operations = "SELECT COUNT(*) FROM entries WHERE payload IS NOT NULL";
     count_logs = "SELECT COUNT(*) FROM entries WHERE seq_num = 1";
-    document_operations = concat!("SELECT e.entry_hash, e.public_key, e.payload FROM ", document_logs!(), " l \
-                           JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+    document_operations = concat!("SELECT e.entry_hash, ", author_of_entry!(), ", e.payload FROM ", document_logs!(), " l \
+                           JOIN entries e ON e.author = l.author AND e.log_id = l.log_id \
                            WHERE ", not_frozen!(), " ORDER BY e.id");
     documents_of_schema = concat!("SELECT DISTINCT document_id FROM entries WHERE schema_ref = ", schema_ref!(), " AND seq_num = 1");
     // Deleted documents waiting for their purge (migrations 0009, 0011).
@@ -391,7 +408,7 @@ statements! {
     deletion_counts = "SELECT (SELECT documents FROM purge_total WHERE id = 1), \
                        (SELECT COUNT(*) FROM deletions WHERE unused = 0)";
     document_deleted_below_forks = concat!("SELECT 1 FROM ", document_logs!(), " l \
-                        JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                        JOIN entries e ON e.author = l.author AND e.log_id = l.log_id \
                         WHERE e.action = 2 AND ", not_frozen!(), " LIMIT 1");
 }
 

@@ -1,6 +1,6 @@
 //! A database written before the slim entries (migration 0011 on SQLite and
-//! PostgreSQL, 0005 on MariaDB/MySQL) opens with every entry, id, schema
-//! and deletion as it was.
+//! PostgreSQL, 0005 on MariaDB/MySQL) opens with every entry, id, author,
+//! schema, proof of a fork and deletion as it was.
 
 use std::borrow::Cow;
 
@@ -198,6 +198,31 @@ backend_tests! {
                 .await
                 .unwrap();
         }
+        // A proof of a fork of the second author's log from seq 2 (two
+        // updates at seq 2, neither of them stored).
+        let b = KeyPair::from_private_key(&[72; 32]);
+        let args = next_args_after(&old[3].entry.position(), None);
+        let branch = |name: &str| {
+            let previous = DocumentViewId::from_operation(old[3].entry.hash());
+            let op = Operation::update(SchemaId::SCHEMA_DEFINITION_V1, previous, fields(name));
+            sign_entry(&b, &args, &op.encode()).unwrap()
+        };
+        let (x, y) = (branch("x"), branch("y"));
+        let (first, second) = if x.hash() < y.hash() { (x, y) } else { (y, x) };
+        sqlx::query(&render(
+            "INSERT INTO forks (public_key, log_id, seq_num, entry_a, entry_b, detected_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            db.backend,
+        ))
+        .bind(b.public_key().as_bytes().to_vec())
+        .bind(0i64)
+        .bind(2i64)
+        .bind(first.as_bytes().to_vec())
+        .bind(second.as_bytes().to_vec())
+        .bind(5_000i64)
+        .execute(&pool)
+        .await
+        .unwrap();
         pool.close().await;
 
         let store = db.store().await;
@@ -232,6 +257,13 @@ backend_tests! {
         let filtered = store.entries_after(0, 100, &only_schema).await.unwrap();
         assert_eq!(filtered.len(), 1);
         assert_eq!(filtered[0].id, ids[3].0);
+        // The proof is kept, by the same author and log.
+        let forks = store.forks().await.unwrap();
+        assert_eq!(forks.len(), 1);
+        assert_eq!(forks[0].proof.public_key(), b.public_key());
+        assert_eq!((forks[0].proof.log_id(), forks[0].detected_at), (0, 5_000));
+        assert_eq!(store.frozen_from(&b.public_key(), 0).await.unwrap(), Some(2));
+        assert_eq!(store.frozen_from(&b.public_key(), 1).await.unwrap(), None);
         // One purged deletion, one waiting; the waiting one is the one due.
         assert_eq!(store.deletion_counts().await.unwrap(), (1, 1));
         let due = store.deletions_due(i64::MAX, i64::MAX, 10).await.unwrap();
@@ -239,7 +271,10 @@ backend_tests! {
         assert_eq!(due[0].document_id, old[2].document);
         assert_eq!(due[0].deleted_at, 3_000);
 
-        // New entries get the next ids, new schemas the next numbers.
+        // The authors' logs are found by key: the first author's next log.
+        let a = KeyPair::from_private_key(&[71; 32]);
+        assert_eq!(store.next_args(&a.public_key(), None).await.unwrap().log_id, 3);
+        // New entries get the next ids, new authors and schemas the next numbers.
         let key = KeyPair::from_private_key(&[73; 32]);
         let op = Operation::create(SchemaId::SCHEMA_FIELD_DEFINITION_V1, fields("new"));
         let payload = op.encode();

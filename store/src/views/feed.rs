@@ -49,7 +49,9 @@ fn stored_operation(row: &AnyRow) -> Result<StoredOperation, StoreError> {
 
 /// Of entry `e`.
 const OPERATION_COLUMNS: &str = concat!(
-    "e.id, e.entry_hash, e.public_key, e.document_id, ",
+    "e.id, e.entry_hash, ",
+    crate::sql::author_of_entry!(),
+    ", e.document_id, ",
     crate::sql::schema_of_entry!(),
     ", e.payload"
 );
@@ -84,7 +86,7 @@ impl Store {
         // Through the document's logs (see migrations 0004 to 0006).
         let sql = self.render(&format!(
             "SELECT {OPERATION_COLUMNS} FROM {} l \
-                 JOIN entries e ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                 JOIN entries e ON e.author = l.author AND e.log_id = l.log_id \
                  WHERE e.id <= ? AND {} ORDER BY e.id",
             crate::sql::document_logs!(),
             crate::sql::not_frozen!()

@@ -262,7 +262,7 @@ pub(super) fn purged(
                 concat!(
                     "UPDATE entries e JOIN ",
                     crate::sql::document_logs!(),
-                    " l ON e.public_key = l.public_key AND e.log_id = l.log_id \
+                    " l ON e.author = l.author AND e.log_id = l.log_id \
                      SET e.payload = ? WHERE e.action <> 2 AND length(e.payload) > 0"
                 ),
                 backend,
@@ -272,8 +272,8 @@ pub(super) fn purged(
         _ => (
             render(
                 concat!(
-                    "UPDATE entries SET payload = ? WHERE (public_key, log_id) IN \
-                     (SELECT l.public_key, l.log_id FROM ",
+                    "UPDATE entries SET payload = ? WHERE (author, log_id) IN \
+                     (SELECT l.author, l.log_id FROM ",
                     crate::sql::document_logs!(),
                     " l) AND action <> 2 AND length(payload) > 0"
                 ),

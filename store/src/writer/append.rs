@@ -111,21 +111,36 @@ impl State {
     /// statements are ever prepared).
     fn statements(&mut self, pending: &Pending) -> Vec<(String, Vec<Param>)> {
         let mut out = Vec::new();
-        // A schema's number is written with its first entries, in their
-        // transaction (see migration 0011); entries name it by a subquery.
-        let insert_schema = render(
-            &format!(
-                "INSERT INTO schema_ids (schema_id) VALUES (?){}",
-                on_conflict("schema_ids", "schema_id", &[], self.backend)
-            ),
-            self.backend,
-        );
+        // A schema's and an author's number are written with their first
+        // entries, in their transaction (see migration 0011); entries name
+        // them by subqueries.
+        let insert = |table: &str, column: &str| {
+            render(
+                &format!(
+                    "INSERT INTO {table} ({column}) VALUES (?){}",
+                    on_conflict(table, column, &[], self.backend)
+                ),
+                self.backend,
+            )
+        };
+        let (insert_schema, insert_author) =
+            (insert("schema_ids", "schema_id"), insert("authors", "public_key"));
         let mut new = HashSet::new();
         for (_, schema) in &pending.operations {
             if !self.schemas.contains(schema) && new.insert(schema) {
                 out.push((
                     insert_schema.clone(),
                     vec![Param::Text(Some(schema.clone()))],
+                ));
+            }
+        }
+        let mut new = HashSet::new();
+        for c in &pending.entries {
+            let key = c.entry.entry().public_key;
+            if !self.authors.contains(&key) && new.insert(key) {
+                out.push((
+                    insert_author.clone(),
+                    vec![Param::Blob(Some(key.as_bytes().to_vec()))],
                 ));
             }
         }
@@ -188,7 +203,11 @@ impl State {
         // Another writer's entries make these fail on the unique log
         // positions or the unique log of an author's document.
         transaction(conn, self.backend, Turn::Appends, statements).await?;
-        // Known from now on (a rejected batch wrote no schema either).
+        // Known from now on (a rejected batch wrote no schema or author
+        // either).
+        for c in &pending.entries {
+            self.authors.insert(c.entry.entry().public_key);
+        }
         for (_, schema) in pending.operations {
             self.schemas.insert(schema);
         }
@@ -219,9 +238,15 @@ struct Template {
 
 const INSERT_ENTRIES: &Template = &Template {
     table: "entries",
-    head: "INSERT INTO entries (entry_hash, public_key, log_id, seq_num, entry, payload, \
+    head: "INSERT INTO entries (entry_hash, author, log_id, seq_num, entry, payload, \
            document_id, schema_ref, action) VALUES ",
-    row: concat!("(?, ?, ?, ?, ?, ?, ?, ", crate::sql::schema_ref!(), ", ?)"),
+    row: concat!(
+        "(?, ",
+        crate::sql::author_ref!(),
+        ", ?, ?, ?, ?, ?, ",
+        crate::sql::schema_ref!(),
+        ", ?)"
+    ),
     width: 9,
     tail: "",
 };

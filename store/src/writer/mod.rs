@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use hoffnung_core::PublicKey;
 use sqlx::any::Any;
 use sqlx::pool::PoolConnection;
 use sqlx::{Executor, Pool};
@@ -59,6 +60,8 @@ struct State {
     insert_sql: HashMap<(&'static str, usize), String>,
     /// Schema ids known to be in `schema_ids` (see `append`).
     schemas: HashSet<String>,
+    /// Authors known to be in `authors` (see `append`).
+    authors: HashSet<PublicKey>,
 }
 
 /// What the writer tells after a commit.
@@ -91,6 +94,7 @@ impl Writer {
                 cache: Cache::default(),
                 insert_sql: HashMap::new(),
                 schemas: HashSet::new(),
+                authors: HashSet::new(),
             },
         }
     }

@@ -431,14 +431,13 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
     .await
     .unwrap();
     let (k2, l2): (i64, i64) = (second.get(0), second.get(1));
-    let forged_row = sqlx::query(
-        "SELECT entry FROM entries WHERE author = ? AND log_id = ? AND seq_num = 2",
-    )
-    .bind(&k1)
-    .bind(l1)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let forged_row =
+        sqlx::query("SELECT entry FROM entries WHERE author = ? AND log_id = ? AND seq_num = 2")
+            .bind(&k1)
+            .bind(l1)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     let mut forged: Vec<u8> = forged_row.get(0);
     let n = forged.len();
     forged[n - 1] ^= 0x01;
@@ -455,6 +454,14 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
         .execute(&mut conn)
         .await
         .unwrap();
+    let key_of = async |conn: &mut sqlx::SqliteConnection, author: i64| -> Vec<u8> {
+        sqlx::query_scalar("SELECT public_key FROM authors WHERE id = ?")
+            .bind(author)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    };
+    let (k1, k2) = (key_of(&mut conn, k1).await, key_of(&mut conn, k2).await);
     drop(conn);
 
     let m = start(&dm, vec![]).await;

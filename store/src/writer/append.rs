@@ -123,8 +123,10 @@ impl State {
                 self.backend,
             )
         };
-        let (insert_schema, insert_author) =
-            (insert("schema_ids", "schema_id"), insert("authors", "public_key"));
+        let (insert_schema, insert_author) = (
+            insert("schema_ids", "schema_id"),
+            insert("authors", "public_key"),
+        );
         let mut new = HashSet::new();
         for (_, schema) in &pending.operations {
             if !self.schemas.contains(schema) && new.insert(schema) {

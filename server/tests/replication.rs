@@ -425,7 +425,7 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
          AND NOT (author = ? AND log_id = ?) GROUP BY author, log_id \
          HAVING MAX(seq_num) >= 2 ORDER BY MAX(seq_num) DESC, author, log_id LIMIT 1",
     )
-    .bind(&k1)
+    .bind(k1)
     .bind(l1)
     .fetch_one(&mut conn)
     .await
@@ -433,7 +433,7 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
     let (k2, l2): (i64, i64) = (second.get(0), second.get(1));
     let forged_row =
         sqlx::query("SELECT entry FROM entries WHERE author = ? AND log_id = ? AND seq_num = 2")
-            .bind(&k1)
+            .bind(k1)
             .bind(l1)
             .fetch_one(&mut conn)
             .await
@@ -443,13 +443,13 @@ async fn a_peer_sending_forged_or_out_of_order_entries_is_refused() {
     forged[n - 1] ^= 0x01;
     sqlx::query("UPDATE entries SET entry = ? WHERE author = ? AND log_id = ? AND seq_num = 2")
         .bind(&forged)
-        .bind(&k1)
+        .bind(k1)
         .bind(l1)
         .execute(&mut conn)
         .await
         .unwrap();
     sqlx::query("DELETE FROM entries WHERE author = ? AND log_id = ? AND seq_num = 1")
-        .bind(&k2)
+        .bind(k2)
         .bind(l2)
         .execute(&mut conn)
         .await

@@ -150,9 +150,12 @@ impl Store {
     ) -> Result<DroppedSchema, StoreError> {
         let backend = self.backend();
         let row = sqlx::query(&render(
-            "SELECT COUNT(DISTINCT document_id), COALESCE(SUM(LENGTH(payload)), 0) \
-             FROM entries WHERE schema_ref = (SELECT id FROM schema_ids WHERE schema_id = ?) \
-             AND action <> 2 AND LENGTH(payload) > 0",
+            concat!(
+                "SELECT COUNT(DISTINCT document_id), COALESCE(SUM(LENGTH(payload)), 0) \
+                 FROM entries WHERE schema_ref = ",
+                crate::sql::schema_ref!(),
+                " AND action <> 2 AND LENGTH(payload) > 0"
+            ),
             backend,
         ))
         .bind(schema_id.to_string())
@@ -167,9 +170,11 @@ impl Store {
             return Ok(found);
         }
         let purge = render(
-            "UPDATE entries SET payload = ? \
-             WHERE schema_ref = (SELECT id FROM schema_ids WHERE schema_id = ?) \
-             AND action <> 2 AND length(payload) > 0",
+            concat!(
+                "UPDATE entries SET payload = ? WHERE schema_ref = ",
+                crate::sql::schema_ref!(),
+                " AND action <> 2 AND length(payload) > 0"
+            ),
             backend,
         );
         let params = vec![

@@ -114,36 +114,19 @@ impl State {
         // A schema's and an author's number are written with their first
         // entries, in their transaction (see migration 0011); entries name
         // them by subqueries.
-        let insert = |table: &str, column: &str| {
-            render(
-                &format!(
-                    "INSERT INTO {table} ({column}) VALUES (?){}",
-                    on_conflict(table, column, &[], self.backend)
-                ),
-                self.backend,
-            )
-        };
-        let (insert_schema, insert_author) = (
-            insert("schema_ids", "schema_id"),
-            insert("authors", "public_key"),
-        );
         let mut new = HashSet::new();
         for (_, schema) in &pending.operations {
             if !self.schemas.contains(schema) && new.insert(schema) {
-                out.push((
-                    insert_schema.clone(),
-                    vec![Param::Text(Some(schema.clone()))],
-                ));
+                let sql = self.insert_number("schema_ids", "schema_id");
+                out.push((sql, vec![Param::Text(Some(schema.clone()))]));
             }
         }
         let mut new = HashSet::new();
         for c in &pending.entries {
             let key = c.entry.entry().public_key;
             if !self.authors.contains(&key) && new.insert(key) {
-                out.push((
-                    insert_author.clone(),
-                    vec![Param::Blob(Some(key.as_bytes().to_vec()))],
-                ));
+                let sql = self.insert_number("authors", "public_key");
+                out.push((sql, vec![Param::Blob(Some(key.as_bytes().to_vec()))]));
             }
         }
         let bytes = |i: usize| {
@@ -173,6 +156,22 @@ impl State {
             out.push((self.statement(INSERT_ENTRIES, chunk.len()), params));
         }
         out
+    }
+
+    /// The statement that gives a value of `column` a number in `table`
+    /// (`authors`, `schema_ids`), unless it has one; rendered once.
+    fn insert_number(&mut self, table: &'static str, column: &str) -> String {
+        let backend = self.backend;
+        self.insert_sql
+            .entry((table, 1))
+            .or_insert_with(|| {
+                let conflict = on_conflict(table, column, &[], backend);
+                render(
+                    &format!("INSERT INTO {table} ({column}) VALUES (?){conflict}"),
+                    backend,
+                )
+            })
+            .clone()
     }
 
     /// A statement template for `rows` rows, rendered for the backend.
